@@ -1,0 +1,564 @@
+//! The [`App`] builder: routes, apps, layers and settings in; a running
+//! server or a management command out.
+//!
+//! ```no_run
+//! use estate::prelude::*;
+//!
+//! fn main() -> estate::Result<()> {
+//!     App::from_settings()?                       // estate.toml + ESTATE_* env
+//!         .route("/", get(|| async { "Hello" }).name("home"))
+//!         .run()                                  // runserver | check | routes | ...
+//! }
+//! ```
+
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::{IntoResponse, Response};
+use axum::routing::Route as AxumRoute;
+use http::{Extensions, Method, StatusCode};
+use tokio::net::TcpListener;
+use tower::{Layer, Service};
+use tower_http::compression::CompressionLayer;
+
+use crate::app_module::{AppModule, CheckFn, Startup};
+use crate::cli::{self, CheckContext, CheckMessage, CommandOutput, Level, ManagementCommand};
+use crate::context::{AppContext, AppInfo};
+use crate::error::{Error, Result};
+use crate::http::core::CoreConfig;
+use crate::http::hosts::AllowedHosts;
+use crate::http::security_headers::{hsts_header, security_headers};
+use crate::http::{ErrorContext, ErrorPages, EstateService, RequestIds};
+use crate::logging;
+use crate::routing::{Route, Routes};
+use crate::server::{self, ServerOptions};
+use crate::settings::load::SectionDecl;
+use crate::settings::{Settings, SettingsLoader};
+
+type LayerFn = Box<dyn FnOnce(Router) -> Router + Send>;
+
+enum SettingsChoice {
+    /// Load from `estate.toml`/env at startup, with these code-level values underneath.
+    Process {
+        code: Vec<(String, toml::Value)>,
+        file: Option<PathBuf>,
+    },
+    /// Given in full by the caller.
+    Fixed(Box<Settings>),
+}
+
+/// Optional parts of the core, each turned off by a named method.
+#[derive(Clone, Copy, Debug)]
+struct CoreOptions {
+    allow_any_host: bool,
+    security_headers: bool,
+    compression: bool,
+    request_ids: bool,
+}
+
+/// An Estate application under construction.
+pub struct App {
+    settings: SettingsChoice,
+    routes: Routes,
+    modules: Vec<AppModule>,
+    layers: Vec<LayerFn>,
+    commands: Vec<ManagementCommand>,
+    error_pages: ErrorPages,
+    options: CoreOptions,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl App {
+    /// A new app. Settings are read from `estate.toml` (if present) and the
+    /// environment when it starts; DEBUG is off unless set.
+    pub fn new() -> Self {
+        App {
+            settings: SettingsChoice::Process {
+                code: Vec::new(),
+                file: None,
+            },
+            routes: Routes::new(),
+            modules: Vec::new(),
+            layers: Vec::new(),
+            commands: Vec::new(),
+            error_pages: ErrorPages::default(),
+            options: CoreOptions {
+                allow_any_host: false,
+                security_headers: true,
+                compression: true,
+                request_ids: true,
+            },
+        }
+    }
+
+    /// Like [`App::new`], but loads and validates the settings now, so a bad
+    /// `estate.toml` or environment variable is reported at this line.
+    pub fn from_settings() -> Result<Self> {
+        Settings::load()?;
+        Ok(Self::new())
+    }
+
+    /// An app with exactly these settings (no file or environment is read).
+    pub fn with_settings(settings: Settings) -> Self {
+        App {
+            settings: SettingsChoice::Fixed(Box::new(settings)),
+            ..Self::new()
+        }
+    }
+
+    /// Sets DEBUG in code; `estate.toml` and `ESTATE_DEBUG` still override it.
+    pub fn debug(self, on: bool) -> Self {
+        self.setting("debug", on)
+    }
+
+    /// Sets a dotted settings key in code (`"limits.max_body_size"`, `"10MB"`);
+    /// the settings file and environment still override it.
+    ///
+    /// # Panics
+    /// On an app made with [`App::with_settings`], whose settings are fixed.
+    pub fn setting(mut self, key: &str, value: impl Into<toml::Value>) -> Self {
+        match &mut self.settings {
+            SettingsChoice::Process { code, .. } => code.push((key.to_owned(), value.into())),
+            SettingsChoice::Fixed(_) => panic!(
+                "App::setting({key:?}): this app was made with App::with_settings, so its \
+                 settings are fixed; set the value with SettingsLoader::set instead"
+            ),
+        }
+        self
+    }
+
+    /// Adds a route: `.route("/polls/{id}/", get(detail).name("detail"))`.
+    pub fn route(mut self, path: &str, route: impl Into<Route>) -> Self {
+        self.routes = std::mem::take(&mut self.routes).route(path, route);
+        self
+    }
+
+    /// Nests routes (or a plain axum router) under `prefix`.
+    pub fn nest(mut self, prefix: &str, routes: impl Into<Routes>) -> Self {
+        self.routes = std::mem::take(&mut self.routes).nest(prefix, routes);
+        self
+    }
+
+    /// Mounts a plain axum router unchanged.
+    pub fn merge(mut self, router: Router) -> Self {
+        self.routes = std::mem::take(&mut self.routes).merge(router);
+        self
+    }
+
+    /// Installs an app: its routes under its prefix and namespace, its
+    /// commands, settings section, checks and startup hooks.
+    pub fn app(mut self, module: AppModule) -> Self {
+        self.modules.push(module);
+        self
+    }
+
+    /// Applies a tower layer to every route (inside the Estate core, so host
+    /// checks and limits still come first).
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<AxumRoute> + Clone + Send + Sync + 'static,
+        L::Service: Service<Request> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
+        <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
+        <L::Service as Service<Request>>::Future: Send + 'static,
+    {
+        self.layers.push(Box::new(move |router| router.layer(layer)));
+        self
+    }
+
+    /// Adds a project-level management command.
+    pub fn command(mut self, command: ManagementCommand) -> Self {
+        self.commands.push(command);
+        self
+    }
+
+    /// Replaces the built-in page for an error status (404, 500, ...).
+    pub fn error_page(
+        mut self,
+        status: StatusCode,
+        page: impl Fn(&ErrorContext<'_>) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        self.error_pages.set(status, Arc::new(page));
+        self
+    }
+
+    /// **Unsafe opt-out**: accept requests for any `Host` header, ignoring
+    /// `ALLOWED_HOSTS`. Generated absolute links can then be poisoned.
+    pub fn allow_any_host(mut self) -> Self {
+        self.options.allow_any_host = true;
+        self
+    }
+
+    /// **Unsafe opt-out**: send no security headers (`X-Frame-Options`,
+    /// `X-Content-Type-Options`, `Referrer-Policy`, `Cross-Origin-Opener-Policy`).
+    pub fn without_security_headers(mut self) -> Self {
+        self.options.security_headers = false;
+        self
+    }
+
+    /// Turns off response compression (gzip, negotiated by `Accept-Encoding`).
+    pub fn without_compression(mut self) -> Self {
+        self.options.compression = false;
+        self
+    }
+
+    /// Turns off request ids (`x-request-id`).
+    pub fn without_request_ids(mut self) -> Self {
+        self.options.request_ids = false;
+        self
+    }
+
+    /// Runs the management command line with the process's arguments:
+    /// `runserver`, `check`, `routes` and the apps' commands. Blocks until the
+    /// command ends; meant for `main`.
+    pub fn run(self) -> Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(self.run_with_args(std::env::args_os(), CommandOutput::stdout()))
+    }
+
+    /// Runs one management command from explicit arguments (the first being
+    /// the program name), writing its output to `out`.
+    pub async fn run_with_args<I, T>(self, args: I, out: CommandOutput) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        cli::dispatch(self, args, out).await
+    }
+
+    /// Builds the app and serves it on `addr` until SIGINT/SIGTERM, without a
+    /// command line: the Flask-sized way to run.
+    pub async fn serve(self, addr: &str) -> Result<()> {
+        let built = self.build_with(true).await?;
+        built.bind_and_serve(addr, server::shutdown_signal()).await
+    }
+
+    /// Loads settings, runs startup hooks and builds the router: everything
+    /// short of listening. Does not install a log subscriber.
+    pub async fn build(self) -> Result<BuiltApp> {
+        self.build_with(false).await
+    }
+
+    pub(crate) fn take_commands(&mut self) -> Result<Vec<ManagementCommand>> {
+        let mut all = cli::builtin_commands();
+        all.append(&mut self.commands);
+        for module in &mut self.modules {
+            all.append(&mut module.commands);
+        }
+        for (i, command) in all.iter().enumerate() {
+            if all[..i].iter().any(|c| c.name() == command.name()) {
+                return Err(Error::msg(format!(
+                    "two management commands are named `{}`; rename one of them",
+                    command.name()
+                )));
+            }
+        }
+        Ok(all)
+    }
+
+    pub(crate) fn use_settings_file(&mut self, path: PathBuf) -> Result<()> {
+        match &mut self.settings {
+            SettingsChoice::Process { file, .. } => {
+                *file = Some(path);
+                Ok(())
+            }
+            SettingsChoice::Fixed(_) => Err(Error::msg(
+                "--settings cannot apply: this app's settings are fixed in code (App::with_settings)",
+            )),
+        }
+    }
+
+    fn load_settings(&mut self) -> Result<Settings> {
+        let choice = std::mem::replace(
+            &mut self.settings,
+            SettingsChoice::Process {
+                code: Vec::new(),
+                file: None,
+            },
+        );
+        Ok(match choice {
+            SettingsChoice::Fixed(settings) => *settings,
+            SettingsChoice::Process { code, file } => {
+                let mut loader = SettingsLoader::from_process();
+                if let Some(file) = file {
+                    loader = loader.file(file);
+                }
+                for (key, value) in code {
+                    loader = loader.set(&key, value);
+                }
+                loader.load()?
+            }
+        })
+    }
+
+    pub(crate) async fn build_with(mut self, init_logging: bool) -> Result<BuiltApp> {
+        let mut settings = self.load_settings()?;
+        let sections: Vec<SectionDecl> = self
+            .modules
+            .iter_mut()
+            .flat_map(|m| std::mem::take(&mut m.sections))
+            .collect();
+        settings.resolve_sections(&sections)?;
+        if init_logging {
+            logging::init(&settings.logging);
+        }
+        for warning in settings.warnings() {
+            tracing::warn!(target: "estate::settings", "{warning}");
+        }
+
+        let mut routes = self.routes;
+        let mut apps = Vec::new();
+        let mut checks: Vec<CheckFn> = Vec::new();
+        let mut hooks = Vec::new();
+        for module in self.modules {
+            if apps.iter().any(|a: &AppInfo| a.name == module.name) {
+                return Err(Error::msg(format!(
+                    "the app `{}` is installed twice; remove one `.app(...)`",
+                    module.name
+                )));
+            }
+            apps.push(AppInfo {
+                verbose_name: module
+                    .verbose_name
+                    .clone()
+                    .unwrap_or_else(|| module.default_verbose_name()),
+                name: module.name.clone(),
+                extensions: module.extensions,
+            });
+            checks.extend(module.checks);
+            hooks.extend(module.startup);
+            let mut app_routes = module.routes;
+            if !app_routes.is_empty() {
+                app_routes.set_default_namespace(&module.name);
+                routes = routes.nest(&module.prefix, app_routes);
+            }
+        }
+        let built = routes
+            .build("", "")
+            .map_err(|problem| Error::msg(format!("invalid routes: {problem}")))?;
+
+        let mut router = built
+            .router
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed);
+        for layer in self.layers {
+            router = layer(router);
+        }
+        // The core enforces body limits (per route too); axum's own 2 MB
+        // default would otherwise cut in first.
+        router = router.layer(DefaultBodyLimit::disable());
+        if self.options.compression {
+            router = router.layer(CompressionLayer::new());
+        }
+
+        let settings = Arc::new(settings);
+        let mut startup = Startup {
+            settings: settings.clone(),
+            provided: Extensions::new(),
+        };
+        for hook in hooks {
+            startup = hook(startup).await?;
+        }
+        let context = AppContext::new(
+            settings.clone(),
+            built.urls,
+            built.listing,
+            apps,
+            startup.provided,
+        );
+
+        let core = core_config(&settings, self.options, self.error_pages, &built.body_limits, context.clone())?;
+        Ok(BuiltApp {
+            service: EstateService::new(core, router),
+            context,
+            checks: checks.into(),
+            allow_any_host: self.options.allow_any_host,
+            security_headers: self.options.security_headers,
+        })
+    }
+}
+
+fn core_config(
+    settings: &Settings,
+    options: CoreOptions,
+    error_pages: ErrorPages,
+    body_limits: &[(String, u64)],
+    context: AppContext,
+) -> Result<CoreConfig> {
+    let route_limits = if body_limits.is_empty() {
+        None
+    } else {
+        let mut limits = matchit::Router::new();
+        for (path, limit) in body_limits {
+            limits
+                .insert(path.clone(), *limit)
+                .map_err(|err| Error::msg(format!("body limit for route {path}: {err}")))?;
+        }
+        Some(limits)
+    };
+    let proxy_ssl_header = match &settings.security.secure_proxy_ssl_header {
+        Some((name, value)) => Some((
+            http::HeaderName::from_bytes(name.as_bytes()).map_err(Error::internal)?,
+            http::HeaderValue::from_str(value).map_err(Error::internal)?,
+        )),
+        None => None,
+    };
+    Ok(CoreConfig {
+        debug: settings.debug,
+        hosts: if options.allow_any_host {
+            AllowedHosts::any()
+        } else {
+            AllowedHosts::new(&settings.allowed_hosts, settings.debug)
+        },
+        headers: if options.security_headers {
+            security_headers(&settings.security)
+        } else {
+            Vec::new()
+        },
+        hsts: hsts_header(&settings.security),
+        proxy_ssl_header,
+        ssl_redirect: settings.security.ssl_redirect,
+        max_body_size: settings.limits.max_body_size,
+        route_limits,
+        request_timeout: settings.limits.request_timeout,
+        request_ids: options.request_ids.then(RequestIds::new),
+        access_log: settings.logging.access_log,
+        error_pages,
+        context,
+    })
+}
+
+async fn not_found() -> Error {
+    Error::not_found("The requested resource was not found on this server.")
+}
+
+async fn method_not_allowed(method: Method) -> Error {
+    Error::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("The method {method} is not allowed for this resource."),
+    )
+}
+
+/// A built app, ready to serve or to run commands against. Cheap to clone.
+#[derive(Clone)]
+pub struct BuiltApp {
+    service: EstateService,
+    context: AppContext,
+    checks: Arc<[CheckFn]>,
+    allow_any_host: bool,
+    security_headers: bool,
+}
+
+impl BuiltApp {
+    /// The running app's context.
+    pub fn context(&self) -> &AppContext {
+        &self.context
+    }
+
+    /// The validated settings.
+    pub fn settings(&self) -> &Settings {
+        self.context.settings()
+    }
+
+    /// The whole app as a tower service (for custom servers and in-process tests).
+    pub fn service(&self) -> EstateService {
+        self.service.clone()
+    }
+
+    /// Runs the system checks (and the deployment checklist with `deploy`).
+    pub fn check(&self, deploy: bool) -> Vec<CheckMessage> {
+        let ctx = CheckContext {
+            settings: self.settings(),
+            app: &self.context,
+            deploy,
+            allow_any_host: self.allow_any_host,
+            security_headers: self.security_headers,
+        };
+        let mut messages = Vec::new();
+        if let Some(problem) = self.hosts_problem() {
+            messages.push(
+                CheckMessage::error("estate.E001", problem)
+                    .hint("Set allowed_hosts = [\"example.com\"] in estate.toml or ESTATE_ALLOWED_HOSTS=example.com."),
+            );
+        }
+        if deploy {
+            messages.extend(cli::deploy_checks(&ctx));
+        }
+        for check in self.checks.iter() {
+            messages.extend(check(&ctx));
+        }
+        messages.sort_by(|a, b| b.level.cmp(&a.level));
+        messages
+    }
+
+    fn hosts_problem(&self) -> Option<String> {
+        let settings = self.settings();
+        (!settings.debug && settings.allowed_hosts.is_empty() && !self.allow_any_host).then(|| {
+            "allowed_hosts is empty and DEBUG is off, so every request would be refused \
+             with 400 Bad Request"
+                .to_owned()
+        })
+    }
+
+    /// Serves on an already-bound listener until `shutdown` completes, then
+    /// lets in-flight requests finish within `server.shutdown_grace`.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<()> {
+        if let Some(problem) = self.hosts_problem() {
+            return Err(Error::msg(format!(
+                "{problem}; set allowed_hosts in estate.toml or ESTATE_ALLOWED_HOSTS"
+            )));
+        }
+        let errors: Vec<CheckMessage> = self
+            .check(false)
+            .into_iter()
+            .filter(|m| m.level >= Level::Error)
+            .collect();
+        if !errors.is_empty() {
+            return Err(Error::msg(format!(
+                "system check found errors:\n{}",
+                cli::format_report(&errors)
+            )));
+        }
+        let settings = self.settings();
+        let options = ServerOptions {
+            header_read_timeout: settings.limits.header_read_timeout,
+            shutdown_grace: settings.server.shutdown_grace,
+        };
+        server::serve(listener, self.service, options, shutdown).await?;
+        Ok(())
+    }
+
+    /// Binds `addr` and serves, logging the address.
+    pub async fn bind_and_serve(
+        self,
+        addr: &str,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<()> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|err| Error::msg(format!("cannot listen on {addr}: {err}")).with_source(err))?;
+        let local = server::local_addr(&listener)?;
+        tracing::info!(
+            target: "estate::server",
+            "Estate is serving on http://{local}/ (DEBUG {}); quit with Ctrl-C",
+            if self.settings().debug { "on" } else { "off" }
+        );
+        self.serve(listener, shutdown).await
+    }
+}

@@ -1,0 +1,273 @@
+//! The one error type handlers and startup code return.
+//!
+//! [`Error`] carries an HTTP status, a message that is safe to show to the
+//! client, and optionally the underlying cause. Any `std::error::Error` converts
+//! into it with `?` and becomes a `500 Internal Server Error` whose cause is
+//! only ever shown in DEBUG. Client mistakes are built with the named
+//! constructors ([`Error::not_found`], [`Error::bad_request`], ...), whose
+//! message *is* shown to the client.
+//!
+//! Returned from a handler, an `Error` is rendered by the Estate core as an
+//! HTML page or a JSON problem document, whichever the client asked for (see
+//! [`crate::http::error_pages`]).
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+
+/// `Result` with [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// An error with an HTTP status, a client-safe message and an optional cause.
+///
+/// Like `anyhow::Error`, it deliberately does not implement
+/// `std::error::Error` itself, so that every error type converts into it with `?`.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    status: StatusCode,
+    message: Cow<'static, str>,
+    source: Option<BoxError>,
+}
+
+impl Error {
+    /// An error with the given status and a message shown to the client.
+    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                status,
+                message: message.into(),
+                source: None,
+            }),
+        }
+    }
+
+    /// `400 Bad Request`: the client sent something invalid; `message` says what.
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// `403 Forbidden`: the client may not do this.
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// `404 Not Found`: the thing asked for does not exist.
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// `409 Conflict`: the request conflicts with the current state.
+    pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+
+    /// `500 Internal Server Error` caused by `source`. The cause is logged and
+    /// shown in DEBUG only; the client sees a generic message.
+    pub fn internal(source: impl Into<BoxError>) -> Self {
+        Error::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").with_source(source)
+    }
+
+    /// A developer-facing error outside a request (startup, commands, settings):
+    /// the message is the whole story and is printed as is.
+    pub fn msg(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// Attaches the underlying cause.
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.inner.source = Some(source.into());
+        self
+    }
+
+    /// The HTTP status this error responds with.
+    pub fn status(&self) -> StatusCode {
+        self.inner.status
+    }
+
+    /// The client-safe message.
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// The cause, if any.
+    pub fn source(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        self.inner.source.as_deref()
+    }
+
+    /// The message followed by every cause in the chain, outermost first.
+    pub fn chain(&self) -> Vec<String> {
+        let mut out = vec![self.inner.message.to_string()];
+        let mut next: Option<&(dyn StdError + 'static)> = match &self.inner.source {
+            Some(source) => Some(source.as_ref()),
+            None => None,
+        };
+        while let Some(err) = next {
+            let text = err.to_string();
+            if out.last() != Some(&text) {
+                out.push(text);
+            }
+            next = err.source();
+        }
+        out
+    }
+
+    /// Looks for a cause of type `E` anywhere in the chain.
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        let mut next: Option<&(dyn StdError + 'static)> = match &self.inner.source {
+            Some(source) => Some(source.as_ref()),
+            None => None,
+        };
+        while let Some(err) = next {
+            if let Some(found) = err.downcast_ref::<E>() {
+                return Some(found);
+            }
+            next = err.source();
+        }
+        None
+    }
+}
+
+impl<E> From<E> for Error
+where
+    E: StdError + Send + Sync + 'static,
+{
+    fn from(err: E) -> Self {
+        // Developer errors that already explain themselves (settings, reverse,
+        // startup) keep their text as the message; it is still only shown to
+        // clients in DEBUG because the status is 500.
+        let message = err.to_string();
+        Error::new(StatusCode::INTERNAL_SERVER_ERROR, message).with_source(err)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.chain().join(": "))
+    }
+}
+
+impl fmt::Debug for Error {
+    // `main() -> estate::Result<()>` prints errors with Debug: make that the
+    // readable report a developer wants, not a struct dump.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let chain = self.chain();
+        f.write_str(&chain[0])?;
+        if chain.len() > 1 {
+            f.write_str("\n\nCaused by:")?;
+            for (i, cause) in chain[1..].iter().enumerate() {
+                write!(f, "\n    {i}: {cause}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the Estate core needs to render an error page for a response produced
+/// by an [`Error`]: attached to the response's extensions.
+#[derive(Clone, Debug)]
+pub struct ErrorReport {
+    /// The response status.
+    pub status: StatusCode,
+    /// The client-safe message.
+    pub message: String,
+    /// Message and causes, outermost first. Shown in DEBUG only.
+    pub chain: Vec<String>,
+}
+
+impl ErrorReport {
+    /// A report for a status with a client-safe message and no causes.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ErrorReport {
+            status,
+            chain: vec![message.clone()],
+            message,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(target: "estate::request", status = status.as_u16(), error = %self, "request failed");
+        }
+        let report = ErrorReport {
+            status,
+            message: self.message().to_owned(),
+            chain: self.chain(),
+        };
+        report.into_response()
+    }
+}
+
+impl IntoResponse for ErrorReport {
+    /// A plain-text fallback body; inside an Estate app the core replaces it
+    /// with an HTML or JSON page (it knows the request's `Accept` and DEBUG).
+    fn into_response(self) -> Response {
+        let body = if self.status.is_server_error() {
+            self.status
+                .canonical_reason()
+                .unwrap_or("Server Error")
+                .to_owned()
+        } else {
+            self.message.clone()
+        };
+        let mut response = (self.status, body).into_response();
+        response.extensions_mut().insert(Arc::new(self));
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Root;
+    impl fmt::Display for Root {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("disk on fire")
+        }
+    }
+    impl StdError for Root {}
+
+    #[test]
+    fn question_mark_turns_any_error_into_a_500_with_its_cause() {
+        fn fails() -> Result<()> {
+            Err(Root)?;
+            Ok(())
+        }
+        let err = fails().unwrap_err();
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(err.downcast_ref::<Root>().is_some());
+        assert_eq!(err.chain(), vec!["disk on fire".to_owned()]);
+    }
+
+    #[test]
+    fn internal_errors_hide_the_cause_from_the_message() {
+        let err = Error::internal(Root);
+        assert_eq!(err.message(), "Internal Server Error");
+        assert_eq!(err.chain(), vec!["Internal Server Error", "disk on fire"]);
+        assert_eq!(
+            format!("{err:?}"),
+            "Internal Server Error\n\nCaused by:\n    0: disk on fire"
+        );
+    }
+
+    #[test]
+    fn client_errors_keep_their_message() {
+        let err = Error::not_found("No question 7");
+        assert_eq!(err.status(), StatusCode::NOT_FOUND);
+        assert_eq!(err.to_string(), "No question 7");
+    }
+}

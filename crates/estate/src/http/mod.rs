@@ -1,0 +1,13 @@
+//! The secure-by-default HTTP core: host checks, limits, timeouts, security
+//! headers, request ids, error pages.
+
+pub(crate) mod core;
+pub mod error_pages;
+pub(crate) mod hosts;
+mod request_id;
+pub(crate) mod security_headers;
+
+pub use self::core::EstateService;
+pub use error_pages::{ErrorContext, ErrorPageFn, ErrorPages};
+pub(crate) use request_id::RequestIds;
+pub use request_id::{REQUEST_ID_HEADER, RequestId};

@@ -1,0 +1,81 @@
+//! # Estate
+//!
+//! A batteries-included web framework: Django's complete, secure,
+//! conventional stack with Rust's speed and types, on axum and tokio.
+//!
+//! ```no_run
+//! use estate::prelude::*;
+//!
+//! #[tokio::main]
+//! async fn main() -> estate::Result<()> {
+//!     App::new()
+//!         .debug(true)
+//!         .route("/", get(|| async { "Hello, World!" }))
+//!         .serve("127.0.0.1:8000")
+//!         .await
+//! }
+//! ```
+//!
+//! A project uses [`App::run`] instead of `serve` to get the management
+//! command line (`runserver`, `check --deploy`, `routes`, and app commands).
+//!
+//! ## Map
+//!
+//! - [`App`] builds the application; [`AppModule`] is a Django-style app.
+//! - [`routing`]: [`get`](routing::get), [`post`](routing::post)... record
+//!   handler names; `.name("detail")` names a route; [`Urls`](routing::Urls)
+//!   reverses names into paths.
+//! - [`settings`]: `estate.toml` + `ESTATE_*` environment, typed and validated.
+//! - [`http`]: the secure-by-default core (hosts, limits, timeouts, security
+//!   headers, request ids, error pages).
+//! - [`cli`]: management commands and system checks.
+//! - [`test`]: a real server on an ephemeral port and a client, plus the
+//!   helper that decides whether backend tests run.
+//! - [`Error`] is the one error type handlers return.
+//!
+//! Every Estate handler is an axum handler, every tower layer works, and any
+//! axum `Router` can be mounted with [`App::merge`] or [`App::nest`].
+
+pub mod app;
+mod app_module;
+pub mod cli;
+mod context;
+pub mod error;
+pub mod http;
+mod logging;
+pub mod routing;
+pub mod server;
+pub mod settings;
+mod suggest;
+pub mod test;
+
+pub use app::{App, BuiltApp};
+pub use app_module::{AppModule, CheckFn, Startup};
+pub use context::{AppContext, AppInfo};
+pub use error::{Error, Result};
+
+/// Re-exports of the crates Estate builds on, at the versions it uses.
+pub mod reexports {
+    pub use axum;
+    pub use clap;
+    pub use http;
+    pub use serde_json;
+    pub use tokio;
+    pub use tower;
+    pub use tracing;
+}
+
+/// Everything a typical project file needs: `use estate::prelude::*;`.
+pub mod prelude {
+    pub use crate::cli::{CheckMessage, ManagementCommand};
+    pub use crate::http::RequestId;
+    pub use crate::routing::{
+        Route, RouteExt, Routes, Urls, any, delete, get, head, options, patch, post, put,
+    };
+    pub use crate::{App, AppContext, AppModule, Error, Result};
+    pub use axum::Json;
+    pub use axum::extract::{Form, Path, Query};
+    pub use axum::response::{Html, IntoResponse, Redirect, Response};
+    pub use http::StatusCode;
+    pub use clap;
+}

@@ -1,0 +1,16 @@
+//! Routes, route names and `reverse`.
+//!
+//! - [`Route`] and the method functions [`get`], [`post`], ... build one route;
+//! - [`Routes`] groups routes under a prefix and namespace;
+//! - [`Urls`] (an extractor) and [`UrlTable`] turn names back into paths.
+
+mod route;
+mod routes;
+mod urls;
+
+pub use route::{
+    HandlerInfo, Route, RouteExt, any, delete, get, head, options, patch, post, put,
+};
+pub use routes::{RouteInfo, Routes};
+
+pub use urls::{IntoUrlArgs, ReverseError, UrlArgs, UrlTable, Urls};

@@ -1,0 +1,126 @@
+//! The HTTP/1.1 server: hyper with a header-read timeout (slowloris
+//! protection), `ConnectInfo` for client addresses, and graceful shutdown on
+//! SIGINT/SIGTERM that lets in-flight requests finish within a grace period.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tower::Service;
+
+use crate::http::EstateService;
+
+/// How the server treats connections.
+#[derive(Clone, Debug)]
+pub(crate) struct ServerOptions {
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) shutdown_grace: Duration,
+}
+
+/// Serves `service` on `listener` until `shutdown` completes, then stops
+/// accepting and waits up to the grace period for open requests.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    service: EstateService,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    // Every connection task holds a clone of `open`; when all are dropped,
+    // `closed.recv()` returns None and shutdown is complete.
+    let (open, mut closed) = tokio::sync::mpsc::channel::<()>(1);
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(connection) => connection,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(target: "estate::server", error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        let handler = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let mut service = service.clone();
+            service.call(request)
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout)
+            .serve_connection(TokioIo::new(stream), handler)
+            .with_upgrades();
+        let open = open.clone();
+        let mut stopping = stopping.clone();
+        tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
+                    // Finish the request in flight (if any), then close.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(err) = result {
+                tracing::debug!(target: "estate::server", %peer, error = %err, "connection ended with an error");
+            }
+            drop(open);
+        });
+    }
+    drop(listener);
+    drop(open);
+    let _ = stopping_tx.send(true);
+    tracing::info!(
+        target: "estate::server",
+        grace_secs = options.shutdown_grace.as_secs_f64(),
+        "shutting down: no new connections; waiting for in-flight requests"
+    );
+    if tokio::time::timeout(options.shutdown_grace, closed.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            target: "estate::server",
+            "grace period over: closing connections with requests still running"
+        );
+    }
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// The address a listener actually bound (port 0 becomes a real port).
+pub(crate) fn local_addr(listener: &TcpListener) -> std::io::Result<SocketAddr> {
+    listener.local_addr()
+}

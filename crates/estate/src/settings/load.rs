@@ -1,0 +1,571 @@
+//! Turning layered raw values into typed [`Settings`], with errors that name
+//! the key, its source and the expected form.
+
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::suggest::closest;
+use super::raw::{Entry, RawSettings};
+use super::values::{parse_bool, parse_duration, parse_size};
+use super::{
+    Limits, LogFormat, LoggingSettings, SecretKey, SecuritySettings, ServerSettings, Settings,
+    SettingsError, Source, generate_secret_key,
+};
+
+/// Every key Estate itself reads; used to suggest fixes for typos.
+const CORE_KEYS: &[&str] = &[
+    "debug",
+    "secret_key",
+    "secret_key_fallbacks",
+    "allowed_hosts",
+    "database_url",
+    "server.addr",
+    "server.shutdown_grace",
+    "limits.max_body_size",
+    "limits.request_timeout",
+    "limits.header_read_timeout",
+    "logging.level",
+    "logging.format",
+    "logging.access_log",
+    "security.hsts_seconds",
+    "security.hsts_include_subdomains",
+    "security.hsts_preload",
+    "security.ssl_redirect",
+    "security.secure_proxy_ssl_header",
+    "security.session_cookie_secure",
+    "security.csrf_cookie_secure",
+    "security.x_frame_options",
+    "security.referrer_policy",
+    "security.cross_origin_opener_policy",
+    "security.content_type_nosniff",
+];
+
+enum FileChoice {
+    None,
+    Optional(PathBuf),
+    Required(PathBuf),
+}
+
+/// Builds [`Settings`] from explicit sources. [`Settings::load`] is
+/// `SettingsLoader::from_process().load()`; tests use the builder methods to
+/// stay independent of the real environment.
+pub struct SettingsLoader {
+    file: FileChoice,
+    env: Vec<(String, String)>,
+    code: Vec<(String, toml::Value)>,
+}
+
+impl Default for SettingsLoader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SettingsLoader {
+    /// No sources: defaults only.
+    pub fn new() -> Self {
+        SettingsLoader {
+            file: FileChoice::None,
+            env: Vec::new(),
+            code: Vec::new(),
+        }
+    }
+
+    /// The process's sources: the file named by `ESTATE_SETTINGS_FILE` (must
+    /// exist) or else `estate.toml` in the working directory (if it exists),
+    /// and the process environment.
+    pub fn from_process() -> Self {
+        let file = match std::env::var_os("ESTATE_SETTINGS_FILE") {
+            Some(path) => FileChoice::Required(path.into()),
+            None => FileChoice::Optional("estate.toml".into()),
+        };
+        SettingsLoader {
+            file,
+            env: std::env::vars().collect(),
+            code: Vec::new(),
+        }
+    }
+
+    /// Reads this settings file, which must exist.
+    pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.file = FileChoice::Required(path.into());
+        self
+    }
+
+    /// Uses these environment variables instead of the process's.
+    pub fn env<K: Into<String>, V: Into<String>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.env = vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        self
+    }
+
+    /// Sets a dotted key in code; the file and environment still override it.
+    pub fn set(mut self, key: &str, value: impl Into<toml::Value>) -> Self {
+        self.code.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// Reads the sources and validates every core setting. App sections are
+    /// validated when the app starts (only then are they all declared).
+    pub fn load(self) -> Result<Settings, SettingsError> {
+        let mut raw = RawSettings::default();
+        for (key, value) in self.code {
+            raw.set(&key, value, Source::Code);
+        }
+        match &self.file {
+            FileChoice::None => {}
+            FileChoice::Optional(path) if !path.exists() => {}
+            FileChoice::Optional(path) | FileChoice::Required(path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| SettingsError::Read {
+                    path: path.clone(),
+                    error,
+                })?;
+                raw.merge_file(path, &text)?;
+            }
+        }
+        raw.merge_env(self.env);
+        Typed::new(raw).settings()
+    }
+}
+
+/// Takes values out of [`RawSettings`] one typed key at a time, recording where
+/// each came from.
+struct Typed {
+    raw: RawSettings,
+    sources: BTreeMap<String, Source>,
+}
+
+impl Typed {
+    fn new(raw: RawSettings) -> Self {
+        Typed {
+            raw,
+            sources: BTreeMap::new(),
+        }
+    }
+
+    fn settings(mut self) -> Result<Settings, SettingsError> {
+        let debug = self.bool("debug", false)?;
+        let mut warnings = Vec::new();
+        let secret_key = match self.string_opt("secret_key")? {
+            Some(key) if !key.is_empty() => SecretKey::new(key),
+            _ if debug => {
+                self.sources.insert("secret_key".into(), Source::Generated);
+                warnings.push(
+                    "no SECRET_KEY is set: using a random key for this run (DEBUG only); \
+                     sessions and signed values will not survive a restart"
+                        .to_owned(),
+                );
+                SecretKey::new(format!("estate-insecure-{}", generate_secret_key()))
+            }
+            _ => {
+                return Err(SettingsError::Missing {
+                    key: "secret_key".into(),
+                    hint: "production mode (debug = false) needs a secret key. Set the \
+                           ESTATE_SECRET_KEY environment variable or `secret_key` in \
+                           estate.toml to a long random string (for example the output of \
+                           `openssl rand -base64 48`), or set ESTATE_DEBUG=true for development"
+                        .into(),
+                });
+            }
+        };
+        let secret_key_fallbacks = self
+            .list("secret_key_fallbacks")?
+            .into_iter()
+            .map(SecretKey::new)
+            .collect();
+        let allowed_hosts = self.list("allowed_hosts")?;
+        let database_url = self.string_opt("database_url")?;
+
+        let server = ServerSettings {
+            addr: self.string("server.addr", "127.0.0.1:8000")?,
+            shutdown_grace: self.duration("server.shutdown_grace", Duration::from_secs(30))?,
+        };
+        let request_timeout = self.duration("limits.request_timeout", Duration::from_secs(30))?;
+        let limits = Limits {
+            max_body_size: self.size("limits.max_body_size", 2_621_440)?,
+            request_timeout: (!request_timeout.is_zero()).then_some(request_timeout),
+            header_read_timeout: self
+                .duration("limits.header_read_timeout", Duration::from_secs(10))?,
+        };
+        if limits.header_read_timeout.is_zero() {
+            return Err(self.invalid(
+                "limits.header_read_timeout",
+                "0",
+                "a duration above zero such as \"10s\"",
+            ));
+        }
+        let logging = LoggingSettings {
+            level: self.log_level()?,
+            format: self.log_format()?,
+            access_log: self.bool("logging.access_log", debug)?,
+        };
+        let security = SecuritySettings {
+            hsts_seconds: self.uint("security.hsts_seconds", 0)?,
+            hsts_include_subdomains: self.bool("security.hsts_include_subdomains", false)?,
+            hsts_preload: self.bool("security.hsts_preload", false)?,
+            ssl_redirect: self.bool("security.ssl_redirect", false)?,
+            secure_proxy_ssl_header: self.proxy_header()?,
+            session_cookie_secure: self.bool("security.session_cookie_secure", false)?,
+            csrf_cookie_secure: self.bool("security.csrf_cookie_secure", false)?,
+            x_frame_options: self.one_of(
+                "security.x_frame_options",
+                &["DENY", "SAMEORIGIN"],
+                "DENY",
+            )?,
+            referrer_policy: self.header_text("security.referrer_policy", "same-origin")?,
+            cross_origin_opener_policy: self
+                .header_text("security.cross_origin_opener_policy", "same-origin")?,
+            content_type_nosniff: self.bool("security.content_type_nosniff", true)?,
+        };
+
+        // Whatever is left belongs to app sections or is unknown; which, we
+        // only know once every app has declared its sections.
+        let mut pending_sections = toml::Table::new();
+        let mut pending_entries = BTreeMap::new();
+        let leftovers: Vec<(String, Entry)> = self.raw.into_leftovers().collect();
+        for (key, entry) in leftovers {
+            let section = key.split('.').next().unwrap_or_default().to_owned();
+            if !key.contains('.') || ["server", "limits", "logging", "security"].contains(&section.as_str()) {
+                // A top-level or core-section key nothing read.
+                if matches!(entry.source, Source::Env(_)) {
+                    warnings.push(format!(
+                        "ignoring {}: no setting `{key}` exists",
+                        entry.source
+                    ));
+                    continue;
+                }
+                return Err(SettingsError::Unknown {
+                    suggestion: closest(&key, CORE_KEYS.iter().copied()),
+                    key,
+                    source: entry.source,
+                });
+            }
+            let mut sub = RawSettings::default();
+            sub.set(&key, entry.value.clone(), entry.source.clone());
+            let (table, _) = sub.take_section(&section);
+            merge_tables(&mut pending_sections, section, table);
+            pending_entries.insert(key, entry);
+        }
+
+        Ok(Settings {
+            debug,
+            secret_key,
+            secret_key_fallbacks,
+            allowed_hosts,
+            database_url,
+            server,
+            limits,
+            logging,
+            security,
+            sources: self.sources,
+            sections: Arc::new(HashMap::new()),
+            pending_sections,
+            pending_entries,
+            warnings,
+        })
+    }
+
+    fn take(&mut self, key: &str) -> Option<Entry> {
+        let entry = self.raw.take(key)?;
+        self.sources.insert(key.to_owned(), entry.source.clone());
+        Some(entry)
+    }
+
+    fn source(&self, key: &str) -> Source {
+        self.sources.get(key).cloned().unwrap_or(Source::Default)
+    }
+
+    fn invalid(&self, key: &str, found: impl Into<String>, expected: &str) -> SettingsError {
+        SettingsError::Invalid {
+            key: key.to_owned(),
+            source: self.source(key),
+            found: found.into(),
+            expected: expected.to_owned(),
+        }
+    }
+
+    fn bool(&mut self, key: &str, default: bool) -> Result<bool, SettingsError> {
+        let Some(entry) = self.take(key) else {
+            return Ok(default);
+        };
+        match &entry.value {
+            toml::Value::Boolean(b) => Ok(*b),
+            toml::Value::String(s) => parse_bool(s)
+                .ok_or_else(|| self.invalid(key, show(&entry.value), "true or false")),
+            toml::Value::Integer(0) => Ok(false),
+            toml::Value::Integer(1) => Ok(true),
+            other => Err(self.invalid(key, show(other), "true or false")),
+        }
+    }
+
+    fn string_opt(&mut self, key: &str) -> Result<Option<String>, SettingsError> {
+        let Some(entry) = self.take(key) else {
+            return Ok(None);
+        };
+        match entry.value {
+            toml::Value::String(s) => Ok(Some(s)),
+            // An env value like `12345` parses as a number; a key or URL is text.
+            toml::Value::Integer(i) if matches!(entry.source, Source::Env(_)) => {
+                Ok(Some(i.to_string()))
+            }
+            other => Err(self.invalid(key, show(&other), "a string")),
+        }
+    }
+
+    fn string(&mut self, key: &str, default: &str) -> Result<String, SettingsError> {
+        Ok(self.string_opt(key)?.unwrap_or_else(|| default.to_owned()))
+    }
+
+    fn list(&mut self, key: &str) -> Result<Vec<String>, SettingsError> {
+        let Some(entry) = self.take(key) else {
+            return Ok(Vec::new());
+        };
+        const EXPECTED: &str = "a list of strings, such as [\"example.com\", \".example.org\"] \
+                                (in the environment also `example.com,.example.org`)";
+        match &entry.value {
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| self.invalid(key, show(&entry.value), EXPECTED))
+                })
+                .collect(),
+            toml::Value::String(s) if matches!(entry.source, Source::Env(_)) => Ok(s
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()),
+            other => Err(self.invalid(key, show(other), EXPECTED)),
+        }
+    }
+
+    fn uint(&mut self, key: &str, default: u64) -> Result<u64, SettingsError> {
+        let Some(entry) = self.take(key) else {
+            return Ok(default);
+        };
+        match &entry.value {
+            toml::Value::Integer(i) if *i >= 0 => Ok(*i as u64),
+            other => Err(self.invalid(key, show(other), "a whole number of zero or more")),
+        }
+    }
+
+    fn size(&mut self, key: &str, default: u64) -> Result<u64, SettingsError> {
+        let Some(entry) = self.take(key) else {
+            return Ok(default);
+        };
+        const EXPECTED: &str = "a size such as \"2.5MiB\", \"500KB\" or a number of bytes";
+        match &entry.value {
+            toml::Value::Integer(i) if *i >= 0 => Ok(*i as u64),
+            toml::Value::String(s) => {
+                parse_size(s).ok_or_else(|| self.invalid(key, show(&entry.value), EXPECTED))
+            }
+            other => Err(self.invalid(key, show(other), EXPECTED)),
+        }
+    }
+
+    fn duration(&mut self, key: &str, default: Duration) -> Result<Duration, SettingsError> {
+        let Some(entry) = self.take(key) else {
+            return Ok(default);
+        };
+        const EXPECTED: &str = "a duration such as \"30s\", \"500ms\", \"2m\" or a number of seconds";
+        match &entry.value {
+            toml::Value::Integer(i) if *i >= 0 => Ok(Duration::from_secs(*i as u64)),
+            toml::Value::Float(f) if *f >= 0.0 => Ok(Duration::from_secs_f64(*f)),
+            toml::Value::String(s) => {
+                parse_duration(s).ok_or_else(|| self.invalid(key, show(&entry.value), EXPECTED))
+            }
+            other => Err(self.invalid(key, show(other), EXPECTED)),
+        }
+    }
+
+    fn one_of(&mut self, key: &str, choices: &[&str], default: &str) -> Result<String, SettingsError> {
+        let value = self.string(key, default)?;
+        let upper = value.to_ascii_uppercase();
+        if choices.contains(&upper.as_str()) {
+            Ok(upper)
+        } else {
+            Err(self.invalid(key, format!("{value:?}"), &format!("one of {}", choices.join(", "))))
+        }
+    }
+
+    fn header_text(&mut self, key: &str, default: &str) -> Result<String, SettingsError> {
+        let value = self.string(key, default)?;
+        if http::HeaderValue::from_str(&value).is_err() {
+            return Err(self.invalid(key, format!("{value:?}"), "text valid in an HTTP header"));
+        }
+        Ok(value)
+    }
+
+    fn log_level(&mut self) -> Result<String, SettingsError> {
+        let level = self.string("logging.level", "info")?;
+        if level.parse::<tracing_subscriber::filter::Targets>().is_err() {
+            return Err(self.invalid(
+                "logging.level",
+                format!("{level:?}"),
+                "a level (error, warn, info, debug, trace) or a filter such as \
+                 \"warn,estate=info,my_app=debug\"",
+            ));
+        }
+        Ok(level)
+    }
+
+    fn log_format(&mut self) -> Result<LogFormat, SettingsError> {
+        match self.string("logging.format", "text")?.as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(self.invalid("logging.format", format!("{other:?}"), "\"text\" or \"json\"")),
+        }
+    }
+
+    fn proxy_header(&mut self) -> Result<Option<(String, String)>, SettingsError> {
+        const KEY: &str = "security.secure_proxy_ssl_header";
+        let Some(text) = self.string_opt(KEY)? else {
+            return Ok(None);
+        };
+        let parsed = text.split_once(':').and_then(|(name, value)| {
+            let name = name.trim();
+            let value = value.trim();
+            (http::HeaderName::from_bytes(name.as_bytes()).is_ok() && !value.is_empty())
+                .then(|| (name.to_ascii_lowercase(), value.to_owned()))
+        });
+        parsed
+            .map(Some)
+            .ok_or_else(|| self.invalid(KEY, format!("{text:?}"), "\"Header-Name: value\", such as \"X-Forwarded-Proto: https\""))
+    }
+}
+
+fn show(value: &toml::Value) -> String {
+    value.to_string()
+}
+
+fn merge_tables(into: &mut toml::Table, key: String, table: toml::Table) {
+    match into.get_mut(&key) {
+        Some(toml::Value::Table(existing)) => {
+            for (k, v) in table {
+                match v {
+                    toml::Value::Table(inner) => merge_tables(existing, k, inner),
+                    v => {
+                        existing.insert(k, v);
+                    }
+                }
+            }
+        }
+        _ => {
+            into.insert(key, toml::Value::Table(table));
+        }
+    }
+}
+
+/// An app's declared settings section: its name and how to type it.
+pub(crate) struct SectionDecl {
+    pub(crate) name: String,
+    pub(crate) type_id: TypeId,
+    pub(crate) type_name: &'static str,
+    pub(crate) parse: fn(toml::Table) -> Result<Arc<dyn Any + Send + Sync>, (String, String)>,
+}
+
+impl SectionDecl {
+    pub(crate) fn new<T: DeserializeOwned + Any + Send + Sync>(name: &str) -> Self {
+        SectionDecl {
+            name: name.to_owned(),
+            type_id: TypeId::of::<T>(),
+            type_name: std::any::type_name::<T>(),
+            parse: |table| {
+                let value = toml::Value::Table(table);
+                serde_path_to_error::deserialize::<_, T>(value)
+                    .map(|typed| Arc::new(typed) as Arc<dyn Any + Send + Sync>)
+                    .map_err(|err| (err.path().to_string(), err.inner().to_string()))
+            },
+        }
+    }
+}
+
+impl Settings {
+    /// Types every declared app section and rejects keys that no core setting
+    /// and no section reads. Called once at startup.
+    pub(crate) fn resolve_sections(&mut self, decls: &[SectionDecl]) -> Result<(), SettingsError> {
+        let mut typed: HashMap<TypeId, Arc<dyn Any + Send + Sync>> = HashMap::new();
+        let mut pending = std::mem::take(&mut self.pending_sections);
+        for decl in decls {
+            let table = match pending.remove(&decl.name) {
+                Some(toml::Value::Table(table)) => table,
+                _ => toml::Table::new(),
+            };
+            let value = (decl.parse)(table).map_err(|(path, message)| {
+                self.section_error(decl, &path, &message)
+            })?;
+            typed.insert(decl.type_id, value);
+        }
+        for (key, entry) in std::mem::take(&mut self.pending_entries) {
+            let section = key.split('.').next().unwrap_or_default();
+            let source = entry.source;
+            if !pending.contains_key(section) {
+                self.sources.insert(key, source);
+                continue;
+            }
+            if matches!(source, Source::Env(_)) {
+                self.warnings.push(format!("ignoring {source}: no app reads `{key}`"));
+                continue;
+            }
+            let known: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
+            return Err(SettingsError::Unknown {
+                suggestion: closest(section, known.iter().copied())
+                    .map(|s| format!("{s}{}", &key[section.len()..])),
+                key,
+                source,
+            });
+        }
+        self.sections = Arc::new(typed);
+        Ok(())
+    }
+}
+
+impl Settings {
+    fn section_error(&self, decl: &SectionDecl, path: &str, message: &str) -> SettingsError {
+        let key_of = |field: &str| {
+            if field == "." || field.is_empty() {
+                decl.name.clone()
+            } else {
+                format!("{}.{}", decl.name, field)
+            }
+        };
+        // serde reports a missing field at its parent's path.
+        if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            let parent = key_of(path);
+            return SettingsError::Missing {
+                key: format!("{parent}.{field}"),
+                hint: format!(
+                    "the [{}] section (read into {}) requires it; add it to estate.toml \
+                     or set ESTATE_{}__{}",
+                    decl.name,
+                    decl.type_name,
+                    decl.name.to_ascii_uppercase(),
+                    field.to_ascii_uppercase()
+                ),
+            };
+        }
+        let key = key_of(path);
+        let (found, source) = match self.pending_entries.get(&key) {
+            Some(entry) => (entry.value.to_string(), entry.source.clone()),
+            None => ("(a table)".to_owned(), Source::Default),
+        };
+        SettingsError::Invalid {
+            key,
+            source,
+            found,
+            expected: format!("a value that fits {}: {message}", decl.type_name),
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Typed, validated settings from `estate.toml`, `ESTATE_*` environment
+//! variables and code.
+//!
+//! Sources, later overriding earlier:
+//!
+//! 1. Estate's defaults;
+//! 2. values set in code (`App::new().debug(true)`, `App::setting(key, value)`);
+//! 3. the settings file: `estate.toml` in the working directory, or the file
+//!    named by `ESTATE_SETTINGS_FILE` (which must then exist);
+//! 4. environment variables: `ESTATE_DEBUG`, `ESTATE_SECRET_KEY`,
+//!    `ESTATE_ALLOWED_HOSTS`, and `ESTATE_<SECTION>__<KEY>` for keys in a
+//!    section (`ESTATE_LIMITS__MAX_BODY_SIZE=10MB`); `DATABASE_URL` too.
+//!    Environment values are read as TOML values (`true`, `42`, `["a","b"]`) or
+//!    else as plain strings; list settings also accept `a.com,b.com`.
+//!
+//! Everything is checked when the app starts: a malformed value, a missing
+//! required value, or an unknown key in the file stops startup with an error
+//! naming the key, where it came from, and the expected form.
+//!
+//! Apps declare their own typed sections with
+//! [`AppModule::settings`](crate::AppModule::settings); the `[polls]` table of
+//! `estate.toml` is then deserialized into the app's type at startup.
+
+mod error;
+pub(crate) mod load;
+mod raw;
+pub(crate) mod values;
+
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::{SettingsError, Source};
+pub use load::SettingsLoader;
+
+/// The project's settings, validated at startup.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Development mode: detailed error pages, relaxed host checks, a per-run
+    /// secret key if none is set. Never on in production. Default `false`.
+    pub debug: bool,
+    /// The key for signing (sessions, CSRF, tokens). Required unless DEBUG.
+    pub secret_key: SecretKey,
+    /// Older keys still accepted when verifying signatures, for rotation.
+    pub secret_key_fallbacks: Vec<SecretKey>,
+    /// Host names this site serves (Django's `ALLOWED_HOSTS`): `example.com`,
+    /// `.example.com` for a domain and its subdomains, `*` for any. Requests
+    /// for other hosts get `400`. With DEBUG on and this empty, `localhost`,
+    /// `127.0.0.1` and `[::1]` are allowed.
+    pub allowed_hosts: Vec<String>,
+    /// The database to connect to, e.g. `postgres://user@host/db`.
+    pub database_url: Option<String>,
+    /// Listening and shutdown.
+    pub server: ServerSettings,
+    /// Request size and time limits.
+    pub limits: Limits,
+    /// Log level, format and access log.
+    pub logging: LoggingSettings,
+    /// Security headers, HTTPS and cookie flags.
+    pub security: SecuritySettings,
+    pub(crate) sources: BTreeMap<String, Source>,
+    pub(crate) sections: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    pub(crate) pending_sections: toml::Table,
+    pub(crate) pending_entries: BTreeMap<String, raw::Entry>,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// `[server]`: where to listen and how to stop.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ServerSettings {
+    /// Address `runserver` listens on when none is given. Default `127.0.0.1:8000`.
+    pub addr: String,
+    /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
+    /// Default 30s.
+    pub shutdown_grace: Duration,
+}
+
+/// `[limits]`: protection against oversized and slow requests.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest request body accepted, in bytes; larger gets `413` without the
+    /// body being read. Default 2.5 MiB (Django's `DATA_UPLOAD_MAX_MEMORY_SIZE`).
+    /// Routes may raise or lower it with `Route::max_body_size`.
+    pub max_body_size: u64,
+    /// Longest a handler may run before the client gets `503`. `0` turns it
+    /// off. Default 30s.
+    pub request_timeout: Option<Duration>,
+    /// Longest a client may take to send the request headers before the
+    /// connection is closed (slowloris protection). Default 10s.
+    pub header_read_timeout: Duration,
+}
+
+/// `[logging]`: what is logged and how.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct LoggingSettings {
+    /// A filter such as `info` or `warn,estate=info,my_app=debug`. `RUST_LOG`,
+    /// when set, takes precedence. Default `info`.
+    pub level: String,
+    /// `text` (default) or `json` (one object per line, for log collectors).
+    pub format: LogFormat,
+    /// Log one line per request (method, path, status, duration, request id)
+    /// at target `estate::access`. Default: on in DEBUG, off otherwise (the
+    /// load balancer usually logs access in production).
+    pub access_log: bool,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[security]`: HTTPS, HSTS, security headers, cookie flags.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SecuritySettings {
+    /// `Strict-Transport-Security` max-age in seconds on HTTPS responses;
+    /// `0` (default) sends none. Opt in once the site is HTTPS-only.
+    pub hsts_seconds: u64,
+    /// Add `includeSubDomains` to HSTS.
+    pub hsts_include_subdomains: bool,
+    /// Add `preload` to HSTS.
+    pub hsts_preload: bool,
+    /// Redirect plain-HTTP requests to HTTPS.
+    pub ssl_redirect: bool,
+    /// A header set by the TLS-terminating proxy that marks a request as
+    /// HTTPS, written `"X-Forwarded-Proto: https"`. Only set this if the proxy
+    /// always overwrites that header.
+    pub secure_proxy_ssl_header: Option<(String, String)>,
+    /// Send the session cookie only over HTTPS.
+    pub session_cookie_secure: bool,
+    /// Send the CSRF cookie only over HTTPS.
+    pub csrf_cookie_secure: bool,
+    /// `X-Frame-Options`: `DENY` (default) or `SAMEORIGIN`.
+    pub x_frame_options: String,
+    /// `Referrer-Policy`. Default `same-origin`.
+    pub referrer_policy: String,
+    /// `Cross-Origin-Opener-Policy`. Default `same-origin`.
+    pub cross_origin_opener_policy: String,
+    /// Send `X-Content-Type-Options: nosniff`. Default on.
+    pub content_type_nosniff: bool,
+}
+
+/// A secret key; never printed in full.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        SecretKey(key.into())
+    }
+
+    /// The key's bytes, for signing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(****)")
+    }
+}
+
+/// A new random secret key: 50 characters from a 64-letter alphabet (300 bits).
+pub fn generate_secret_key() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#%^&*(-_=+)";
+    let mut bytes = [0u8; 50];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+impl Settings {
+    /// Loads settings from `estate.toml` (or `ESTATE_SETTINGS_FILE`) and the
+    /// process environment.
+    pub fn load() -> Result<Settings, SettingsError> {
+        SettingsLoader::from_process().load()
+    }
+
+    /// Development settings without reading any file or the environment:
+    /// DEBUG on, a generated secret key, everything else default. For tests
+    /// and examples.
+    pub fn development() -> Settings {
+        SettingsLoader::new()
+            .set("debug", true)
+            .load()
+            .expect("the defaults are valid")
+    }
+
+    /// Where the value of a dotted key came from.
+    pub fn source_of(&self, key: &str) -> Source {
+        self.sources.get(key).cloned().unwrap_or(Source::Default)
+    }
+
+    /// Every key that was set by something other than a default, with its origin.
+    pub fn explicit_sources(&self) -> impl Iterator<Item = (&str, &Source)> {
+        self.sources.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Whether the secret key was generated for this run (DEBUG without a key).
+    pub fn secret_key_is_generated(&self) -> bool {
+        self.source_of("secret_key") == Source::Generated
+    }
+
+    /// An app's typed settings section, declared with
+    /// [`AppModule::settings`](crate::AppModule::settings).
+    ///
+    /// # Panics
+    /// If no installed app declared a section of type `T`: that is a
+    /// programming error, not a configuration one.
+    pub fn section<T: Any + Send + Sync>(&self) -> &T {
+        self.sections
+            .get(&TypeId::of::<T>())
+            .and_then(|section| section.downcast_ref::<T>())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no settings section of type {} was declared; add \
+                     `.settings::<{0}>(\"name\")` to the app that owns it",
+                    std::any::type_name::<T>()
+                )
+            })
+    }
+
+    /// Warnings found while loading (such as a generated secret key), to be
+    /// logged once logging is set up.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}

@@ -1,0 +1,319 @@
+//! Testing helpers: a real server on an ephemeral port with a small HTTP
+//! client, and the switch that decides whether tests needing an outside
+//! service (PostgreSQL, MySQL, Redis, a browser) run.
+//!
+//! ```
+//! use estate::prelude::*;
+//! use estate::test::TestServer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = App::new().debug(true).route("/", get(|| async { "hi" }));
+//! let server = TestServer::start(app).await;
+//! let response = server.get("/").send().await;
+//! assert_eq!(response.status, StatusCode::OK);
+//! assert_eq!(response.text(), "hi");
+//! server.shutdown().await;
+//! # }
+//! ```
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::app::App;
+use crate::context::AppContext;
+use crate::error::Result;
+
+/// The variable naming the PostgreSQL server for tests.
+pub const POSTGRES: &str = "ESTATE_TEST_POSTGRES";
+/// The variable naming the MySQL/MariaDB server for tests.
+pub const MYSQL: &str = "ESTATE_TEST_MYSQL";
+/// The variable naming the Redis server for tests.
+pub const REDIS: &str = "ESTATE_TEST_REDIS";
+/// Set (to anything, e.g. `1`) to run browser tests.
+pub const BROWSER: &str = "ESTATE_TEST_BROWSER";
+/// Set to `1` to turn every skip into a failure (CI sets it).
+pub const REQUIRE_ALL: &str = "ESTATE_TEST_REQUIRE_ALL";
+
+/// Whether a test that needs an outside service should run.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ServiceDecision {
+    /// Run, with the variable's value (a URL, usually).
+    Run(String),
+    /// Skip, with the line to print.
+    Skip(String),
+    /// Fail: the service is required but not configured.
+    Fail(String),
+}
+
+/// Decides from the variable's value and `ESTATE_TEST_REQUIRE_ALL`; no IO.
+pub fn decide(var: &str, value: Option<&str>, require_all: Option<&str>) -> ServiceDecision {
+    match value {
+        Some(value) if !value.trim().is_empty() => ServiceDecision::Run(value.to_owned()),
+        _ if require_all == Some("1") => ServiceDecision::Fail(format!(
+            "{var} is not set, and {REQUIRE_ALL}=1 forbids skipping: set {var} to run this test"
+        )),
+        _ => ServiceDecision::Skip(format!("skipped: set {var} to run this test")),
+    }
+}
+
+/// The value of a service variable such as [`POSTGRES`], or `None` after
+/// printing a visible `skipped: set X` line. Panics instead of skipping when
+/// `ESTATE_TEST_REQUIRE_ALL=1`.
+///
+/// ```
+/// # fn demo() {
+/// let Some(url) = estate::test::service(estate::test::POSTGRES) else { return };
+/// // ... connect to `url` ...
+/// # }
+/// ```
+pub fn service(var: &str) -> Option<String> {
+    let value = std::env::var(var).ok();
+    let require_all = std::env::var(REQUIRE_ALL).ok();
+    match decide(var, value.as_deref(), require_all.as_deref()) {
+        ServiceDecision::Run(value) => Some(value),
+        ServiceDecision::Skip(line) => {
+            // Straight to stderr: libtest's capture would hide `eprintln!`.
+            let _ = writeln!(std::io::stderr(), "{line}");
+            None
+        }
+        ServiceDecision::Fail(message) => panic!("{message}"),
+    }
+}
+
+/// An app served on `127.0.0.1` at an ephemeral port, for tests.
+pub struct TestServer {
+    addr: SocketAddr,
+    context: AppContext,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<()>>>,
+}
+
+impl TestServer {
+    /// Builds and starts the app.
+    ///
+    /// # Panics
+    /// If the app fails to build (the panic shows why).
+    pub async fn start(app: App) -> TestServer {
+        match Self::try_start(app).await {
+            Ok(server) => server,
+            Err(err) => panic!("the app failed to start: {err:?}"),
+        }
+    }
+
+    /// Builds and starts the app, returning startup errors.
+    pub async fn try_start(app: App) -> Result<TestServer> {
+        let built = app.build().await?;
+        let context = built.context().clone();
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(built.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        Ok(TestServer {
+            addr,
+            context,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// An absolute URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The running app's context.
+    pub fn context(&self) -> &AppContext {
+        &self.context
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, path: &str) -> TestRequest {
+        TestRequest {
+            addr: self.addr,
+            method,
+            path: path.to_owned(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// A `GET` request.
+    pub fn get(&self, path: &str) -> TestRequest {
+        self.request(Method::GET, path)
+    }
+
+    /// A `POST` request.
+    pub fn post(&self, path: &str) -> TestRequest {
+        self.request(Method::POST, path)
+    }
+
+    /// Starts a graceful shutdown without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Shuts down gracefully and waits until the server has stopped.
+    pub async fn shutdown(mut self) {
+        self.begin_shutdown();
+        self.wait().await;
+    }
+
+    /// Waits for a shutdown begun with [`begin_shutdown`](Self::begin_shutdown).
+    pub async fn wait(&mut self) {
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => panic!("the server failed: {err:?}"),
+                Err(err) => panic!("the server task failed: {err}"),
+            }
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.begin_shutdown();
+    }
+}
+
+/// A request being built; [`send`](Self::send) it.
+#[derive(Debug)]
+pub struct TestRequest {
+    addr: SocketAddr,
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl TestRequest {
+    /// Sets a header (replacing any earlier one of that name).
+    ///
+    /// # Panics
+    /// On an invalid name or value.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.insert(
+            HeaderName::from_bytes(name.as_bytes()).expect("valid header name"),
+            HeaderValue::from_str(value).expect("valid header value"),
+        );
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets a JSON body and `Content-Type: application/json`.
+    pub fn json(self, value: &serde_json::Value) -> Self {
+        self.header("content-type", "application/json")
+            .body(value.to_string())
+    }
+
+    /// Sends the request on a new connection and reads the whole response.
+    ///
+    /// # Panics
+    /// If the connection fails.
+    pub async fn send(self) -> TestResponse {
+        let stream = TcpStream::connect(self.addr).await.expect("connect to the test server");
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .expect("HTTP handshake with the test server");
+        tokio::spawn(connection);
+        let mut request = Request::builder()
+            .method(self.method)
+            .uri(&self.path)
+            .body(Full::new(self.body))
+            .expect("valid request");
+        *request.headers_mut() = self.headers;
+        if !request.headers().contains_key(HOST) {
+            let host = HeaderValue::from_str(&self.addr.to_string()).expect("an address is a valid host");
+            request.headers_mut().insert(HOST, host);
+        }
+        let response = sender.send_request(request).await.expect("a response from the test server");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("the response body").to_bytes();
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+/// A whole response.
+#[derive(Debug)]
+pub struct TestResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    /// The body as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON.
+    ///
+    /// # Panics
+    /// If the body is not JSON (the panic shows the body).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|err| panic!("the body is not JSON ({err}): {}", self.text()))
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `Content-Type`, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.header(CONTENT_TYPE.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_decision() {
+        assert_eq!(
+            decide(POSTGRES, Some("postgres://x"), None),
+            ServiceDecision::Run("postgres://x".into())
+        );
+        assert_eq!(
+            decide(POSTGRES, None, None),
+            ServiceDecision::Skip("skipped: set ESTATE_TEST_POSTGRES to run this test".into())
+        );
+        assert!(matches!(decide(POSTGRES, Some(""), Some("1")), ServiceDecision::Fail(m) if m.contains("ESTATE_TEST_POSTGRES is not set")));
+        assert!(matches!(decide(REDIS, None, Some("0")), ServiceDecision::Skip(_)));
+    }
+}
