@@ -225,17 +225,23 @@ impl App {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(self.run_with_args(std::env::args_os(), CommandOutput::stdout()))
+        runtime.block_on(cli::dispatch(
+            self,
+            std::env::args_os(),
+            CommandOutput::stdout(),
+            true,
+        ))
     }
 
     /// Runs one management command from explicit arguments (the first being
-    /// the program name), writing its output to `out`.
+    /// the program name), writing its output to `out`. Unlike [`run`](Self::run)
+    /// it installs no log subscriber, so tests can call it freely.
     pub async fn run_with_args<I, T>(self, args: I, out: CommandOutput) -> Result<()>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        cli::dispatch(self, args, out).await
+        cli::dispatch(self, args, out, false).await
     }
 
     /// Builds the app and serves it on `addr` until SIGINT/SIGTERM, without a

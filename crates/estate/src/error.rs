@@ -35,6 +35,9 @@ pub struct Error {
 struct Inner {
     status: StatusCode,
     message: Cow<'static, str>,
+    /// Whether `message` was written for the client (named constructors) or
+    /// is a developer-facing text (`?` conversions, `Error::msg`).
+    public: bool,
     source: Option<BoxError>,
 }
 
@@ -45,6 +48,7 @@ impl Error {
             inner: Box::new(Inner {
                 status,
                 message: message.into(),
+                public: true,
                 source: None,
             }),
         }
@@ -79,7 +83,9 @@ impl Error {
     /// A developer-facing error outside a request (startup, commands, settings):
     /// the message is the whole story and is printed as is.
     pub fn msg(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+        let mut err = Self::new(StatusCode::INTERNAL_SERVER_ERROR, message);
+        err.inner.public = false;
+        err
     }
 
     /// Attaches the underlying cause.
@@ -93,9 +99,16 @@ impl Error {
         self.inner.status
     }
 
-    /// The client-safe message.
+    /// The message. Shown to clients only if [`is_public`](Self::is_public)
+    /// or in DEBUG.
     pub fn message(&self) -> &str {
         &self.inner.message
+    }
+
+    /// Whether the message was written for clients (the named constructors)
+    /// rather than for developers (`?` on another error, [`Error::msg`]).
+    pub fn is_public(&self) -> bool {
+        self.inner.public
     }
 
     /// The cause, if any.
@@ -144,8 +157,7 @@ where
         // Developer errors that already explain themselves (settings, reverse,
         // startup) keep their text as the message; it is still only shown to
         // clients in DEBUG because the status is 500.
-        let message = err.to_string();
-        Error::new(StatusCode::INTERNAL_SERVER_ERROR, message).with_source(err)
+        Error::msg(err.to_string()).with_source(err)
     }
 }
 
@@ -177,8 +189,10 @@ impl fmt::Debug for Error {
 pub struct ErrorReport {
     /// The response status.
     pub status: StatusCode,
-    /// The client-safe message.
+    /// The message.
     pub message: String,
+    /// Whether `message` may be shown to clients outside DEBUG.
+    pub public: bool,
     /// Message and causes, outermost first. Shown in DEBUG only.
     pub chain: Vec<String>,
 }
@@ -191,6 +205,7 @@ impl ErrorReport {
             status,
             chain: vec![message.clone()],
             message,
+            public: true,
         }
     }
 }
@@ -204,6 +219,7 @@ impl IntoResponse for Error {
         let report = ErrorReport {
             status,
             message: self.message().to_owned(),
+            public: self.is_public(),
             chain: self.chain(),
         };
         report.into_response()
@@ -214,7 +230,7 @@ impl IntoResponse for ErrorReport {
     /// A plain-text fallback body; inside an Estate app the core replaces it
     /// with an HTML or JSON page (it knows the request's `Accept` and DEBUG).
     fn into_response(self) -> Response {
-        let body = if self.status.is_server_error() {
+        let body = if !self.public {
             self.status
                 .canonical_reason()
                 .unwrap_or("Server Error")

@@ -25,7 +25,12 @@ pub(crate) use builtin::builtin_commands;
 
 /// Parses `args` (the first is the program name), then builds `app` and runs
 /// the command. `--help` and an empty command line print help to `out`.
-pub(crate) async fn dispatch<I, T>(mut app: App, args: I, out: CommandOutput) -> Result<()>
+pub(crate) async fn dispatch<I, T>(
+    mut app: App,
+    args: I,
+    out: CommandOutput,
+    init_logging: bool,
+) -> Result<()>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -68,7 +73,7 @@ where
         .find(|c| c.name() == name)
         .expect("clap only accepts registered commands");
     let args = sub_matches.clone();
-    let built = app.build_with(true).await?;
+    let built = app.build_with(init_logging).await?;
     (command.handler)(CommandContext {
         args,
         app: built,

@@ -254,6 +254,7 @@ async fn call_router(
             let report = ErrorReport {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 message: "Internal Server Error".to_owned(),
+                public: true,
                 chain: vec!["the handler panicked".to_owned(), message],
             };
             axum::response::IntoResponse::into_response(report)
@@ -309,10 +310,7 @@ fn finish(
             status = response.status().as_u16(),
             duration_us = started.elapsed().as_micros() as u64,
             request_id = summary.request_id.as_ref().map(RequestId::as_str),
-            "{} {} {}",
-            summary.method,
-            summary.uri.path(),
-            response.status().as_u16(),
+            "request"
         );
     }
     response
@@ -326,7 +324,7 @@ fn render_error(
 ) -> Response {
     let status = original.status();
     let generic;
-    let message = if status.is_server_error() && !config.debug {
+    let message = if !report.public && !config.debug {
         generic = status.canonical_reason().unwrap_or("Server Error");
         generic
     } else {
