@@ -172,7 +172,8 @@ impl App {
         <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
         <L::Service as Service<Request>>::Future: Send + 'static,
     {
-        self.layers.push(Box::new(move |router| router.layer(layer)));
+        self.layers
+            .push(Box::new(move |router| router.layer(layer)));
         self
     }
 
@@ -385,7 +386,13 @@ impl App {
             startup.provided,
         );
 
-        let core = core_config(&settings, self.options, self.error_pages, &built.body_limits, context.clone())?;
+        let core = core_config(
+            &settings,
+            self.options,
+            self.error_pages,
+            &built.body_limits,
+            context.clone(),
+        )?;
         Ok(BuiltApp {
             service: EstateService::new(core, router),
             context,
@@ -505,7 +512,7 @@ impl BuiltApp {
         for check in self.checks.iter() {
             messages.extend(check(&ctx));
         }
-        messages.sort_by(|a, b| b.level.cmp(&a.level));
+        messages.sort_by_key(|m| std::cmp::Reverse(m.level));
         messages
     }
 
@@ -525,6 +532,19 @@ impl BuiltApp {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<()> {
+        self.ready_to_serve()?;
+        let settings = self.settings();
+        let options = ServerOptions {
+            header_read_timeout: settings.limits.header_read_timeout,
+            shutdown_grace: settings.server.shutdown_grace,
+        };
+        server::serve(listener, self.service, options, shutdown).await?;
+        Ok(())
+    }
+
+    /// Refuses configurations that cannot serve: no allowed hosts outside
+    /// DEBUG, or system check errors.
+    pub fn ready_to_serve(&self) -> Result<()> {
         if let Some(problem) = self.hosts_problem() {
             return Err(Error::msg(format!(
                 "{problem}; set allowed_hosts in estate.toml or ESTATE_ALLOWED_HOSTS"
@@ -541,12 +561,6 @@ impl BuiltApp {
                 cli::format_report(&errors)
             )));
         }
-        let settings = self.settings();
-        let options = ServerOptions {
-            header_read_timeout: settings.limits.header_read_timeout,
-            shutdown_grace: settings.server.shutdown_grace,
-        };
-        server::serve(listener, self.service, options, shutdown).await?;
         Ok(())
     }
 
@@ -556,9 +570,9 @@ impl BuiltApp {
         addr: &str,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<()> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|err| Error::msg(format!("cannot listen on {addr}: {err}")).with_source(err))?;
+        let listener = TcpListener::bind(addr).await.map_err(|err| {
+            Error::msg(format!("cannot listen on {addr}: {err}")).with_source(err)
+        })?;
         let local = server::local_addr(&listener)?;
         tracing::info!(
             target: "estate::server",

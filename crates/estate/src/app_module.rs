@@ -46,7 +46,8 @@ use crate::settings::load::SectionDecl;
 /// A system check: inspects the configured project and reports problems.
 pub type CheckFn = Arc<dyn Fn(&CheckContext<'_>) -> Vec<CheckMessage> + Send + Sync>;
 
-pub(crate) type StartupHook = Box<dyn FnOnce(Startup) -> BoxFuture<'static, Result<Startup>> + Send>;
+pub(crate) type StartupHook =
+    Box<dyn FnOnce(Startup) -> BoxFuture<'static, Result<Startup>> + Send>;
 
 /// What startup hooks see and give: the settings, and values to provide to
 /// every handler through [`AppContext::get`](crate::AppContext::get).
@@ -202,7 +203,8 @@ impl AppModule {
         F: FnOnce(Startup) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Startup>> + Send + 'static,
     {
-        self.startup.push(Box::new(move |startup| Box::pin(hook(startup))));
+        self.startup
+            .push(Box::new(move |startup| Box::pin(hook(startup))));
         self
     }
 
@@ -239,6 +241,9 @@ mod tests {
 
     #[test]
     fn verbose_name_defaults_to_the_name_capitalised() {
-        assert_eq!(AppModule::new("blog_posts").default_verbose_name(), "Blog posts");
+        assert_eq!(
+            AppModule::new("blog_posts").default_verbose_name(),
+            "Blog posts"
+        );
     }
 }

@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use http::Extensions;
 use http::request::Parts;
 
-use crate::routing::{ReverseError, RouteInfo, UrlTable, Urls, IntoUrlArgs};
+use crate::routing::{IntoUrlArgs, ReverseError, RouteInfo, UrlTable, Urls};
 use crate::settings::Settings;
 
 /// A running app's shared state. Cloning is cheap (one `Arc`).
@@ -93,7 +93,10 @@ impl AppContext {
 impl std::fmt::Debug for AppContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppContext")
-            .field("apps", &self.0.apps.iter().map(|a| &a.name).collect::<Vec<_>>())
+            .field(
+                "apps",
+                &self.0.apps.iter().map(|a| &a.name).collect::<Vec<_>>(),
+            )
             .field("routes", &self.0.routes.len())
             .finish_non_exhaustive()
     }

@@ -76,6 +76,6 @@ pub mod prelude {
     pub use axum::Json;
     pub use axum::extract::{Form, Path, Query};
     pub use axum::response::{Html, IntoResponse, Redirect, Response};
-    pub use http::StatusCode;
     pub use clap;
+    pub use http::StatusCode;
 }

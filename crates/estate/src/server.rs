@@ -33,7 +33,7 @@ pub(crate) async fn serve(
     // Every connection task holds a clone of `open`; when all are dropped,
     // `closed.recv()` returns None and shutdown is complete.
     let (open, mut closed) = tokio::sync::mpsc::channel::<()>(1);
-    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let (phase_tx, phase) = tokio::sync::watch::channel(Phase::Serving);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -61,15 +61,19 @@ pub(crate) async fn serve(
             .serve_connection(TokioIo::new(stream), handler)
             .with_upgrades();
         let open = open.clone();
-        let mut stopping = stopping.clone();
+        let mut phase = phase.clone();
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,
-                () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
-                    // Finish the request in flight (if any), then close.
+                () = reached(&mut phase, Phase::Draining) => {
+                    // Finish the request in flight (if any), then close;
+                    // past the grace period, drop it (closing the socket).
                     connection.as_mut().graceful_shutdown();
-                    connection.await
+                    tokio::select! {
+                        result = connection.as_mut() => result,
+                        () = reached(&mut phase, Phase::Closing) => Ok(()),
+                    }
                 }
             };
             if let Err(err) = result {
@@ -80,7 +84,7 @@ pub(crate) async fn serve(
     }
     drop(listener);
     drop(open);
-    let _ = stopping_tx.send(true);
+    let _ = phase_tx.send(Phase::Draining);
     tracing::info!(
         target: "estate::server",
         grace_secs = options.shutdown_grace.as_secs_f64(),
@@ -94,8 +98,23 @@ pub(crate) async fn serve(
             target: "estate::server",
             "grace period over: closing connections with requests still running"
         );
+        let _ = phase_tx.send(Phase::Closing);
+        let _ = tokio::time::timeout(Duration::from_secs(1), closed.recv()).await;
     }
     Ok(())
+}
+
+/// Where a server is in its life; connections watch it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Serving,
+    Draining,
+    Closing,
+}
+
+async fn reached(phase: &mut tokio::sync::watch::Receiver<Phase>, target: Phase) {
+    // An error means the server is gone: treat it as reached.
+    let _ = phase.wait_for(|current| *current >= target).await;
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -113,6 +113,7 @@ impl TestServer {
     /// Builds and starts the app, returning startup errors.
     pub async fn try_start(app: App) -> Result<TestServer> {
         let built = app.build().await?;
+        built.ready_to_serve()?;
         let context = built.context().clone();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -235,11 +236,12 @@ impl TestRequest {
     /// # Panics
     /// If the connection fails.
     pub async fn send(self) -> TestResponse {
-        let stream = TcpStream::connect(self.addr).await.expect("connect to the test server");
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .expect("HTTP handshake with the test server");
+        let stream = TcpStream::connect(self.addr)
+            .await
+            .expect("connect to the test server");
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("HTTP handshake with the test server");
         tokio::spawn(connection);
         let mut request = Request::builder()
             .method(self.method)
@@ -248,10 +250,14 @@ impl TestRequest {
             .expect("valid request");
         *request.headers_mut() = self.headers;
         if !request.headers().contains_key(HOST) {
-            let host = HeaderValue::from_str(&self.addr.to_string()).expect("an address is a valid host");
+            let host =
+                HeaderValue::from_str(&self.addr.to_string()).expect("an address is a valid host");
             request.headers_mut().insert(HOST, host);
         }
-        let response = sender.send_request(request).await.expect("a response from the test server");
+        let response = sender
+            .send_request(request)
+            .await
+            .expect("a response from the test server");
         let (parts, body) = response.into_parts();
         let body = body.collect().await.expect("the response body").to_bytes();
         TestResponse {
@@ -313,7 +319,12 @@ mod tests {
             decide(POSTGRES, None, None),
             ServiceDecision::Skip("skipped: set ESTATE_TEST_POSTGRES to run this test".into())
         );
-        assert!(matches!(decide(POSTGRES, Some(""), Some("1")), ServiceDecision::Fail(m) if m.contains("ESTATE_TEST_POSTGRES is not set")));
-        assert!(matches!(decide(REDIS, None, Some("0")), ServiceDecision::Skip(_)));
+        assert!(
+            matches!(decide(POSTGRES, Some(""), Some("1")), ServiceDecision::Fail(m) if m.contains("ESTATE_TEST_POSTGRES is not set"))
+        );
+        assert!(matches!(
+            decide(REDIS, None, Some("0")),
+            ServiceDecision::Skip(_)
+        ));
     }
 }

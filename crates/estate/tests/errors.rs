@@ -47,7 +47,10 @@ async fn a_panic_becomes_a_500_and_the_server_keeps_serving() {
         let response = server.get("/panic").send().await;
         assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(response.text().contains("Internal Server Error"));
-        assert!(!response.text().contains("secret panic detail"), "no leak outside DEBUG");
+        assert!(
+            !response.text().contains("secret panic detail"),
+            "no leak outside DEBUG"
+        );
         assert_eq!(server.get("/").send().await.text(), "home");
     }
     server.shutdown().await;
@@ -55,7 +58,10 @@ async fn a_panic_becomes_a_500_and_the_server_keeps_serving() {
     let server = TestServer::start(routes(debug_app())).await;
     let response = server.get("/panic").send().await;
     assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(response.text().contains("secret panic detail"), "DEBUG shows the panic");
+    assert!(
+        response.text().contains("secret panic detail"),
+        "DEBUG shows the panic"
+    );
     server.shutdown().await;
 }
 
@@ -67,7 +73,10 @@ async fn production_error_pages_leak_nothing() {
     assert_eq!(not_found.status, StatusCode::NOT_FOUND);
     assert_eq!(not_found.content_type(), Some("text/html; charset=utf-8"));
     assert!(not_found.text().contains("Not Found"));
-    assert!(!not_found.text().contains("/questions/{id}"), "routes are not listed");
+    assert!(
+        !not_found.text().contains("/questions/{id}"),
+        "routes are not listed"
+    );
 
     let failed = server.get("/fail").send().await;
     assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -96,7 +105,10 @@ async fn debug_error_pages_explain() {
     assert!(page.contains("Estate tried these routes"), "{page}");
     assert!(page.contains("/questions/{id}"), "{page}");
     assert!(page.contains("question"), "{page}");
-    assert!(page.contains("The current path, <code>/nowhere</code>, didn't match"), "{page}");
+    assert!(
+        page.contains("The current path, <code>/nowhere</code>, didn't match"),
+        "{page}"
+    );
 
     let failed = server
         .get("/fail")
@@ -104,9 +116,15 @@ async fn debug_error_pages_explain() {
         .send()
         .await;
     let page = failed.text();
-    assert!(page.contains("connection to db-internal.lan:5432 refused"), "{page}");
+    assert!(
+        page.contains("connection to db-internal.lan:5432 refused"),
+        "{page}"
+    );
     assert!(page.contains("Request headers"), "{page}");
-    assert!(!page.contains("supersecret"), "cookies are masked even in DEBUG");
+    assert!(
+        !page.contains("supersecret"),
+        "cookies are masked even in DEBUG"
+    );
     server.shutdown().await;
 }
 
@@ -149,14 +167,22 @@ async fn json_clients_get_problem_documents() {
         .send()
         .await
         .json();
-    assert_eq!(failed["chain"][0], "connection to db-internal.lan:5432 refused");
+    assert_eq!(
+        failed["chain"][0],
+        "connection to db-internal.lan:5432 refused"
+    );
     let not_found = server
         .get("/nowhere")
         .header("accept", "application/json")
         .send()
         .await
         .json();
-    assert!(not_found["routes"].as_array().unwrap().contains(&"/questions/{id}".into()));
+    assert!(
+        not_found["routes"]
+            .as_array()
+            .unwrap()
+            .contains(&"/questions/{id}".into())
+    );
     server.shutdown().await;
 }
 

@@ -22,9 +22,10 @@ async fn links(urls: Urls) -> estate::Result<String> {
 }
 
 fn polls() -> AppModule {
-    let results = Routes::new()
-        .namespace("results")
-        .route("/{id}/vote/{choice}", post(|| async { "voted" }).name("vote"));
+    let results = Routes::new().namespace("results").route(
+        "/{id}/vote/{choice}",
+        post(|| async { "voted" }).name("vote"),
+    );
     AppModule::new("polls")
         .prefix("/polls")
         .route("/", get(|| async { "polls index" }).name("index"))
@@ -46,7 +47,10 @@ async fn named_routes_reverse_inside_handlers_across_namespaces() {
 
     // The reversed paths really lead to the routes.
     assert_eq!(server.get("/polls/7/").send().await.text(), "question 7");
-    assert_eq!(server.post("/polls/results/7/vote/2").send().await.text(), "voted");
+    assert_eq!(
+        server.post("/polls/results/7/vote/2").send().await.text(),
+        "voted"
+    );
     assert_eq!(server.get("/polls/").send().await.text(), "polls index");
     server.shutdown().await;
 }
@@ -64,12 +68,21 @@ async fn reversing_an_unknown_name_is_an_error_naming_the_route() {
         "reverse: no route is named `polls:detial`; did you mean `polls:detail`?"
     );
     let err = urls.reverse("polls:detail", ()).unwrap_err();
-    assert!(err.to_string().contains("route `polls:detail` (/polls/{id}/) takes 1 argument (id), but 0 were given"), "{err}");
+    assert!(
+        err.to_string().contains(
+            "route `polls:detail` (/polls/{id}/) takes 1 argument (id), but 0 were given"
+        ),
+        "{err}"
+    );
 
     // In a handler, the error becomes a 500 whose DEBUG page names the route.
     let response = server.get("/broken").send().await;
     assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(response.text().contains("no route is named `polls:detial`"), "{}", response.text());
+    assert!(
+        response.text().contains("no route is named `polls:detial`"),
+        "{}",
+        response.text()
+    );
     server.shutdown().await;
 }
 
@@ -78,25 +91,39 @@ async fn duplicate_route_names_and_duplicate_apps_fail_startup() {
     let app = debug_app()
         .route("/a", get(|| async { "" }).name("same"))
         .route("/b", get(|| async { "" }).name("same"));
-    let err = TestServer::try_start(app).await.err().expect("startup fails");
-    assert!(err.to_string().contains("two routes are named `same`: /a and /b"), "{err}");
+    let err = TestServer::try_start(app)
+        .await
+        .err()
+        .expect("startup fails");
+    assert!(
+        err.to_string()
+            .contains("two routes are named `same`: /a and /b"),
+        "{err}"
+    );
 
-    let app = debug_app().app(AppModule::new("polls")).app(AppModule::new("polls"));
-    let err = TestServer::try_start(app).await.err().expect("startup fails");
-    assert!(err.to_string().contains("the app `polls` is installed twice"), "{err}");
+    let app = debug_app()
+        .app(AppModule::new("polls"))
+        .app(AppModule::new("polls"));
+    let err = TestServer::try_start(app)
+        .await
+        .err()
+        .expect("startup fails");
+    assert!(
+        err.to_string()
+            .contains("the app `polls` is installed twice"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn a_plain_axum_router_mounts_unchanged() {
     let plain = axum::Router::new()
         .route("/ping", axum::routing::get(|| async { "pong" }))
-        .route("/echo/{word}", axum::routing::get(|Path(w): Path<String>| async move { w }));
-    let server = TestServer::start(
-        debug_app()
-            .merge(plain.clone())
-            .nest("/legacy", plain),
-    )
-    .await;
+        .route(
+            "/echo/{word}",
+            axum::routing::get(|Path(w): Path<String>| async move { w }),
+        );
+    let server = TestServer::start(debug_app().merge(plain.clone()).nest("/legacy", plain)).await;
     assert_eq!(server.get("/ping").send().await.text(), "pong");
     assert_eq!(server.get("/legacy/ping").send().await.text(), "pong");
     let echoed = server.get("/legacy/echo/hi").send().await;
@@ -138,10 +165,19 @@ async fn tower_layers_apply_where_they_are_added() {
     let plain = server.get("/plain").send().await;
     assert_eq!(plain.header("x-layer"), None);
     assert_eq!(plain.header("x-everywhere"), Some("yes"));
-    assert_eq!(server.get("/single").send().await.header("x-layer"), Some("route"));
-    assert_eq!(server.get("/tagged/").send().await.header("x-layer"), Some("app"));
+    assert_eq!(
+        server.get("/single").send().await.header("x-layer"),
+        Some("route")
+    );
+    assert_eq!(
+        server.get("/tagged/").send().await.header("x-layer"),
+        Some("app")
+    );
     // App-wide layers wrap the 404 fallback too.
-    assert_eq!(server.get("/missing").send().await.header("x-everywhere"), Some("yes"));
+    assert_eq!(
+        server.get("/missing").send().await.header("x-everywhere"),
+        Some("yes")
+    );
     server.shutdown().await;
 }
 
@@ -158,10 +194,16 @@ async fn routes_command_lists_method_path_name_and_handler() {
     let text = out.captured();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("METHOD"), "{text}");
-    let detail = lines.iter().find(|l| l.contains("/polls/{id}/")).expect("detail listed");
+    let detail = lines
+        .iter()
+        .find(|l| l.contains("/polls/{id}/"))
+        .expect("detail listed");
     assert!(detail.starts_with("GET"), "{detail}");
     assert!(detail.contains("polls:detail"), "{detail}");
     assert!(detail.contains("routing::detail"), "{detail}");
-    assert!(text.contains("POST    /polls/results/{id}/vote/{choice}  polls:results:vote"), "{text}");
+    assert!(
+        text.contains("POST    /polls/results/{id}/vote/{choice}  polls:results:vote"),
+        "{text}"
+    );
     assert!(text.contains("(mounted axum router)"), "{text}");
 }

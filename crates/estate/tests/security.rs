@@ -31,11 +31,27 @@ async fn every_response_carries_the_security_headers() {
     .await;
     for path in ["/", "/missing"] {
         let response = server.get(path).send().await;
-        assert_eq!(response.header("x-content-type-options"), Some("nosniff"), "{path}");
+        assert_eq!(
+            response.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
         assert_eq!(response.header("x-frame-options"), Some("DENY"), "{path}");
-        assert_eq!(response.header("referrer-policy"), Some("same-origin"), "{path}");
-        assert_eq!(response.header("cross-origin-opener-policy"), Some("same-origin"), "{path}");
-        assert_eq!(response.header("strict-transport-security"), None, "HSTS is opt-in");
+        assert_eq!(
+            response.header("referrer-policy"),
+            Some("same-origin"),
+            "{path}"
+        );
+        assert_eq!(
+            response.header("cross-origin-opener-policy"),
+            Some("same-origin"),
+            "{path}"
+        );
+        assert_eq!(
+            response.header("strict-transport-security"),
+            None,
+            "HSTS is opt-in"
+        );
     }
     // A handler's own choice wins (like Django's xframe_options_sameorigin).
     let framed = server.get("/framed").send().await;
@@ -61,20 +77,26 @@ async fn security_headers_can_be_turned_off_only_by_name() {
 async fn unknown_host_gets_400_without_reaching_the_handler() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
-    let app = production_app(|s| s.set("allowed_hosts", vec!["127.0.0.1", ".example.com"]))
-        .route(
-            "/",
-            get(move || async move {
-                counter.fetch_add(1, Ordering::SeqCst);
-                "ok"
-            }),
-        );
+    let app = production_app(|s| s.set("allowed_hosts", vec!["127.0.0.1", ".example.com"])).route(
+        "/",
+        get(move || async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            "ok"
+        }),
+    );
     let server = TestServer::start(app).await;
 
     let refused = server.get("/").header("host", "evil.test").send().await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    assert!(refused.text().contains("Bad Request (400)"), "{}", refused.text());
-    assert!(!refused.text().contains("ALLOWED_HOSTS"), "production must not explain");
+    assert!(
+        refused.text().contains("Bad Request (400)"),
+        "{}",
+        refused.text()
+    );
+    assert!(
+        !refused.text().contains("ALLOWED_HOSTS"),
+        "production must not explain"
+    );
 
     let json = server
         .get("/")
@@ -87,7 +109,11 @@ async fn unknown_host_gets_400_without_reaching_the_handler() {
     assert_eq!(json.json()["status"], 400);
 
     assert_eq!(calls.load(Ordering::SeqCst), 0);
-    let allowed = server.get("/").header("host", "www.example.com").send().await;
+    let allowed = server
+        .get("/")
+        .header("host", "www.example.com")
+        .send()
+        .await;
     assert_eq!(allowed.status, StatusCode::OK);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     server.shutdown().await;
@@ -96,14 +122,24 @@ async fn unknown_host_gets_400_without_reaching_the_handler() {
 #[tokio::test]
 async fn debug_host_error_names_the_fix_and_localhost_works() {
     let server = TestServer::start(debug_app().route("/", get(|| async { "ok" }))).await;
-    let refused = server.get("/").header("host", "example.org:8000").send().await;
+    let refused = server
+        .get("/")
+        .header("host", "example.org:8000")
+        .send()
+        .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(
-        refused.text().contains("You may need to add &quot;example.org&quot; to ALLOWED_HOSTS"),
+        refused
+            .text()
+            .contains("You may need to add &quot;example.org&quot; to ALLOWED_HOSTS"),
         "{}",
         refused.text()
     );
-    let local = server.get("/").header("host", "localhost:8000").send().await;
+    let local = server
+        .get("/")
+        .header("host", "localhost:8000")
+        .send()
+        .await;
     assert_eq!(local.status, StatusCode::OK);
     server.shutdown().await;
 }
@@ -161,7 +197,10 @@ async fn oversized_body_gets_413_before_the_body_is_sent() {
         .unwrap();
     let (response, closed) = read_all(&mut stream, Duration::from_secs(5)).await;
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
-    assert!(response.contains("The request body is too large."), "{response}");
+    assert!(
+        response.contains("The request body is too large."),
+        "{response}"
+    );
     assert!(closed, "the connection is closed rather than reused");
     assert_eq!(calls.load(Ordering::SeqCst), 0, "the handler never ran");
 
@@ -174,8 +213,7 @@ async fn oversized_body_gets_413_before_the_body_is_sent() {
 #[tokio::test]
 async fn chunked_body_is_cut_off_at_the_limit() {
     let server = TestServer::start(
-        production_app(|s| s.set("limits.max_body_size", 1000))
-            .route("/upload", post(echo_len)),
+        production_app(|s| s.set("limits.max_body_size", 1000)).route("/upload", post(echo_len)),
     )
     .await;
     let mut stream = TcpStream::connect(server.addr()).await.unwrap();
@@ -222,7 +260,10 @@ async fn slow_headers_get_the_connection_closed() {
     )
     .await;
     let mut stream = TcpStream::connect(server.addr()).await.unwrap();
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
     let started = Instant::now();
     let (response, closed) = read_all(&mut stream, Duration::from_secs(5)).await;
     assert!(closed, "the server closed the connection");
@@ -240,7 +281,10 @@ async fn hsts_is_sent_on_https_requests_and_http_can_be_redirected() {
         production_app(|s| {
             s.set("security.hsts_seconds", 31_536_000)
                 .set("security.hsts_include_subdomains", true)
-                .set("security.secure_proxy_ssl_header", "X-Forwarded-Proto: https")
+                .set(
+                    "security.secure_proxy_ssl_header",
+                    "X-Forwarded-Proto: https",
+                )
                 .set("security.ssl_redirect", true)
         })
         .route("/page", get(|| async { "ok" })),
@@ -268,8 +312,13 @@ async fn hsts_is_sent_on_https_requests_and_http_can_be_redirected() {
 #[tokio::test]
 async fn responses_are_compressed_when_the_client_accepts_it() {
     let big = "estate ".repeat(2000);
-    let server = TestServer::start(debug_app().route("/big", get(move || async move { big }))).await;
-    let gzipped = server.get("/big").header("accept-encoding", "gzip").send().await;
+    let server =
+        TestServer::start(debug_app().route("/big", get(move || async move { big }))).await;
+    let gzipped = server
+        .get("/big")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await;
     assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
     assert!(gzipped.body.len() < 1000, "{} bytes", gzipped.body.len());
     let plain = server.get("/big").send().await;
@@ -283,7 +332,11 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
             .route("/big", get(|| async { "estate ".repeat(2000) })),
     )
     .await;
-    let response = server.get("/big").header("accept-encoding", "gzip").send().await;
+    let response = server
+        .get("/big")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await;
     assert_eq!(response.header("content-encoding"), None);
     server.shutdown().await;
 }

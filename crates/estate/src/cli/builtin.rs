@@ -31,7 +31,9 @@ fn runserver() -> ManagementCommand {
                     "system check found errors; fix them before starting the server",
                 ));
             }
-            ctx.app.bind_and_serve(&addr, crate::server::shutdown_signal()).await
+            ctx.app
+                .bind_and_serve(&addr, crate::server::shutdown_signal())
+                .await
         },
     )
     .arg(
@@ -124,7 +126,12 @@ fn routes() -> ManagementCommand {
                 }
             }
             let widths: Vec<usize> = (0..4)
-                .map(|col| rows.iter().map(|r| r[col].chars().count()).max().unwrap_or(0))
+                .map(|col| {
+                    rows.iter()
+                        .map(|r| r[col].chars().count())
+                        .max()
+                        .unwrap_or(0)
+                })
                 .collect();
             let mut out = ctx.out();
             for row in rows {

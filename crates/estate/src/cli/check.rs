@@ -151,7 +151,10 @@ pub fn deploy_checks(ctx: &CheckContext<'_>) -> Vec<CheckMessage> {
             .hint("Generate a long random key (e.g. `openssl rand -base64 48`) and set it as ESTATE_SECRET_KEY."),
         );
     }
-    if s.secret_key_fallbacks.iter().any(|k| weak_secret(k.expose())) {
+    if s.secret_key_fallbacks
+        .iter()
+        .any(|k| weak_secret(k.expose()))
+    {
         out.push(CheckMessage::warning(
             "security.W025",
             "A key in SECRET_KEY_FALLBACKS has less than 50 characters or less than 5 unique \
@@ -287,7 +290,10 @@ mod tests {
     fn weak_keys() {
         assert!(weak_secret("short"));
         assert!(weak_secret(&"a".repeat(60)));
-        assert!(weak_secret(&format!("estate-insecure-{}", "abcdefgh".repeat(8))));
+        assert!(weak_secret(&format!(
+            "estate-insecure-{}",
+            "abcdefgh".repeat(8)
+        )));
         assert!(!weak_secret(&"abcdefgh".repeat(8)));
     }
 
@@ -298,7 +304,10 @@ mod tests {
             CheckMessage::error("polls.E001", "Broken.").object("polls.Question"),
         ]);
         assert!(report.starts_with("System check identified some issues:\n\nERRORS:\npolls.Question: (polls.E001) Broken.\n"), "{report}");
-        assert!(report.contains("WARNINGS:\n?: (security.W004) No HSTS.\n\tHINT: Set it.\n"), "{report}");
+        assert!(
+            report.contains("WARNINGS:\n?: (security.W004) No HSTS.\n\tHINT: Set it.\n"),
+            "{report}"
+        );
         assert!(report.ends_with("System check identified 2 issues (0 silenced).\n"));
     }
 }

@@ -104,7 +104,8 @@ impl CommandOutput {
         match &self.0 {
             Target::Stdout => String::new(),
             Target::Buffer(buffer) => {
-                String::from_utf8_lossy(&buffer.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+                String::from_utf8_lossy(&buffer.lock().unwrap_or_else(|e| e.into_inner()))
+                    .into_owned()
             }
         }
     }
@@ -115,7 +116,10 @@ impl Write for CommandOutput {
         match &self.0 {
             Target::Stdout => std::io::stdout().write(bytes),
             Target::Buffer(buffer) => {
-                buffer.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+                buffer
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(bytes);
                 Ok(bytes.len())
             }
         }

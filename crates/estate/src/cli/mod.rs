@@ -38,7 +38,11 @@ where
     let commands = app.take_commands()?;
     let program = std::env::args()
         .next()
-        .and_then(|p| std::path::Path::new(&p).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .and_then(|p| {
+            std::path::Path::new(&p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "estate".to_owned());
     let mut cli = clap::Command::new(program)
         .about("Manage and run this Estate project")
@@ -55,7 +59,12 @@ where
     }
     let matches = match cli.clone().try_get_matches_from(args) {
         Ok(matches) => matches,
-        Err(err) if matches!(err.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+        Err(err)
+            if matches!(
+                err.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
             write!(out.clone(), "{}", err.render())?;
             return Ok(());
         }

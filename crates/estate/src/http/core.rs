@@ -109,7 +109,11 @@ struct RequestSummary {
     request_id: Option<RequestId>,
 }
 
-async fn handle(config: Arc<CoreConfig>, mut router: Router, mut request: Request<Body>) -> Response {
+async fn handle(
+    config: Arc<CoreConfig>,
+    mut router: Router,
+    mut request: Request<Body>,
+) -> Response {
     let started = config.access_log.then(Instant::now);
     let secure = request_is_secure(&config, request.headers(), request.uri());
     let mut summary = RequestSummary {
@@ -127,15 +131,19 @@ async fn handle(config: Arc<CoreConfig>, mut router: Router, mut request: Reques
     }
 
     let response = match preflight(&config, &mut request) {
-        Err(response) => response,
-        Ok(limited) => {
+        Preflight::Stop(response) => response,
+        Preflight::Pass { limited } => {
             request.extensions_mut().insert(config.context.clone());
             let response = call_router(&config, &mut router, request, &summary).await;
-            if limited && response.status() == StatusCode::PAYLOAD_TOO_LARGE
+            if limited
+                && response.status() == StatusCode::PAYLOAD_TOO_LARGE
                 && response.extensions().get::<Arc<ErrorReport>>().is_none()
             {
                 // The chunked body hit our limit inside an extractor.
-                report_response(StatusCode::PAYLOAD_TOO_LARGE, too_large_message(&config, None))
+                report_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    too_large_message(&config, None),
+                )
             } else {
                 response
             }
@@ -144,25 +152,43 @@ async fn handle(config: Arc<CoreConfig>, mut router: Router, mut request: Reques
     finish(&config, response, &summary, secure, started)
 }
 
-/// Host, HTTPS and body-size checks. `Ok(true)` when the body was wrapped in a
-/// limit (a chunked body), `Err` with the response when the request stops here.
-fn preflight(config: &CoreConfig, request: &mut Request<Body>) -> Result<bool, Response> {
+/// The outcome of the checks made before routing.
+enum Preflight {
+    /// Go on; `limited` when a chunked body was wrapped in the size limit.
+    Pass { limited: bool },
+    /// The request stops here with this response.
+    Stop(Response),
+}
+
+/// Host, HTTPS and body-size checks.
+fn preflight(config: &CoreConfig, request: &mut Request<Body>) -> Preflight {
     if let Err(err) = config.hosts.check(request) {
         tracing::warn!(target: "estate::security", error = ?err, "refused request for a host not in ALLOWED_HOSTS");
-        return Err(report_response(StatusCode::BAD_REQUEST, err.message(config.debug)));
+        return Preflight::Stop(report_response(
+            StatusCode::BAD_REQUEST,
+            err.message(config.debug),
+        ));
     }
     if config.ssl_redirect && !request_is_secure(config, request.headers(), request.uri()) {
-        let host = request.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+        let host = request
+            .headers()
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
         let target = format!(
             "https://{host}{}",
-            request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/")
+            request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
         );
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
         if let Ok(location) = HeaderValue::from_str(&target) {
             response.headers_mut().insert(LOCATION, location);
         }
-        return Err(response);
+        return Preflight::Stop(response);
     }
     let declared = request
         .headers()
@@ -171,7 +197,7 @@ fn preflight(config: &CoreConfig, request: &mut Request<Body>) -> Result<bool, R
         .and_then(|v| v.parse::<u64>().ok());
     let has_body = declared.is_some_and(|len| len > 0) || !request.body().is_end_stream();
     if !has_body {
-        return Ok(false);
+        return Preflight::Pass { limited: false };
     }
     let limit = body_limit(config, request.uri().path());
     match declared {
@@ -181,14 +207,16 @@ fn preflight(config: &CoreConfig, request: &mut Request<Body>) -> Result<bool, R
                 too_large_message(config, Some((length, limit))),
             );
             // The body was never read: do not let the connection be reused.
-            response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
-            Err(response)
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            Preflight::Stop(response)
         }
-        Some(_) => Ok(false),
+        Some(_) => Preflight::Pass { limited: false },
         None => {
             let body = std::mem::take(request.body_mut());
             *request.body_mut() = Body::new(http_body_util::Limited::new(body, limit as usize));
-            Ok(true)
+            Preflight::Pass { limited: true }
         }
     }
 }
@@ -340,7 +368,11 @@ fn render_error(
         path: summary.uri.path(),
         request_id: summary.request_id.as_ref().map(RequestId::as_str),
         wants_json: wants_json(summary.accept.as_ref(), summary.content_type.as_ref()),
-        routes: if config.debug { config.context.routes() } else { &[] },
+        routes: if config.debug {
+            config.context.routes()
+        } else {
+            &[]
+        },
         headers: summary.all_headers.as_ref(),
     };
     let mut page = config.error_pages.render(&context);

@@ -161,7 +161,11 @@ fn html_page(context: &ErrorContext<'_>) -> Response {
         debug_details(&mut html, context);
     }
     if let Some(id) = context.request_id {
-        let _ = write!(html, "<p class=\"hint\">Request id: <code>{}</code></p>", escape(id));
+        let _ = write!(
+            html,
+            "<p class=\"hint\">Request id: <code>{}</code></p>",
+            escape(id)
+        );
     }
     html.push_str("</main></body></html>");
     let mut response = Response::new(Body::from(html));
@@ -268,7 +272,10 @@ mod tests {
     fn negotiates_json_by_accept_and_content_type() {
         assert!(wants(Some("application/json"), None));
         assert!(wants(Some("application/problem+json"), None));
-        assert!(!wants(Some("text/html,application/xhtml+xml,*/*;q=0.8"), None));
+        assert!(!wants(
+            Some("text/html,application/xhtml+xml,*/*;q=0.8"),
+            None
+        ));
         assert!(!wants(Some("text/html, application/json;q=0.5"), None));
         assert!(wants(Some("text/html;q=0.1, application/json"), None));
         assert!(!wants(Some("*/*"), None));
@@ -278,7 +285,10 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#x27;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#x27;"
+        );
     }
 
     #[test]

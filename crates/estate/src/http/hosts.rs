@@ -92,14 +92,13 @@ impl AllowedHosts {
         let raw = match request.uri().authority() {
             Some(authority) => authority.as_str(),
             None => match request.headers().get(HOST) {
-                Some(value) => value
-                    .to_str()
-                    .map_err(|_| HostError::Malformed(String::from_utf8_lossy(value.as_bytes()).into_owned()))?,
+                Some(value) => value.to_str().map_err(|_| {
+                    HostError::Malformed(String::from_utf8_lossy(value.as_bytes()).into_owned())
+                })?,
                 None => return Err(HostError::Missing),
             },
         };
-        let (domain, _port) =
-            domain_of(raw).ok_or_else(|| HostError::Malformed(raw.to_owned()))?;
+        let (domain, _port) = domain_of(raw).ok_or_else(|| HostError::Malformed(raw.to_owned()))?;
         if self.matches(domain) {
             Ok(())
         } else {
@@ -160,7 +159,11 @@ mod tests {
     use super::*;
 
     fn req(host: &str) -> Request<()> {
-        Request::builder().uri("/").header(HOST, host).body(()).unwrap()
+        Request::builder()
+            .uri("/")
+            .header(HOST, host)
+            .body(())
+            .unwrap()
     }
 
     fn list(items: &[&str]) -> Vec<String> {
@@ -185,8 +188,14 @@ mod tests {
     #[test]
     fn malformed_hosts_are_refused_even_with_a_wildcard_suffix() {
         let hosts = AllowedHosts::new(&list(&[".example.com"]), false);
-        assert!(matches!(hosts.check(&req("a b.example.com")), Err(HostError::Malformed(_))));
-        assert!(matches!(hosts.check(&req("example.com:80x")), Err(HostError::Malformed(_))));
+        assert!(matches!(
+            hosts.check(&req("a b.example.com")),
+            Err(HostError::Malformed(_))
+        ));
+        assert!(matches!(
+            hosts.check(&req("example.com:80x")),
+            Err(HostError::Malformed(_))
+        ));
         let none = Request::builder().uri("/").body(()).unwrap();
         assert_eq!(hosts.check(&none), Err(HostError::Missing));
     }
@@ -194,7 +203,12 @@ mod tests {
     #[test]
     fn debug_allows_local_names_only_when_the_list_is_empty() {
         let debug = AllowedHosts::new(&[], true);
-        for host in ["localhost:8000", "127.0.0.1:8000", "[::1]:8000", "app.localhost"] {
+        for host in [
+            "localhost:8000",
+            "127.0.0.1:8000",
+            "[::1]:8000",
+            "app.localhost",
+        ] {
             assert!(debug.check(&req(host)).is_ok(), "{host}");
         }
         assert!(debug.check(&req("example.com")).is_err());
@@ -212,6 +226,9 @@ mod tests {
     fn debug_message_names_the_fix() {
         let msg = HostError::NotAllowed("evil.com:8000".into()).message(true);
         assert!(msg.contains("add \"evil.com\" to ALLOWED_HOSTS"), "{msg}");
-        assert_eq!(HostError::NotAllowed("x".into()).message(false), "Bad Request (400)");
+        assert_eq!(
+            HostError::NotAllowed("x".into()).message(false),
+            "Bad Request (400)"
+        );
     }
 }

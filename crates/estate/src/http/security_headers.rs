@@ -17,8 +17,14 @@ pub(crate) fn security_headers(security: &SecuritySettings) -> Vec<(HeaderName, 
         ));
     }
     let value = |text: &str| HeaderValue::from_str(text).expect("validated when settings loaded");
-    headers.push((http::header::X_FRAME_OPTIONS, value(&security.x_frame_options)));
-    headers.push((http::header::REFERRER_POLICY, value(&security.referrer_policy)));
+    headers.push((
+        http::header::X_FRAME_OPTIONS,
+        value(&security.x_frame_options),
+    ));
+    headers.push((
+        http::header::REFERRER_POLICY,
+        value(&security.referrer_policy),
+    ));
     headers.push((
         HeaderName::from_static("cross-origin-opener-policy"),
         value(&security.cross_origin_opener_policy),
@@ -58,9 +64,17 @@ mod tests {
         let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
-            ["x-content-type-options", "x-frame-options", "referrer-policy", "cross-origin-opener-policy"]
+            [
+                "x-content-type-options",
+                "x-frame-options",
+                "referrer-policy",
+                "cross-origin-opener-policy"
+            ]
         );
         assert_eq!(headers[1].1, "DENY");
-        assert_eq!(hsts_header(&settings.security).unwrap(), "max-age=3600; preload");
+        assert_eq!(
+            hsts_header(&settings.security).unwrap(),
+            "max-age=3600; preload"
+        );
     }
 }

@@ -8,9 +8,7 @@ mod route;
 mod routes;
 mod urls;
 
-pub use route::{
-    HandlerInfo, Route, RouteExt, any, delete, get, head, options, patch, post, put,
-};
+pub use route::{HandlerInfo, Route, RouteExt, any, delete, get, head, options, patch, post, put};
 pub use routes::{RouteInfo, Routes};
 
 pub use urls::{IntoUrlArgs, ReverseError, UrlArgs, UrlTable, Urls};

@@ -183,9 +183,17 @@ mod tests {
         let route = get(detail).post(|| async { "posted" }).name("detail");
         assert_eq!(route.route_name(), Some("detail"));
         assert_eq!(route.handlers[0].method, "GET");
-        assert!(route.handlers[0].handler.ends_with("tests::detail"), "{:?}", route.handlers);
+        assert!(
+            route.handlers[0].handler.ends_with("tests::detail"),
+            "{:?}",
+            route.handlers
+        );
         assert_eq!(route.handlers[1].method, "POST");
-        assert!(route.handlers[1].handler.contains("<closure>"), "{:?}", route.handlers);
+        assert!(
+            route.handlers[1].handler.contains("<closure>"),
+            "{:?}",
+            route.handlers
+        );
     }
 
     #[test]

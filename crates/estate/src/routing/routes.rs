@@ -93,7 +93,8 @@ impl Routes {
         <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
         <L::Service as Service<Request>>::Future: Send + 'static,
     {
-        self.layers.push(Box::new(move |router| router.layer(layer)));
+        self.layers
+            .push(Box::new(move |router| router.layer(layer)));
         self
     }
 
@@ -175,7 +176,11 @@ impl Routes {
         for (mount_prefix, mounted) in self.mounted {
             let at = join(prefix, &mount_prefix);
             out.listing.push(RouteInfo {
-                path: if at.is_empty() { "/".into() } else { format!("{at}/...") },
+                path: if at.is_empty() {
+                    "/".into()
+                } else {
+                    format!("{at}/...")
+                },
                 name: None,
                 handlers: vec![HandlerInfo {
                     method: "*",

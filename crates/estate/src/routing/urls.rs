@@ -158,7 +158,14 @@ macro_rules! tuple_args {
         }
     )*};
 }
-tuple_args!((A), (A, B), (A, B, C), (A, B, C, D), (A, B, C, D, E), (A, B, C, D, E, F));
+tuple_args!(
+    (A),
+    (A, B),
+    (A, B, C),
+    (A, B, C, D),
+    (A, B, C, D, E),
+    (A, B, C, D, E, F)
+);
 
 /// Why a route could not be reversed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,10 +246,12 @@ impl UrlTable {
     }
 
     fn lookup(&self, name: &str) -> Result<&Pattern, ReverseError> {
-        self.names.get(name).ok_or_else(|| ReverseError::NoSuchRoute {
-            name: name.to_owned(),
-            suggestion: closest_name(name, self.names.keys().map(String::as_str)),
-        })
+        self.names
+            .get(name)
+            .ok_or_else(|| ReverseError::NoSuchRoute {
+                name: name.to_owned(),
+                suggestion: closest_name(name, self.names.keys().map(String::as_str)),
+            })
     }
 
     /// The path of route `name` with positional arguments filled in order.
@@ -394,7 +403,9 @@ mod tests {
     fn table() -> UrlTable {
         let mut table = UrlTable::default();
         table.insert("polls:detail".into(), "/polls/{id}/").unwrap();
-        table.insert("polls:vote".into(), "/polls/{id}/vote/{choice}").unwrap();
+        table
+            .insert("polls:vote".into(), "/polls/{id}/vote/{choice}")
+            .unwrap();
         table.insert("files".into(), "/files/{*path}").unwrap();
         table.insert("index".into(), "/").unwrap();
         table
@@ -407,7 +418,8 @@ mod tests {
         assert_eq!(t.reverse("polls:detail", (7,)).unwrap(), "/polls/7/");
         assert_eq!(t.reverse("polls:vote", [3, 9]).unwrap(), "/polls/3/vote/9");
         assert_eq!(
-            t.reverse_kwargs("polls:vote", [("choice", 9), ("id", 3)]).unwrap(),
+            t.reverse_kwargs("polls:vote", [("choice", 9), ("id", 3)])
+                .unwrap(),
             "/polls/3/vote/9"
         );
     }
@@ -415,9 +427,18 @@ mod tests {
     #[test]
     fn arguments_are_escaped_so_they_stay_in_their_segment() {
         let t = table();
-        assert_eq!(t.reverse("polls:detail", ("a/b c?",)).unwrap(), "/polls/a%2Fb%20c%3F/");
-        assert_eq!(t.reverse("files", ("css/site.css",)).unwrap(), "/files/css/site.css");
-        assert_eq!(t.reverse("polls:detail", ("héllo",)).unwrap(), "/polls/h%C3%A9llo/");
+        assert_eq!(
+            t.reverse("polls:detail", ("a/b c?",)).unwrap(),
+            "/polls/a%2Fb%20c%3F/"
+        );
+        assert_eq!(
+            t.reverse("files", ("css/site.css",)).unwrap(),
+            "/files/css/site.css"
+        );
+        assert_eq!(
+            t.reverse("polls:detail", ("héllo",)).unwrap(),
+            "/polls/h%C3%A9llo/"
+        );
     }
 
     #[test]
@@ -436,7 +457,9 @@ mod tests {
             err.to_string(),
             "reverse: route `polls:detail` (/polls/{id}/) takes 1 argument (id), but 2 were given: (1, 2)"
         );
-        let err = table().reverse_kwargs("polls:vote", [("id", 1), ("choise", 2)]).unwrap_err();
+        let err = table()
+            .reverse_kwargs("polls:vote", [("id", 1), ("choise", 2)])
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "reverse: route `polls:vote` (/polls/{id}/vote/{choice}) needs choice and has no \

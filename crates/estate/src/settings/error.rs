@@ -110,7 +110,11 @@ impl fmt::Display for SettingsError {
                 write!(f, "cannot read settings file {}: {error}", path.display())
             }
             SettingsError::Parse { path, message } => {
-                write!(f, "settings file {} is not valid TOML: {message}", path.display())
+                write!(
+                    f,
+                    "settings file {} is not valid TOML: {message}",
+                    path.display()
+                )
             }
         }
     }

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::suggest::closest;
 use super::raw::{Entry, RawSettings};
 use super::values::{parse_bool, parse_duration, parse_size};
 use super::{
     Limits, LogFormat, LoggingSettings, SecretKey, SecuritySettings, ServerSettings, Settings,
     SettingsError, Source, generate_secret_key,
 };
+use crate::suggest::closest;
 
 /// Every key Estate itself reads; used to suggest fixes for typos.
 const CORE_KEYS: &[&str] = &[
@@ -102,7 +102,10 @@ impl SettingsLoader {
         mut self,
         vars: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        self.env = vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        self.env = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         self
     }
 
@@ -151,8 +154,32 @@ impl Typed {
     }
 
     fn settings(mut self) -> Result<Settings, SettingsError> {
-        let debug = self.bool("debug", false)?;
         let mut warnings = Vec::new();
+        // Typos first: a misspelt `debug` would otherwise surface as a
+        // confusing "missing secret_key".
+        let mut ignored_env = Vec::new();
+        for (key, entry) in self.raw.iter() {
+            if !is_core_key(key) || CORE_KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            if matches!(entry.source, Source::Env(_)) {
+                warnings.push(format!(
+                    "ignoring {}: no setting `{key}` exists",
+                    entry.source
+                ));
+                ignored_env.push(key.clone());
+                continue;
+            }
+            return Err(SettingsError::Unknown {
+                suggestion: closest(key, CORE_KEYS.iter().copied()),
+                key: key.clone(),
+                source: entry.source.clone(),
+            });
+        }
+        for key in ignored_env {
+            self.raw.take(&key);
+        }
+        let debug = self.bool("debug", false)?;
         let secret_key = match self.string_opt("secret_key")? {
             Some(key) if !key.is_empty() => SecretKey::new(key),
             _ if debug => {
@@ -232,21 +259,6 @@ impl Typed {
         let leftovers: Vec<(String, Entry)> = self.raw.into_leftovers().collect();
         for (key, entry) in leftovers {
             let section = key.split('.').next().unwrap_or_default().to_owned();
-            if !key.contains('.') || ["server", "limits", "logging", "security"].contains(&section.as_str()) {
-                // A top-level or core-section key nothing read.
-                if matches!(entry.source, Source::Env(_)) {
-                    warnings.push(format!(
-                        "ignoring {}: no setting `{key}` exists",
-                        entry.source
-                    ));
-                    continue;
-                }
-                return Err(SettingsError::Unknown {
-                    suggestion: closest(&key, CORE_KEYS.iter().copied()),
-                    key,
-                    source: entry.source,
-                });
-            }
             let mut sub = RawSettings::default();
             sub.set(&key, entry.value.clone(), entry.source.clone());
             let (table, _) = sub.take_section(&section);
@@ -297,8 +309,9 @@ impl Typed {
         };
         match &entry.value {
             toml::Value::Boolean(b) => Ok(*b),
-            toml::Value::String(s) => parse_bool(s)
-                .ok_or_else(|| self.invalid(key, show(&entry.value), "true or false")),
+            toml::Value::String(s) => {
+                parse_bool(s).ok_or_else(|| self.invalid(key, show(&entry.value), "true or false"))
+            }
             toml::Value::Integer(0) => Ok(false),
             toml::Value::Integer(1) => Ok(true),
             other => Err(self.invalid(key, show(other), "true or false")),
@@ -376,7 +389,8 @@ impl Typed {
         let Some(entry) = self.take(key) else {
             return Ok(default);
         };
-        const EXPECTED: &str = "a duration such as \"30s\", \"500ms\", \"2m\" or a number of seconds";
+        const EXPECTED: &str =
+            "a duration such as \"30s\", \"500ms\", \"2m\" or a number of seconds";
         match &entry.value {
             toml::Value::Integer(i) if *i >= 0 => Ok(Duration::from_secs(*i as u64)),
             toml::Value::Float(f) if *f >= 0.0 => Ok(Duration::from_secs_f64(*f)),
@@ -387,13 +401,22 @@ impl Typed {
         }
     }
 
-    fn one_of(&mut self, key: &str, choices: &[&str], default: &str) -> Result<String, SettingsError> {
+    fn one_of(
+        &mut self,
+        key: &str,
+        choices: &[&str],
+        default: &str,
+    ) -> Result<String, SettingsError> {
         let value = self.string(key, default)?;
         let upper = value.to_ascii_uppercase();
         if choices.contains(&upper.as_str()) {
             Ok(upper)
         } else {
-            Err(self.invalid(key, format!("{value:?}"), &format!("one of {}", choices.join(", "))))
+            Err(self.invalid(
+                key,
+                format!("{value:?}"),
+                &format!("one of {}", choices.join(", ")),
+            ))
         }
     }
 
@@ -407,7 +430,10 @@ impl Typed {
 
     fn log_level(&mut self) -> Result<String, SettingsError> {
         let level = self.string("logging.level", "info")?;
-        if level.parse::<tracing_subscriber::filter::Targets>().is_err() {
+        if level
+            .parse::<tracing_subscriber::filter::Targets>()
+            .is_err()
+        {
             return Err(self.invalid(
                 "logging.level",
                 format!("{level:?}"),
@@ -422,7 +448,11 @@ impl Typed {
         match self.string("logging.format", "text")?.as_str() {
             "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),
-            other => Err(self.invalid("logging.format", format!("{other:?}"), "\"text\" or \"json\"")),
+            other => Err(self.invalid(
+                "logging.format",
+                format!("{other:?}"),
+                "\"text\" or \"json\"",
+            )),
         }
     }
 
@@ -437,9 +467,22 @@ impl Typed {
             (http::HeaderName::from_bytes(name.as_bytes()).is_ok() && !value.is_empty())
                 .then(|| (name.to_ascii_lowercase(), value.to_owned()))
         });
-        parsed
-            .map(Some)
-            .ok_or_else(|| self.invalid(KEY, format!("{text:?}"), "\"Header-Name: value\", such as \"X-Forwarded-Proto: https\""))
+        parsed.map(Some).ok_or_else(|| {
+            self.invalid(
+                KEY,
+                format!("{text:?}"),
+                "\"Header-Name: value\", such as \"X-Forwarded-Proto: https\"",
+            )
+        })
+    }
+}
+
+/// Whether a key belongs to Estate itself (top level or a core section),
+/// rather than to an app's section.
+fn is_core_key(key: &str) -> bool {
+    match key.split_once('.') {
+        None => true,
+        Some((section, _)) => ["server", "limits", "logging", "security"].contains(&section),
     }
 }
 
@@ -465,12 +508,17 @@ fn merge_tables(into: &mut toml::Table, key: String, table: toml::Table) {
     }
 }
 
+/// A typed settings section, type-erased.
+type TypedSection = Arc<dyn Any + Send + Sync>;
+/// Deserializes a section's table, or returns the failing path and message.
+type ParseSection = fn(toml::Table) -> Result<TypedSection, (String, String)>;
+
 /// An app's declared settings section: its name and how to type it.
 pub(crate) struct SectionDecl {
     pub(crate) name: String,
     pub(crate) type_id: TypeId,
     pub(crate) type_name: &'static str,
-    pub(crate) parse: fn(toml::Table) -> Result<Arc<dyn Any + Send + Sync>, (String, String)>,
+    pub(crate) parse: ParseSection,
 }
 
 impl SectionDecl {
@@ -482,7 +530,7 @@ impl SectionDecl {
             parse: |table| {
                 let value = toml::Value::Table(table);
                 serde_path_to_error::deserialize::<_, T>(value)
-                    .map(|typed| Arc::new(typed) as Arc<dyn Any + Send + Sync>)
+                    .map(|typed| Arc::new(typed) as TypedSection)
                     .map_err(|err| (err.path().to_string(), err.inner().to_string()))
             },
         }
@@ -493,36 +541,37 @@ impl Settings {
     /// Types every declared app section and rejects keys that no core setting
     /// and no section reads. Called once at startup.
     pub(crate) fn resolve_sections(&mut self, decls: &[SectionDecl]) -> Result<(), SettingsError> {
-        let mut typed: HashMap<TypeId, Arc<dyn Any + Send + Sync>> = HashMap::new();
-        let mut pending = std::mem::take(&mut self.pending_sections);
-        for decl in decls {
-            let table = match pending.remove(&decl.name) {
-                Some(toml::Value::Table(table)) => table,
-                _ => toml::Table::new(),
-            };
-            let value = (decl.parse)(table).map_err(|(path, message)| {
-                self.section_error(decl, &path, &message)
-            })?;
-            typed.insert(decl.type_id, value);
-        }
-        for (key, entry) in std::mem::take(&mut self.pending_entries) {
+        for (key, entry) in &self.pending_entries {
             let section = key.split('.').next().unwrap_or_default();
-            let source = entry.source;
-            if !pending.contains_key(section) {
-                self.sources.insert(key, source);
+            if decls.iter().any(|d| d.name == section) {
                 continue;
             }
-            if matches!(source, Source::Env(_)) {
-                self.warnings.push(format!("ignoring {source}: no app reads `{key}`"));
+            if matches!(entry.source, Source::Env(_)) {
+                self.warnings
+                    .push(format!("ignoring {}: no app reads `{key}`", entry.source));
                 continue;
             }
             let known: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
             return Err(SettingsError::Unknown {
                 suggestion: closest(section, known.iter().copied())
                     .map(|s| format!("{s}{}", &key[section.len()..])),
-                key,
-                source,
+                key: key.clone(),
+                source: entry.source.clone(),
             });
+        }
+        let mut typed: HashMap<TypeId, TypedSection> = HashMap::new();
+        let pending = std::mem::take(&mut self.pending_sections);
+        for decl in decls {
+            let table = match pending.get(&decl.name) {
+                Some(toml::Value::Table(table)) => table.clone(),
+                _ => toml::Table::new(),
+            };
+            let value = (decl.parse)(table)
+                .map_err(|(path, message)| self.section_error(decl, &path, &message))?;
+            typed.insert(decl.type_id, value);
+        }
+        for (key, entry) in std::mem::take(&mut self.pending_entries) {
+            self.sources.insert(key, entry.source);
         }
         self.sections = Arc::new(typed);
         Ok(())
@@ -540,6 +589,7 @@ impl Settings {
         };
         // serde reports a missing field at its parent's path.
         if let Some(field) = message
+            .trim()
             .strip_prefix("missing field `")
             .and_then(|rest| rest.strip_suffix('`'))
         {

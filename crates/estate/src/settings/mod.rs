@@ -174,7 +174,8 @@ impl fmt::Debug for SecretKey {
 
 /// A new random secret key: 50 characters from a 64-letter alphabet (300 bits).
 pub fn generate_secret_key() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#%^&*(-_=+)";
+    const ALPHABET: &[u8] =
+        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#%^&*(-_=+)";
     let mut bytes = [0u8; 50];
     getrandom::fill(&mut bytes).expect("the operating system's random source is available");
     bytes

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::error::{Source, SettingsError};
+use super::error::{SettingsError, Source};
 use super::values::env_value;
 
 /// Environment variables starting with these prefixes are not settings.
@@ -40,10 +40,12 @@ impl RawSettings {
 
     /// Layers a TOML document read from `path` over the current values.
     pub(crate) fn merge_file(&mut self, path: &Path, text: &str) -> Result<(), SettingsError> {
-        let table: toml::Table = text.parse().map_err(|err: toml::de::Error| SettingsError::Parse {
-            path: path.to_owned(),
-            message: err.to_string().trim_end().to_owned(),
-        })?;
+        let table: toml::Table =
+            text.parse()
+                .map_err(|err: toml::de::Error| SettingsError::Parse {
+                    path: path.to_owned(),
+                    message: err.to_string().trim_end().to_owned(),
+                })?;
         self.merge_table("", table, &Source::File(path.to_owned()));
         Ok(())
     }
@@ -76,7 +78,9 @@ impl RawSettings {
     /// `DATABASE_URL` sets `database_url` unless `ESTATE_DATABASE_URL` is given.
     pub(crate) fn merge_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) {
         let mut database_url = None;
+        let mut prefixed_database_url = false;
         for (name, text) in vars {
+            prefixed_database_url |= name == "ESTATE_DATABASE_URL";
             if name == "DATABASE_URL" {
                 database_url = Some(text);
                 continue;
@@ -96,11 +100,14 @@ impl RawSettings {
                 },
             );
         }
-        if let Some(url) = database_url {
-            self.entries.entry("database_url".to_owned()).or_insert(Entry {
-                value: toml::Value::String(url),
-                source: Source::Env("DATABASE_URL".to_owned()),
-            });
+        if let (Some(url), false) = (database_url, prefixed_database_url) {
+            self.entries.insert(
+                "database_url".to_owned(),
+                Entry {
+                    value: toml::Value::String(url),
+                    source: Source::Env("DATABASE_URL".to_owned()),
+                },
+            );
         }
     }
 
@@ -111,7 +118,10 @@ impl RawSettings {
 
     /// Removes every key under `section.` and rebuilds them as a table, with
     /// the source of each dotted key.
-    pub(crate) fn take_section(&mut self, section: &str) -> (toml::Table, BTreeMap<String, Source>) {
+    pub(crate) fn take_section(
+        &mut self,
+        section: &str,
+    ) -> (toml::Table, BTreeMap<String, Source>) {
         let prefix = format!("{section}.");
         let keys: Vec<String> = self
             .entries
@@ -128,6 +138,11 @@ impl RawSettings {
             sources.insert(key, entry.source);
         }
         (table, sources)
+    }
+
+    /// Every key with its entry, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Entry)> {
+        self.entries.iter()
     }
 
     /// What no part of the project consumed.
@@ -175,9 +190,16 @@ mod tests {
         ]);
         let entry = raw.take("limits.max_body_size").unwrap();
         assert_eq!(entry.value.as_str(), Some("5MB"));
-        assert_eq!(entry.source, Source::Env("ESTATE_LIMITS__MAX_BODY_SIZE".into()));
+        assert_eq!(
+            entry.source,
+            Source::Env("ESTATE_LIMITS__MAX_BODY_SIZE".into())
+        );
         assert_eq!(raw.take("debug").unwrap().value.as_bool(), Some(false));
-        assert_eq!(raw.into_leftovers().count(), 0, "ESTATE_TEST_* is not a setting");
+        assert_eq!(
+            raw.into_leftovers().count(),
+            0,
+            "ESTATE_TEST_* is not a setting"
+        );
     }
 
     #[test]
@@ -187,14 +209,20 @@ mod tests {
             ("DATABASE_URL".to_owned(), "sqlite://a".to_owned()),
             ("ESTATE_DATABASE_URL".to_owned(), "sqlite://b".to_owned()),
         ]);
-        assert_eq!(raw.take("database_url").unwrap().value.as_str(), Some("sqlite://b"));
+        assert_eq!(
+            raw.take("database_url").unwrap().value.as_str(),
+            Some("sqlite://b")
+        );
     }
 
     #[test]
     fn sections_are_rebuilt_as_tables() {
         let mut raw = RawSettings::default();
-        raw.merge_file(Path::new("estate.toml"), "[polls]\npage_size = 10\n[polls.feed]\ntitle = \"x\"\n")
-            .unwrap();
+        raw.merge_file(
+            Path::new("estate.toml"),
+            "[polls]\npage_size = 10\n[polls.feed]\ntitle = \"x\"\n",
+        )
+        .unwrap();
         let (table, sources) = raw.take_section("polls");
         assert_eq!(table["page_size"].as_integer(), Some(10));
         assert_eq!(table["feed"]["title"].as_str(), Some("x"));
@@ -205,7 +233,10 @@ mod tests {
     fn bad_toml_names_the_file_and_line() {
         let mut raw = RawSettings::default();
         let err = raw
-            .merge_file(Path::new("conf/estate.toml"), "debug = true\nallowed_hosts = [\n")
+            .merge_file(
+                Path::new("conf/estate.toml"),
+                "debug = true\nallowed_hosts = [\n",
+            )
             .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("conf/estate.toml"), "{text}");
