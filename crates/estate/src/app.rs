@@ -102,7 +102,9 @@ impl App {
     }
 
     /// Like [`App::new`], but loads and validates the settings now, so a bad
-    /// `estate.toml` or environment variable is reported at this line.
+    /// `estate.toml` or environment variable is reported at this line. (They
+    /// are read again when the app starts.) With `new`, errors surface when a
+    /// command runs instead, so `--help` works before the settings are complete.
     pub fn from_settings() -> Result<Self> {
         Settings::load()?;
         Ok(Self::new())

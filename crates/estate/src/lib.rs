@@ -54,6 +54,23 @@ pub use app_module::{AppModule, CheckFn, Startup};
 pub use context::{AppContext, AppInfo};
 pub use error::{Error, Result};
 
+/// The guides of the repository's `docs/` folder, included here so that their
+/// examples are compiled and tested with the crate.
+pub mod guide {
+    #[doc = include_str!("../../../README.md")]
+    pub mod readme {}
+    #[doc = include_str!("../../../docs/settings.md")]
+    pub mod settings {}
+    #[doc = include_str!("../../../docs/routing.md")]
+    pub mod routing {}
+    #[doc = include_str!("../../../docs/security.md")]
+    pub mod security {}
+    #[doc = include_str!("../../../docs/commands.md")]
+    pub mod commands {}
+    #[doc = include_str!("../../../docs/testing.md")]
+    pub mod testing {}
+}
+
 /// Re-exports of the crates Estate builds on, at the versions it uses.
 pub mod reexports {
     pub use axum;

@@ -1,4 +1,7 @@
 //! Log output through `tracing`: text for people, JSON for collectors.
+//!
+//! Logs go to standard error, like Django's runserver and gunicorn, so that a
+//! command's own output on standard output stays clean for pipes.
 
 use std::io::IsTerminal;
 
@@ -21,13 +24,15 @@ pub(crate) fn init(settings: &LoggingSettings) {
         LogFormat::Text => registry
             .with(
                 tracing_subscriber::fmt::layer()
-                    .with_ansi(std::io::stdout().is_terminal())
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal())
                     .with_target(true),
             )
             .try_init(),
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
                     .json()
                     .flatten_event(true)
                     .with_current_span(false),

@@ -65,7 +65,8 @@ where
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
             ) =>
         {
-            write!(out.clone(), "{}", err.render())?;
+            let text = err.render().to_string();
+            writeln!(out.clone(), "{}", text.trim_end())?;
             return Ok(());
         }
         Err(err) => return Err(Error::msg(err.render().to_string().trim_end().to_owned())),

@@ -1,0 +1,168 @@
+//! The project binary end to end, as a deployment runs it: `runserver` in a
+//! real process, JSON logs on stderr, SIGTERM for a graceful stop.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_project");
+
+fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        // An empty directory: no estate.toml is picked up by accident.
+        .current_dir(std::env::temp_dir());
+    cmd
+}
+
+/// A blocking HTTP/1.1 GET on a fresh connection.
+fn get(port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn start(envs: &[(&str, &str)]) -> Server {
+    let mut child = command(&["runserver", "127.0.0.1:0"])
+        .envs(envs.iter().copied())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut port = None;
+    while port.is_none() {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the server logs its address");
+        if let Some(rest) = line.split("serving on http://127.0.0.1:").nth(1) {
+            port = rest.split('/').next().and_then(|p| p.parse().ok());
+        }
+    }
+    Server {
+        child,
+        port: port.unwrap(),
+        lines,
+    }
+}
+
+#[test]
+fn sigterm_stops_the_server_after_the_request_in_flight() {
+    let mut server = start(&[
+        ("ESTATE_DEBUG", "true"),
+        ("ESTATE_LOGGING__FORMAT", "json"),
+        ("ESTATE_LOGGING__ACCESS_LOG", "true"),
+    ]);
+    let port = server.port;
+    assert!(get(port, "/").contains("The polls live at /polls/"));
+
+    let in_flight = std::thread::spawn(move || get(port, "/polls/slow"));
+    std::thread::sleep(Duration::from_millis(150));
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let response = in_flight.join().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("done"), "{response}");
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "exit status {exit}");
+
+    // Every log line is one JSON object; the access log has the requests.
+    let lines: Vec<String> = server.lines.iter().collect();
+    let access: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("estate::access"))
+        .collect();
+    assert!(
+        access
+            .iter()
+            .any(|l| l.contains("\"path\":\"/polls/slow\"") && l.contains("\"status\":200")),
+        "{lines:#?}"
+    );
+    for line in &lines {
+        assert!(
+            line.starts_with('{') && line.ends_with('}'),
+            "not JSON: {line}"
+        );
+    }
+}
+
+#[test]
+fn production_without_a_secret_key_refuses_to_start() {
+    let output = command(&["runserver", "127.0.0.1:0"])
+        .env("ESTATE_ALLOWED_HOSTS", "example.com")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("missing setting `secret_key`"), "{stderr}");
+}
+
+#[test]
+fn commands_and_help_work_from_the_binary() {
+    let output = command(&["--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(
+        help.contains("closepoll") && help.contains("runserver"),
+        "{help}"
+    );
+
+    let output = command(&["closepoll", "3"])
+        .env("ESTATE_DEBUG", "1")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "Closed poll 3.\n");
+
+    let output = command(&["routes"])
+        .env("ESTATE_DEBUG", "1")
+        .output()
+        .unwrap();
+    let routes = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        routes.contains("/polls/{id}/") && routes.contains("polls:detail"),
+        "{routes}"
+    );
+}
