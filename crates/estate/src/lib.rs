@@ -29,7 +29,7 @@
 //! - [`http`]: the secure-by-default core (hosts, limits, timeouts, security
 //!   headers, request ids, error pages).
 //! - [`cli`]: management commands and system checks.
-//! - [`test`]: a real server on an ephemeral port and a client, plus the
+//! - [`test`](mod@test): a real server on an ephemeral port and a client, plus the
 //!   helper that decides whether backend tests run.
 //! - [`Error`] is the one error type handlers return.
 //!
