@@ -18,13 +18,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::Route as AxumRoute;
 use http::{Extensions, Method, StatusCode};
 use tokio::net::TcpListener;
 use tower::{Layer, Service};
-use tower_http::compression::CompressionLayer;
 
 use crate::app_module::{AppModule, CheckFn, Startup};
 use crate::cli::{self, CheckContext, CheckMessage, CommandOutput, Level, ManagementCommand};
@@ -365,12 +364,6 @@ impl App {
         for layer in self.layers {
             router = layer(router);
         }
-        // The core enforces body limits (per route too); axum's own 2 MB
-        // default would otherwise cut in first.
-        router = router.layer(DefaultBodyLimit::disable());
-        if self.options.compression {
-            router = router.layer(CompressionLayer::new());
-        }
 
         let settings = Arc::new(settings);
         let mut startup = Startup {
@@ -396,7 +389,7 @@ impl App {
             context.clone(),
         )?;
         Ok(BuiltApp {
-            service: EstateService::new(core, router),
+            service: EstateService::new(core, router, self.options.compression),
             context,
             checks: checks.into(),
             allow_any_host: self.options.allow_any_host,

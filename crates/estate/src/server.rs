@@ -11,7 +11,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tower::Service;
 
 use crate::http::EstateService;
 
@@ -52,8 +51,7 @@ pub(crate) async fn serve(
         let service = service.clone();
         let handler = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            let mut service = service.clone();
-            service.call(request)
+            service.handle(request)
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())

@@ -23,13 +23,15 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http::header::{CONNECTION, CONTENT_LENGTH, HOST, LOCATION};
+use http::header::{ACCEPT_ENCODING, CONNECTION, CONTENT_LENGTH, HOST, LOCATION};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body::Body as HttpBody;
-use tower::Service;
+use tower::{Layer, Service};
+use tower_http::compression::{Compression, CompressionLayer};
 
 use super::error_pages::{ErrorContext, ErrorPages, wants_json};
 use super::hosts::AllowedHosts;
@@ -65,14 +67,60 @@ pub(crate) struct CoreConfig {
 #[derive(Clone)]
 pub struct EstateService {
     config: Arc<CoreConfig>,
-    router: Router,
+    routers: Routers,
+}
+
+/// The router, and the same router behind gzip compression when compression
+/// is on. Requests without `Accept-Encoding` skip the compression layer
+/// entirely: it would only wrap their body to pass it through.
+#[derive(Clone)]
+struct Routers {
+    plain: Router,
+    compressed: Option<Compression<Router>>,
 }
 
 impl EstateService {
-    pub(crate) fn new(config: CoreConfig, router: Router) -> Self {
+    /// Handles one request; what `Service::call` does, without needing
+    /// `&mut self` (so the server need not clone the service per request).
+    pub fn handle<B>(&self, request: Request<B>) -> <Self as Service<Request<B>>>::Future
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        // Everything up to calling the router is synchronous; the future only
+        // holds what is needed after it, so it stays small and cheap to move.
+        let config = self.config.clone();
+        let (summary, routed) = start(&config, &self.routers, request.map(Body::new));
+        Box::pin(async move {
+            let response = match routed {
+                Routed::Stop(response) => response,
+                Routed::Call { future, limited } => {
+                    let response = await_router(&config, future, &summary).await;
+                    if limited
+                        && response.status() == StatusCode::PAYLOAD_TOO_LARGE
+                        && response.extensions().get::<Arc<ErrorReport>>().is_none()
+                    {
+                        // The chunked body hit our limit inside an extractor.
+                        report_response(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            too_large_message(&config, None),
+                        )
+                    } else {
+                        response
+                    }
+                }
+            };
+            Ok(finish(&config, response, &summary))
+        })
+    }
+
+    pub(crate) fn new(config: CoreConfig, router: Router, compression: bool) -> Self {
         EstateService {
             config: Arc::new(config),
-            router,
+            routers: Routers {
+                compressed: compression.then(|| CompressionLayer::new().layer(router.clone())),
+                plain: router,
+            },
         }
     }
 }
@@ -91,9 +139,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let config = self.config.clone();
-        let router = self.router.clone();
-        Box::pin(async move { Ok(handle(config, router, request.map(Body::new)).await) })
+        self.handle(request)
     }
 }
 
@@ -101,6 +147,8 @@ where
 /// consumed it. Cheap: reference-counted clones only, and full headers only
 /// in DEBUG.
 struct RequestSummary {
+    started: Option<Instant>,
+    secure: bool,
     method: Method,
     uri: Uri,
     accept: Option<HeaderValue>,
@@ -109,14 +157,26 @@ struct RequestSummary {
     request_id: Option<RequestId>,
 }
 
-async fn handle(
-    config: Arc<CoreConfig>,
-    mut router: Router,
+/// The router's response future, boxed.
+type RoutedFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+/// Where a request stands after the synchronous checks.
+enum Routed {
+    /// Stopped by a check, with this response.
+    Stop(Response),
+    /// Handed to the router; `limited` when a chunked body was wrapped in
+    /// the size limit.
+    Call { future: RoutedFuture, limited: bool },
+}
+
+fn start(
+    config: &CoreConfig,
+    routers: &Routers,
     mut request: Request<Body>,
-) -> Response {
-    let started = config.access_log.then(Instant::now);
-    let secure = request_is_secure(&config, request.headers(), request.uri());
+) -> (RequestSummary, Routed) {
     let mut summary = RequestSummary {
+        started: config.access_log.then(Instant::now),
+        secure: request_is_secure(config, request.headers(), request.uri()),
         method: request.method().clone(),
         uri: request.uri().clone(),
         accept: request.headers().get(http::header::ACCEPT).cloned(),
@@ -125,31 +185,22 @@ async fn handle(
         request_id: None,
     };
     if let Some(ids) = &config.request_ids {
-        let id = ids.for_request(request.headers().get(REQUEST_ID_HEADER));
-        request.extensions_mut().insert(id.clone());
-        summary.request_id = Some(id);
+        let id = ids.for_request(request.headers().get(&REQUEST_ID_HEADER));
+        summary.request_id = Some(id.clone());
+        request.extensions_mut().insert(id);
     }
-
-    let response = match preflight(&config, &mut request) {
-        Preflight::Stop(response) => response,
+    let routed = match preflight(config, &mut request) {
+        Preflight::Stop(response) => Routed::Stop(response),
         Preflight::Pass { limited } => {
             request.extensions_mut().insert(config.context.clone());
-            let response = call_router(&config, &mut router, request, &summary).await;
-            if limited
-                && response.status() == StatusCode::PAYLOAD_TOO_LARGE
-                && response.extensions().get::<Arc<ErrorReport>>().is_none()
-            {
-                // The chunked body hit our limit inside an extractor.
-                report_response(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    too_large_message(&config, None),
-                )
-            } else {
-                response
+            // A layer's synchronous `call` can panic too, not only futures.
+            match std::panic::catch_unwind(AssertUnwindSafe(|| route(routers, request))) {
+                Ok(future) => Routed::Call { future, limited },
+                Err(panic) => Routed::Stop(panic_response(panic.as_ref(), &summary)),
             }
         }
     };
-    finish(&config, response, &summary, secure, started)
+    (summary, routed)
 }
 
 /// The outcome of the checks made before routing.
@@ -199,6 +250,10 @@ fn preflight(config: &CoreConfig, request: &mut Request<Body>) -> Preflight {
     if !has_body {
         return Preflight::Pass { limited: false };
     }
+    // The core enforces body limits (per route too); axum's own 2 MB
+    // extractor default would otherwise cut in first. A route's
+    // `max_body_size` layer, inside, still sets its own.
+    DefaultBodyLimit::disable().apply(request);
     let limit = body_limit(config, request.uri().path());
     match declared {
         Some(length) if length > limit => {
@@ -239,13 +294,29 @@ fn too_large_message(config: &CoreConfig, sizes: Option<(u64, u64)>) -> String {
     }
 }
 
-async fn call_router(
+/// Calls the router (through compression when the client accepts it).
+/// Boxed: the router's future is large, and keeping it inline would make
+/// every move of the request's state a large copy.
+fn route(routers: &Routers, request: Request<Body>) -> RoutedFuture {
+    match &routers.compressed {
+        Some(compressed) if request.headers().contains_key(ACCEPT_ENCODING) => Box::pin(
+            compressed
+                .clone()
+                .call(request)
+                .map(|result| result.map(|response| response.map(Body::new))),
+        ),
+        _ => Box::pin(routers.plain.clone().call(request)),
+    }
+}
+
+/// Runs the router's future under the request timeout, turning a panic into
+/// a 500 and a timeout into a 503.
+async fn await_router(
     config: &CoreConfig,
-    router: &mut Router,
-    request: Request<Body>,
+    routed: RoutedFuture,
     summary: &RequestSummary,
 ) -> Response {
-    let future = AssertUnwindSafe(router.call(request)).catch_unwind();
+    let future = AssertUnwindSafe(routed).catch_unwind();
     let outcome = match config.request_timeout {
         Some(limit) => match tokio::time::timeout(limit, future).await {
             Ok(outcome) => outcome,
@@ -254,7 +325,7 @@ async fn call_router(
                     target: "estate::request",
                     method = %summary.method,
                     path = summary.uri.path(),
-                    request_id = summary.request_id.as_ref().map(RequestId::as_str),
+                    request_id = summary.request_id.as_ref().map(tracing::field::display),
                     timeout_ms = limit.as_millis() as u64,
                     "request timed out"
                 );
@@ -269,25 +340,28 @@ async fn call_router(
     match outcome {
         Ok(Ok(response)) => response,
         Ok(Err(never)) => match never {},
-        Err(panic) => {
-            let message = panic_message(panic.as_ref());
-            tracing::error!(
-                target: "estate::request",
-                method = %summary.method,
-                path = summary.uri.path(),
-                request_id = summary.request_id.as_ref().map(RequestId::as_str),
-                panic = %message,
-                "handler panicked"
-            );
-            let report = ErrorReport {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                message: "Internal Server Error".to_owned(),
-                public: true,
-                chain: vec!["the handler panicked".to_owned(), message],
-            };
-            axum::response::IntoResponse::into_response(report)
-        }
+        Err(panic) => panic_response(panic.as_ref(), summary),
     }
+}
+
+/// The 500 for a panic in a handler or layer, logged with the request.
+fn panic_response(panic: &(dyn std::any::Any + Send), summary: &RequestSummary) -> Response {
+    let message = panic_message(panic);
+    tracing::error!(
+        target: "estate::request",
+        method = %summary.method,
+        path = summary.uri.path(),
+        request_id = summary.request_id.as_ref().map(tracing::field::display),
+        panic = %message,
+        "handler panicked"
+    );
+    let report = ErrorReport {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: "Internal Server Error".to_owned(),
+        public: true,
+        chain: vec!["the handler panicked".to_owned(), message],
+    };
+    axum::response::IntoResponse::into_response(report)
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -306,38 +380,31 @@ fn report_response(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// Error pages, security headers, request id, access log.
-fn finish(
-    config: &CoreConfig,
-    mut response: Response,
-    summary: &RequestSummary,
-    secure: bool,
-    started: Option<Instant>,
-) -> Response {
+fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary) -> Response {
     if let Some(report) = response.extensions_mut().remove::<Arc<ErrorReport>>() {
         response = render_error(config, response, &report, summary);
     }
     let headers = response.headers_mut();
     for (name, value) in &config.headers {
-        if !headers.contains_key(name) {
-            headers.insert(name.clone(), value.clone());
-        }
+        // A handler's own value wins (one hash lookup either way).
+        headers.entry(name).or_insert_with(|| value.clone());
     }
-    if secure {
+    if summary.secure {
         if let Some(hsts) = &config.hsts {
             headers.insert(http::header::STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
     }
     if let Some(id) = &summary.request_id {
-        headers.insert(REQUEST_ID_HEADER, id.header_value().clone());
+        headers.insert(REQUEST_ID_HEADER, id.header_value());
     }
-    if let Some(started) = started {
+    if let Some(started) = summary.started {
         tracing::info!(
             target: "estate::access",
             method = %summary.method,
             path = summary.uri.path(),
             status = response.status().as_u16(),
             duration_us = started.elapsed().as_micros() as u64,
-            request_id = summary.request_id.as_ref().map(RequestId::as_str),
+            request_id = summary.request_id.as_ref().map(tracing::field::display),
             "request"
         );
     }
@@ -359,6 +426,7 @@ fn render_error(
         report.message.as_str()
     };
     let empty: &[String] = &[];
+    let request_id = summary.request_id.as_ref().map(ToString::to_string);
     let context = ErrorContext {
         status,
         message,
@@ -366,7 +434,7 @@ fn render_error(
         debug: config.debug,
         method: &summary.method,
         path: summary.uri.path(),
-        request_id: summary.request_id.as_ref().map(RequestId::as_str),
+        request_id: request_id.as_deref(),
         wants_json: wants_json(summary.accept.as_ref(), summary.content_type.as_ref()),
         routes: if config.debug {
             config.context.routes()

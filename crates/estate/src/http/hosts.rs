@@ -98,6 +98,15 @@ impl AllowedHosts {
                 None => return Err(HostError::Missing),
             },
         };
+        // Fast path: an exact allowed name (entries are valid by construction),
+        // with or without a port.
+        let bare = match raw.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => raw,
+        };
+        if self.exact.iter().any(|h| h.eq_ignore_ascii_case(bare)) {
+            return Ok(());
+        }
         let (domain, _port) = domain_of(raw).ok_or_else(|| HostError::Malformed(raw.to_owned()))?;
         if self.matches(domain) {
             Ok(())

@@ -11,28 +11,61 @@ use axum::extract::FromRequestParts;
 use http::HeaderValue;
 use http::request::Parts;
 
-/// The header carrying the id.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The header carrying the id (pre-parsed, so using it costs no parsing).
+pub const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// The current request's id. An extractor; also in the request extensions.
+///
+/// A generated id is kept as two numbers and only turned into text when it
+/// is written (response header, logs, error page): no allocation per request
+/// until then.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestId(pub(crate) HeaderValue);
+pub struct RequestId(Repr);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Repr {
+    Generated { prefix: u32, counter: u64 },
+    Incoming(HeaderValue),
+}
 
 impl RequestId {
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        // Only ever built from ASCII.
-        self.0.to_str().unwrap_or_default()
+    /// The id as a header value.
+    pub fn header_value(&self) -> HeaderValue {
+        match &self.0 {
+            Repr::Incoming(value) => value.clone(),
+            Repr::Generated { prefix, counter } => {
+                let mut buf = [0u8; 25];
+                let len = format_generated(*prefix, *counter, &mut buf);
+                HeaderValue::from_bytes(&buf[..len]).expect("hex digits are a valid header value")
+            }
+        }
     }
+}
 
-    pub(crate) fn header_value(&self) -> &HeaderValue {
-        &self.0
+/// Writes `pppppppp-c…` (prefix and counter in hex) and returns the length.
+fn format_generated(prefix: u32, counter: u64, buf: &mut [u8; 25]) -> usize {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, slot) in buf[..8].iter_mut().enumerate() {
+        *slot = HEX[((prefix >> (28 - 4 * i)) & 0xf) as usize];
     }
+    buf[8] = b'-';
+    let digits = (64 - counter.leading_zeros() as usize).div_ceil(4).max(1);
+    for i in 0..digits {
+        buf[9 + i] = HEX[((counter >> (4 * (digits - 1 - i))) & 0xf) as usize];
+    }
+    9 + digits
 }
 
 impl std::fmt::Display for RequestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        match &self.0 {
+            Repr::Incoming(value) => f.write_str(value.to_str().unwrap_or_default()),
+            Repr::Generated { prefix, counter } => {
+                let mut buf = [0u8; 25];
+                let len = format_generated(*prefix, *counter, &mut buf);
+                f.write_str(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+            }
+        }
     }
 }
 
@@ -68,31 +101,12 @@ impl RequestIds {
     /// Keeps a well-formed incoming id, or makes a new one.
     pub(crate) fn for_request(&self, incoming: Option<&HeaderValue>) -> RequestId {
         if let Some(value) = incoming.filter(|v| is_acceptable(v.as_bytes())) {
-            return RequestId(value.clone());
+            return RequestId(Repr::Incoming(value.clone()));
         }
-        RequestId(self.next())
-    }
-
-    fn next(&self) -> HeaderValue {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let mut buf = [0u8; 8 + 1 + 16];
-        for (i, slot) in buf[..8].iter_mut().enumerate() {
-            *slot = HEX[((self.prefix >> (28 - 4 * i)) & 0xf) as usize];
-        }
-        buf[8] = b'-';
-        let mut digits = 0;
-        let mut rest = n;
-        let mut tmp = [0u8; 16];
-        while rest > 0 || digits == 0 {
-            tmp[digits] = HEX[(rest & 0xf) as usize];
-            rest >>= 4;
-            digits += 1;
-        }
-        for i in 0..digits {
-            buf[9 + i] = tmp[digits - 1 - i];
-        }
-        HeaderValue::from_bytes(&buf[..9 + digits]).expect("hex digits are a valid header value")
+        RequestId(Repr::Generated {
+            prefix: self.prefix,
+            counter: self.counter.fetch_add(1, Ordering::Relaxed),
+        })
     }
 }
 
@@ -114,18 +128,26 @@ mod tests {
         let a = ids.for_request(None);
         let b = ids.for_request(None);
         assert_ne!(a, b);
-        let (prefix, counter) = a.as_str().split_once('-').unwrap();
+        let a = a.to_string();
+        let (prefix, counter) = a.split_once('-').unwrap();
         assert_eq!(prefix.len(), 8);
+        assert!(prefix.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(counter, "1");
-        assert_eq!(b.as_str().split_once('-').unwrap().1, "2");
+        assert_eq!(b.to_string().split_once('-').unwrap().1, "2");
+        assert_eq!(b.header_value(), b.to_string().as_str());
+        let big = RequestId(Repr::Generated {
+            prefix: 0xdeadbeef,
+            counter: 0x1f3,
+        });
+        assert_eq!(big.to_string(), "deadbeef-1f3");
     }
 
     #[test]
     fn keeps_well_formed_incoming_ids_only() {
         let ids = RequestIds::new();
         let good = HeaderValue::from_static("lb-1234.abc");
-        assert_eq!(ids.for_request(Some(&good)).as_str(), "lb-1234.abc");
+        assert_eq!(ids.for_request(Some(&good)).to_string(), "lb-1234.abc");
         let bad = HeaderValue::from_static("<script>");
-        assert_ne!(ids.for_request(Some(&bad)).as_str(), "<script>");
+        assert_ne!(ids.for_request(Some(&bad)).to_string(), "<script>");
     }
 }
