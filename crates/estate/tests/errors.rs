@@ -65,6 +65,38 @@ async fn a_panic_becomes_a_500_and_the_server_keeps_serving() {
     server.shutdown().await;
 }
 
+/// A tower service whose synchronous `call` panics (not its future).
+#[derive(Clone)]
+struct PanicsOnCall;
+
+impl tower::Service<axum::extract::Request> for PanicsOnCall {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Response, std::convert::Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _request: axum::extract::Request) -> Self::Future {
+        panic!("layer exploded")
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_a_services_call_is_a_500_too() {
+    let plain = axum::Router::new().route_service("/boom", PanicsOnCall);
+    let server = TestServer::start(routes(production_app(|s| s)).merge(plain)).await;
+    let response = server.get("/boom").send().await;
+    assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!response.text().contains("layer exploded"));
+    assert_eq!(server.get("/").send().await.text(), "home");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn production_error_pages_leak_nothing() {
     let server = TestServer::start(routes(production_app(|s| s))).await;

@@ -91,28 +91,17 @@ async fn duplicate_route_names_and_duplicate_apps_fail_startup() {
     let app = debug_app()
         .route("/a", get(|| async { "" }).name("same"))
         .route("/b", get(|| async { "" }).name("same"));
-    let err = TestServer::try_start(app)
-        .await
-        .err()
-        .expect("startup fails");
+    let err = common::startup_error(app).await;
     assert!(
-        err.to_string()
-            .contains("two routes are named `same`: /a and /b"),
+        err.contains("two routes are named `same`: /a and /b"),
         "{err}"
     );
 
     let app = debug_app()
         .app(AppModule::new("polls"))
         .app(AppModule::new("polls"));
-    let err = TestServer::try_start(app)
-        .await
-        .err()
-        .expect("startup fails");
-    assert!(
-        err.to_string()
-            .contains("the app `polls` is installed twice"),
-        "{err}"
-    );
+    let err = common::startup_error(app).await;
+    assert!(err.contains("the app `polls` is installed twice"), "{err}");
 }
 
 #[tokio::test]

@@ -190,13 +190,8 @@ async fn section_errors_name_the_key_and_source() {
         "debug = true\n[polls]\npage_size = \"many\"\n",
     );
     let settings = SettingsLoader::new().file(&path).load().unwrap();
-    let err = App::with_settings(settings)
-        .app(polls_app())
-        .build()
-        .await
-        .err()
-        .unwrap();
-    let text = err.to_string();
+    let err = common::startup_error(App::with_settings(settings).app(polls_app())).await;
+    let text = err;
     assert!(
         text.contains("invalid setting `polls.page_size` = \"many\""),
         "{text}"
@@ -205,13 +200,8 @@ async fn section_errors_name_the_key_and_source() {
     assert!(text.contains("PollsSettings"), "{text}");
 
     let settings = SettingsLoader::new().set("debug", true).load().unwrap();
-    let err = App::with_settings(settings)
-        .app(polls_app())
-        .build()
-        .await
-        .err()
-        .unwrap();
-    let text = err.to_string();
+    let err = common::startup_error(App::with_settings(settings).app(polls_app())).await;
+    let text = err;
     assert!(text.contains("missing setting `polls.page_size`"), "{text}");
     assert!(text.contains("ESTATE_POLLS__PAGE_SIZE"), "{text}");
 
@@ -220,15 +210,9 @@ async fn section_errors_name_the_key_and_source() {
         .env([("ESTATE_POLLS__PAGE_SIZE", "-3")])
         .load()
         .unwrap();
-    let err = App::with_settings(settings)
-        .app(polls_app())
-        .build()
-        .await
-        .err()
-        .unwrap();
+    let err = common::startup_error(App::with_settings(settings).app(polls_app())).await;
     assert!(
-        err.to_string()
-            .contains("environment variable ESTATE_POLLS__PAGE_SIZE"),
+        err.contains("environment variable ESTATE_POLLS__PAGE_SIZE"),
         "{err}"
     );
 }
@@ -237,13 +221,8 @@ async fn section_errors_name_the_key_and_source() {
 async fn undeclared_sections_in_the_file_are_refused() {
     let path = write_file("section-unknown", "debug = true\n[pols]\npage_size = 5\n");
     let settings = SettingsLoader::new().file(&path).load().unwrap();
-    let err = App::with_settings(settings)
-        .app(polls_app())
-        .build()
-        .await
-        .err()
-        .unwrap();
-    let text = err.to_string();
+    let err = common::startup_error(App::with_settings(settings).app(polls_app())).await;
+    let text = err;
     assert!(text.contains("unknown setting `pols.page_size`"), "{text}");
     assert!(text.contains("did you mean `polls.page_size`?"), "{text}");
 }

@@ -23,3 +23,11 @@ pub fn production_app(extra: impl FnOnce(SettingsLoader) -> SettingsLoader) -> A
 pub fn debug_app() -> App {
     App::with_settings(Settings::development())
 }
+
+/// The error an app fails to start with, as text.
+pub async fn startup_error(app: App) -> String {
+    match estate::test::TestServer::try_start(app).await {
+        Ok(_) => panic!("the app started, but it should have failed"),
+        Err(err) => err.to_string(),
+    }
+}
