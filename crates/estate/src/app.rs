@@ -69,6 +69,7 @@ pub struct App {
     commands: Vec<ManagementCommand>,
     error_pages: ErrorPages,
     options: CoreOptions,
+    database: Option<estate_orm::Database>,
 }
 
 impl Default for App {
@@ -91,6 +92,7 @@ impl App {
             layers: Vec::new(),
             commands: Vec::new(),
             error_pages: ErrorPages::default(),
+            database: None,
             options: CoreOptions {
                 allow_any_host: false,
                 security_headers: true,
@@ -175,6 +177,13 @@ impl App {
     {
         self.layers
             .push(Box::new(move |router| router.layer(layer)));
+        self
+    }
+
+    /// Uses this already-connected database instead of connecting to
+    /// `database_url` (tests use it to hand in a fresh test database).
+    pub fn database(mut self, database: estate_orm::Database) -> Self {
+        self.database = Some(database);
         self
     }
 
@@ -370,6 +379,13 @@ impl App {
             settings: settings.clone(),
             provided: Extensions::new(),
         };
+        // Connected before the apps' hooks, so they can use it. A connection
+        // error names the URL (password hidden).
+        match (self.database, &settings.database_url) {
+            (Some(database), _) => startup.provide(database),
+            (None, Some(url)) => startup.provide(estate_orm::Database::connect(url).await?),
+            (None, None) => {}
+        }
         for hook in hooks {
             startup = hook(startup).await?;
         }

@@ -28,6 +28,7 @@
 //! - [`settings`]: `estate.toml` + `ESTATE_*` environment, typed and validated.
 //! - [`http`]: the secure-by-default core (hosts, limits, timeouts, security
 //!   headers, request ids, error pages).
+//! - [`db`]: the database ([`db::Db`] in handlers), from `estate-orm`.
 //! - [`cli`]: management commands and system checks.
 //! - [`test`](mod@test): a real server on an ephemeral port and a client, plus the
 //!   helper that decides whether backend tests run.
@@ -40,6 +41,7 @@ pub mod app;
 mod app_module;
 pub mod cli;
 mod context;
+pub mod db;
 pub mod error;
 pub mod http;
 mod logging;
@@ -69,6 +71,8 @@ pub mod guide {
     pub mod commands {}
     #[doc = include_str!("../../../docs/testing.md")]
     pub mod testing {}
+    #[doc = include_str!("../../../docs/database.md")]
+    pub mod database {}
 }
 
 /// Re-exports of the crates Estate builds on, at the versions it uses.

@@ -17,7 +17,6 @@
 //! # }
 //! ```
 
-use std::io::Write;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
@@ -33,62 +32,10 @@ use crate::app::App;
 use crate::context::AppContext;
 use crate::error::Result;
 
-/// The variable naming the PostgreSQL server for tests.
-pub const POSTGRES: &str = "ESTATE_TEST_POSTGRES";
-/// The variable naming the MySQL/MariaDB server for tests.
-pub const MYSQL: &str = "ESTATE_TEST_MYSQL";
-/// The variable naming the Redis server for tests.
-pub const REDIS: &str = "ESTATE_TEST_REDIS";
-/// Set (to anything, e.g. `1`) to run browser tests.
-pub const BROWSER: &str = "ESTATE_TEST_BROWSER";
-/// Set to `1` to turn every skip into a failure (CI sets it).
-pub const REQUIRE_ALL: &str = "ESTATE_TEST_REQUIRE_ALL";
-
-/// Whether a test that needs an outside service should run.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ServiceDecision {
-    /// Run, with the variable's value (a URL, usually).
-    Run(String),
-    /// Skip, with the line to print.
-    Skip(String),
-    /// Fail: the service is required but not configured.
-    Fail(String),
-}
-
-/// Decides from the variable's value and `ESTATE_TEST_REQUIRE_ALL`; no IO.
-pub fn decide(var: &str, value: Option<&str>, require_all: Option<&str>) -> ServiceDecision {
-    match value {
-        Some(value) if !value.trim().is_empty() => ServiceDecision::Run(value.to_owned()),
-        _ if require_all == Some("1") => ServiceDecision::Fail(format!(
-            "{var} is not set, and {REQUIRE_ALL}=1 forbids skipping: set {var} to run this test"
-        )),
-        _ => ServiceDecision::Skip(format!("skipped: set {var} to run this test")),
-    }
-}
-
-/// The value of a service variable such as [`POSTGRES`], or `None` after
-/// printing a visible `skipped: set X` line. Panics instead of skipping when
-/// `ESTATE_TEST_REQUIRE_ALL=1`.
-///
-/// ```
-/// # fn demo() {
-/// let Some(url) = estate::test::service(estate::test::POSTGRES) else { return };
-/// // ... connect to `url` ...
-/// # }
-/// ```
-pub fn service(var: &str) -> Option<String> {
-    let value = std::env::var(var).ok();
-    let require_all = std::env::var(REQUIRE_ALL).ok();
-    match decide(var, value.as_deref(), require_all.as_deref()) {
-        ServiceDecision::Run(value) => Some(value),
-        ServiceDecision::Skip(line) => {
-            // Straight to stderr: libtest's capture would hide `eprintln!`.
-            let _ = writeln!(std::io::stderr(), "{line}");
-            None
-        }
-        ServiceDecision::Fail(message) => panic!("{message}"),
-    }
-}
+pub use estate_orm::testing::{
+    BROWSER, MYSQL, POSTGRES, REDIS, REQUIRE_ALL, ServiceDecision, TestDatabase, decide,
+    each_backend, service,
+};
 
 /// An app served on `127.0.0.1` at an ephemeral port, for tests.
 pub struct TestServer {
@@ -302,29 +249,5 @@ impl TestResponse {
     /// The `Content-Type`, if any.
     pub fn content_type(&self) -> Option<&str> {
         self.header(CONTENT_TYPE.as_str())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn service_decision() {
-        assert_eq!(
-            decide(POSTGRES, Some("postgres://x"), None),
-            ServiceDecision::Run("postgres://x".into())
-        );
-        assert_eq!(
-            decide(POSTGRES, None, None),
-            ServiceDecision::Skip("skipped: set ESTATE_TEST_POSTGRES to run this test".into())
-        );
-        assert!(
-            matches!(decide(POSTGRES, Some(""), Some("1")), ServiceDecision::Fail(m) if m.contains("ESTATE_TEST_POSTGRES is not set"))
-        );
-        assert!(matches!(
-            decide(REDIS, None, Some("0")),
-            ServiceDecision::Skip(_)
-        ));
     }
 }

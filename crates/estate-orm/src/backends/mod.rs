@@ -1,0 +1,278 @@
+//! The three supported databases. Everything that differs between them lives
+//! in `sqlite.rs`, `postgres.rs` and `mysql.rs`, which have the same shape:
+//! `FEATURES`, `connect`, `prepare_value`, and the test-database helpers.
+//! Shared code asks [`Features`] instead of checking which backend it is.
+
+pub(crate) mod mysql;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+use rust_decimal::Decimal;
+use sqlx::Arguments;
+use sqlx::error::BoxDynError;
+
+use crate::error::{DbError, ErrorKind};
+use crate::value::{Kind, Value};
+
+/// Which database a connection talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// SQLite (bundled; a file or `:memory:`).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    MySql,
+}
+
+impl Backend {
+    /// The backend a database URL names: `sqlite:`, `postgres://` (or
+    /// `postgresql://`), `mysql://` (or `mariadb://`).
+    pub fn from_url(url: &str) -> Result<Backend, DbError> {
+        let scheme = url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            "mysql" | "mariadb" => Ok(Backend::MySql),
+            _ => Err(DbError::new(
+                ErrorKind::Configuration,
+                format!(
+                    "unsupported database URL {}: use sqlite://path.db (or sqlite::memory:), \
+                     postgres://user@host/db or mysql://user@host/db",
+                    redact(url)
+                ),
+            )),
+        }
+    }
+
+    /// What this backend can do.
+    pub fn features(self) -> &'static Features {
+        match self {
+            Backend::Sqlite => &sqlite::FEATURES,
+            Backend::Postgres => &postgres::FEATURES,
+            Backend::MySql => &mysql::FEATURES,
+        }
+    }
+
+    /// A short name: `sqlite`, `postgres`, `mysql`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::MySql => "mysql",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Capability flags: shared code branches on these, never on the backend's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Features {
+    /// Schema changes (CREATE/ALTER TABLE) can be rolled back in a transaction.
+    pub can_rollback_ddl: bool,
+    /// `INSERT ... RETURNING` is available.
+    pub supports_returning: bool,
+    /// `SELECT ... FOR UPDATE` locks rows.
+    pub supports_select_for_update: bool,
+    /// `FOR UPDATE SKIP LOCKED` is available.
+    pub supports_skip_locked: bool,
+    /// Parameters are written `$1, $2` (else `?`).
+    pub numbered_parameters: bool,
+    /// Longest identifier the database accepts.
+    pub max_identifier_length: usize,
+}
+
+/// Rewrites `?` parameters to `$1, $2, ...` for PostgreSQL, leaving `?` inside
+/// string literals, quoted identifiers and comments alone.
+pub(crate) fn number_parameters(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' | '`' => {
+                out.push(c);
+                for inner in chars.by_ref() {
+                    out.push(inner);
+                    if inner == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                out.push(c);
+                for inner in chars.by_ref() {
+                    out.push(inner);
+                    if inner == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                out.push(c);
+                let mut previous = ' ';
+                for inner in chars.by_ref() {
+                    out.push(inner);
+                    if previous == '*' && inner == '/' {
+                        break;
+                    }
+                    previous = inner;
+                }
+            }
+            '?' => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// How one backend encodes the types that not every backend has natively.
+pub(crate) trait BindTypes: sqlx::Database {
+    fn add_decimal(args: &mut Self::Arguments, value: Option<Decimal>) -> Result<(), BoxDynError>;
+    fn add_uuid(args: &mut Self::Arguments, value: Option<uuid::Uuid>) -> Result<(), BoxDynError>;
+}
+
+/// A type a backend can bind, both as a value and as a (typed) NULL.
+pub(crate) trait Bind<DB: sqlx::Database>:
+    for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB> + Send + 'static
+{
+    fn add_null(args: &mut DB::Arguments) -> Result<(), BoxDynError>;
+}
+
+impl<T, DB> Bind<DB> for T
+where
+    DB: sqlx::Database,
+    T: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB> + Send + 'static,
+    Option<T>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB> + Send + 'static,
+{
+    fn add_null(args: &mut DB::Arguments) -> Result<(), BoxDynError> {
+        args.add(None::<T>)
+    }
+}
+
+/// Builds a backend's argument list from values.
+pub(crate) fn arguments<DB>(values: Vec<Value>) -> Result<DB::Arguments, DbError>
+where
+    DB: BindTypes,
+    DB::Arguments: Default,
+    bool: Bind<DB>,
+    i16: Bind<DB>,
+    i32: Bind<DB>,
+    i64: Bind<DB>,
+    f64: Bind<DB>,
+    String: Bind<DB>,
+    Vec<u8>: Bind<DB>,
+    chrono::NaiveDate: Bind<DB>,
+    chrono::NaiveTime: Bind<DB>,
+    chrono::DateTime<chrono::Utc>: Bind<DB>,
+    sqlx::types::Json<serde_json::Value>: Bind<DB>,
+{
+    let mut args = DB::Arguments::default();
+    for value in values {
+        let added = match value {
+            Value::Bool(v) => args.add(v),
+            Value::I16(v) => args.add(v),
+            Value::I32(v) => args.add(v),
+            Value::I64(v) => args.add(v),
+            Value::F64(v) => args.add(v),
+            Value::String(v) => args.add(v),
+            Value::Bytes(v) => args.add(v),
+            Value::Decimal(v) => DB::add_decimal(&mut args, Some(v)),
+            Value::Date(v) => args.add(v),
+            Value::Time(v) => args.add(v),
+            Value::DateTime(v) => args.add(v),
+            Value::Uuid(v) => DB::add_uuid(&mut args, Some(v)),
+            Value::Json(v) => args.add(sqlx::types::Json(v)),
+            Value::Null(kind) => match kind {
+                Kind::Bool => <bool as Bind<DB>>::add_null(&mut args),
+                Kind::I16 => <i16 as Bind<DB>>::add_null(&mut args),
+                Kind::I32 => <i32 as Bind<DB>>::add_null(&mut args),
+                Kind::I64 => <i64 as Bind<DB>>::add_null(&mut args),
+                Kind::F64 => <f64 as Bind<DB>>::add_null(&mut args),
+                Kind::String => <String as Bind<DB>>::add_null(&mut args),
+                Kind::Bytes => <Vec<u8> as Bind<DB>>::add_null(&mut args),
+                Kind::Decimal => DB::add_decimal(&mut args, None),
+                Kind::Date => <chrono::NaiveDate as Bind<DB>>::add_null(&mut args),
+                Kind::Time => <chrono::NaiveTime as Bind<DB>>::add_null(&mut args),
+                Kind::DateTime => <chrono::DateTime<chrono::Utc> as Bind<DB>>::add_null(&mut args),
+                Kind::Uuid => DB::add_uuid(&mut args, None),
+                Kind::Json => {
+                    <sqlx::types::Json<serde_json::Value> as Bind<DB>>::add_null(&mut args)
+                }
+            },
+        };
+        added.map_err(|err| {
+            DbError::new(ErrorKind::Decode, format!("cannot bind a parameter: {err}"))
+        })?;
+    }
+    Ok(args)
+}
+
+/// A URL with its password hidden, for messages and logs.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:****@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_parameters_outside_literals_and_comments() {
+        assert_eq!(
+            number_parameters(
+                "SELECT ? , '?' , \"a?\" FROM t WHERE x = ? -- why?\nAND y = ? /* ? */"
+            ),
+            "SELECT $1 , '?' , \"a?\" FROM t WHERE x = $2 -- why?\nAND y = $3 /* ? */"
+        );
+        assert_eq!(
+            number_parameters("SELECT 'it''s ?', ?"),
+            "SELECT 'it''s ?', $1"
+        );
+    }
+
+    #[test]
+    fn urls_name_their_backend_and_hide_passwords() {
+        assert_eq!(
+            Backend::from_url("sqlite::memory:").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/d").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::from_url("mariadb://u@h/d").unwrap(),
+            Backend::MySql
+        );
+        let err = Backend::from_url("oracle://scott:tiger@db/x").unwrap_err();
+        assert!(
+            err.to_string().contains("oracle://scott:****@db/x"),
+            "{err}"
+        );
+        assert_eq!(redact("postgres://u@h/d"), "postgres://u@h/d");
+    }
+}

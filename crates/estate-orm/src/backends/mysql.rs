@@ -1,0 +1,66 @@
+//! MySQL and MariaDB.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use sqlx::error::BoxDynError;
+use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::{Arguments, Connection, Executor, MySql};
+
+use super::{BindTypes, Features};
+use crate::database::PoolSettings;
+use crate::error::DbError;
+
+pub(crate) const FEATURES: Features = Features {
+    can_rollback_ddl: false,
+    supports_returning: false,
+    supports_select_for_update: true,
+    supports_skip_locked: true,
+    numbered_parameters: false,
+    max_identifier_length: 64,
+};
+
+/// Opens a pool with UTF-8 (`utf8mb4`) and UTC sessions.
+pub(crate) async fn connect(url: &str, settings: &PoolSettings) -> Result<MySqlPool, DbError> {
+    let options = MySqlConnectOptions::from_str(url)?
+        .charset("utf8mb4")
+        .timezone(Some(String::from("+00:00")));
+    Ok(MySqlPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_with(options)
+        .await?)
+}
+
+impl BindTypes for MySql {
+    fn add_decimal(args: &mut MySqlArguments, value: Option<Decimal>) -> Result<(), BoxDynError> {
+        args.add(value)
+    }
+
+    /// Stored as the hyphenated text form (`CHAR(36)`), like Django does.
+    fn add_uuid(args: &mut MySqlArguments, value: Option<uuid::Uuid>) -> Result<(), BoxDynError> {
+        args.add(value.map(|u| u.hyphenated().to_string()))
+    }
+}
+
+/// Creates database `name` (UTF-8, the usual case-insensitive collation).
+pub(crate) async fn create_database(admin_url: &str, name: &str) -> Result<(), DbError> {
+    let mut conn = sqlx::MySqlConnection::connect(admin_url).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    )))
+    .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// Drops database `name`.
+pub(crate) async fn drop_database(admin_url: &str, name: &str) -> Result<(), DbError> {
+    let mut conn = sqlx::MySqlConnection::connect(admin_url).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS `{name}`"
+    )))
+    .await?;
+    conn.close().await?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! SQLite: bundled with the binary, a file (WAL mode) or in memory.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Arguments, Sqlite};
+
+use super::{BindTypes, Features};
+use crate::database::PoolSettings;
+use crate::error::DbError;
+
+pub(crate) const FEATURES: Features = Features {
+    can_rollback_ddl: true,
+    supports_returning: true,
+    supports_select_for_update: false,
+    supports_skip_locked: false,
+    numbered_parameters: false,
+    max_identifier_length: 1024,
+};
+
+/// Whether the URL names an in-memory database (which lives only as long as
+/// its one connection).
+pub(crate) fn is_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Opens a pool: the file is created if missing, in WAL mode with foreign keys
+/// enforced, `synchronous = NORMAL` (safe with WAL) and a 5 s busy timeout.
+pub(crate) async fn connect(url: &str, settings: &PoolSettings) -> Result<SqlitePool, DbError> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = if is_memory(url) {
+        // One connection that never closes: the database is that connection.
+        SqlitePoolOptions::new()
+            .min_connections(1)
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(settings.acquire_timeout)
+    } else {
+        SqlitePoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+    };
+    Ok(pool.connect_with(options).await?)
+}
+
+impl BindTypes for Sqlite {
+    /// SQLite has no exact decimal type: store the exact text.
+    fn add_decimal(args: &mut SqliteArguments, value: Option<Decimal>) -> Result<(), BoxDynError> {
+        args.add(value.map(|d| d.to_string()))
+    }
+
+    /// Stored as the hyphenated text form, readable in any SQLite tool.
+    fn add_uuid(args: &mut SqliteArguments, value: Option<uuid::Uuid>) -> Result<(), BoxDynError> {
+        args.add(value.map(|u| u.hyphenated().to_string()))
+    }
+}

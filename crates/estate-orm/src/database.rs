@@ -1,0 +1,114 @@
+//! The connection pool: one per database URL, cheap to clone and share.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::mysql::MySqlPool;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
+
+use crate::backends::{self, Backend, Features};
+use crate::error::DbError;
+
+/// Pool sizing.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    /// Most connections open at once. Default 10.
+    pub max_connections: u32,
+    /// How long a query waits for a free connection before failing. Default 10s.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+    MySql(MySqlPool),
+}
+
+/// A database: a pool of connections to SQLite, PostgreSQL or MySQL/MariaDB.
+/// Clone it freely; clones share the pool.
+#[derive(Clone)]
+pub struct Database(Arc<Inner>);
+
+struct Inner {
+    pool: Pool,
+    backend: Backend,
+    url: String,
+}
+
+impl Database {
+    /// Connects to `url`: `sqlite://db.sqlite3` (created if missing),
+    /// `sqlite::memory:`, `postgres://user@host/db`, `mysql://user@host/db`.
+    pub async fn connect(url: &str) -> Result<Database, DbError> {
+        Self::connect_with(url, &PoolSettings::default()).await
+    }
+
+    /// Connects with explicit pool settings.
+    pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Database, DbError> {
+        let backend = Backend::from_url(url)?;
+        let connected = match backend {
+            Backend::Sqlite => backends::sqlite::connect(url, settings)
+                .await
+                .map(Pool::Sqlite),
+            Backend::Postgres => backends::postgres::connect(url, settings)
+                .await
+                .map(Pool::Postgres),
+            Backend::MySql => backends::mysql::connect(url, settings)
+                .await
+                .map(Pool::MySql),
+        };
+        let pool = connected
+            .map_err(|err| err.context(&format!("cannot connect to {}", backends::redact(url))))?;
+        Ok(Database(Arc::new(Inner {
+            pool,
+            backend,
+            url: backends::redact(url),
+        })))
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.0.backend
+    }
+
+    /// What the backend can do.
+    pub fn features(&self) -> &'static Features {
+        self.0.backend.features()
+    }
+
+    /// The URL, password hidden.
+    pub fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    /// Closes every connection; queries afterwards fail.
+    pub async fn close(&self) {
+        match &self.0.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+            Pool::MySql(pool) => pool.close().await,
+        }
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.0.pool
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &self.0.url)
+            .finish()
+    }
+}

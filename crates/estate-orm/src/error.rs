@@ -1,0 +1,193 @@
+//! Database errors with a portable kind, so code can react to "unique
+//! violation" the same way on every backend.
+
+use std::fmt;
+
+/// What went wrong, in terms that mean the same on every backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A unique or primary-key constraint was violated.
+    UniqueViolation,
+    /// A foreign key points at nothing, or a referenced row is still in use.
+    ForeignKeyViolation,
+    /// NULL went into a NOT NULL column.
+    NotNullViolation,
+    /// A CHECK constraint failed.
+    CheckViolation,
+    /// The database URL is malformed or names an unsupported backend.
+    Configuration,
+    /// Connecting, or the connection broke.
+    Connection,
+    /// No connection became free in time.
+    PoolTimeout,
+    /// A value could not be converted to or from its database type.
+    Decode,
+    /// Something else reported by the database (syntax, missing table...).
+    Other,
+}
+
+/// A database error: its kind, a message, and (for constraint violations)
+/// the constraint named by the database where it says.
+#[derive(Debug)]
+pub struct DbError {
+    kind: ErrorKind,
+    message: String,
+    constraint: Option<String>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl DbError {
+    /// An error of a kind with a message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        DbError {
+            kind,
+            message: message.into(),
+            constraint: None,
+            source: None,
+        }
+    }
+
+    /// The portable kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The violated constraint's name, when the database reports it.
+    pub fn constraint(&self) -> Option<&str> {
+        self.constraint.as_deref()
+    }
+
+    /// Prefixes the message with what was being done.
+    pub(crate) fn context(mut self, doing: &str) -> Self {
+        self.message = format!("{doing}: {}", self.message);
+        self
+    }
+
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(constraint) = &self.constraint {
+            write!(f, " (constraint `{constraint}`)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) => {
+                let kind = match db.kind() {
+                    sqlx::error::ErrorKind::UniqueViolation => ErrorKind::UniqueViolation,
+                    sqlx::error::ErrorKind::ForeignKeyViolation => ErrorKind::ForeignKeyViolation,
+                    sqlx::error::ErrorKind::NotNullViolation => ErrorKind::NotNullViolation,
+                    sqlx::error::ErrorKind::CheckViolation => ErrorKind::CheckViolation,
+                    _ => ErrorKind::Other,
+                };
+                let constraint = db
+                    .constraint()
+                    .map(str::to_owned)
+                    .or_else(|| constraint_from_message(kind, db.message()));
+                DbError {
+                    kind,
+                    message: db.message().to_owned(),
+                    constraint,
+                    source: None,
+                }
+                .with_source(err)
+            }
+            sqlx::Error::PoolTimedOut => DbError::new(
+                ErrorKind::PoolTimeout,
+                "timed out waiting for a free database connection (is every connection held \
+                 by a long transaction? inside `atomic`, run queries on the transaction, not \
+                 on the database)",
+            )
+            .with_source(err),
+            sqlx::Error::Configuration(_) => {
+                DbError::new(ErrorKind::Configuration, err.to_string()).with_source(err)
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Protocol(_) => {
+                DbError::new(ErrorKind::Connection, err.to_string()).with_source(err)
+            }
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnIndexOutOfBounds { .. }
+            | sqlx::Error::TypeNotFound { .. } => {
+                DbError::new(ErrorKind::Decode, err.to_string()).with_source(err)
+            }
+            _ => DbError::new(ErrorKind::Other, err.to_string()).with_source(err),
+        }
+    }
+}
+
+/// SQLite and MySQL do not report the constraint separately; dig the name
+/// (or the columns) out of their message.
+fn constraint_from_message(kind: ErrorKind, message: &str) -> Option<String> {
+    if kind != ErrorKind::UniqueViolation {
+        return None;
+    }
+    // SQLite: "UNIQUE constraint failed: polls_question.slug"
+    if let Some(rest) = message.strip_prefix("UNIQUE constraint failed: ") {
+        return Some(rest.trim().to_owned());
+    }
+    // MySQL/MariaDB: "Duplicate entry 'x' for key 'polls_question.slug_key'"
+    if let Some(index) = message.rfind("for key '") {
+        let rest = &message[index + "for key '".len()..];
+        return rest.strip_suffix('\'').map(str::to_owned);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraint_names_from_messages() {
+        assert_eq!(
+            constraint_from_message(
+                ErrorKind::UniqueViolation,
+                "UNIQUE constraint failed: t.slug"
+            ),
+            Some("t.slug".into())
+        );
+        assert_eq!(
+            constraint_from_message(
+                ErrorKind::UniqueViolation,
+                "Duplicate entry 'a' for key 'polls_question.slug_key'"
+            ),
+            Some("polls_question.slug_key".into())
+        );
+        assert_eq!(
+            constraint_from_message(ErrorKind::Other, "UNIQUE constraint failed: t.x"),
+            None
+        );
+    }
+}

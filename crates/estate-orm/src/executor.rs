@@ -1,0 +1,229 @@
+//! Running SQL on a pool or inside a transaction, on any backend.
+
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, MySql, Postgres, Sqlite};
+
+use crate::backends::{Backend, arguments, number_parameters};
+use crate::database::{Database, Pool};
+use crate::error::DbError;
+use crate::row::Row;
+use crate::transaction::Transaction;
+use crate::value::Value;
+
+/// A checked-out connection (held by a transaction).
+pub(crate) enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+    MySql(PoolConnection<MySql>),
+}
+
+impl Conn {
+    pub(crate) async fn acquire(pool: &Pool) -> Result<Conn, DbError> {
+        Ok(match pool {
+            Pool::Sqlite(pool) => Conn::Sqlite(pool.acquire().await?),
+            Pool::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
+            Pool::MySql(pool) => Conn::MySql(pool.acquire().await?),
+        })
+    }
+
+    /// Closes the connection when dropped instead of returning it to the pool
+    /// (the server then rolls back whatever it had open).
+    pub(crate) fn close_on_drop(&mut self) {
+        match self {
+            Conn::Sqlite(conn) => conn.close_on_drop(),
+            Conn::Postgres(conn) => conn.close_on_drop(),
+            Conn::MySql(conn) => conn.close_on_drop(),
+        }
+    }
+
+    /// Runs a transaction-control statement (BEGIN, SAVEPOINT, ...) with the
+    /// simple protocol: MySQL does not prepare all of them.
+    pub(crate) async fn control(&mut self, statement: String) -> Result<(), DbError> {
+        use sqlx::Executor as _;
+        let sql = sqlx::raw_sql(AssertSqlSafe(statement));
+        match self {
+            Conn::Sqlite(conn) => conn.execute(sql).await.map(drop)?,
+            Conn::Postgres(conn) => conn.execute(sql).await.map(drop)?,
+            Conn::MySql(conn) => conn.execute(sql).await.map(drop)?,
+        }
+        Ok(())
+    }
+}
+
+/// Where a query runs: a [`Database`] (any free connection of its pool) or a
+/// [`Transaction`] (its connection). Query methods take `&impl Executor`, so
+/// the same code runs inside and outside transactions.
+pub trait Executor: Send + Sync {
+    /// The backend the query will run on.
+    fn backend(&self) -> Backend;
+
+    #[doc(hidden)]
+    fn target(&self) -> Target<'_>;
+}
+
+/// Where an [`Executor`] sends queries (opaque).
+#[doc(hidden)]
+pub struct Target<'a>(Destination<'a>);
+
+enum Destination<'a> {
+    Pool(&'a Pool),
+    Transaction(&'a Transaction),
+}
+
+impl Executor for Database {
+    fn backend(&self) -> Backend {
+        Database::backend(self)
+    }
+
+    fn target(&self) -> Target<'_> {
+        Target(Destination::Pool(self.pool()))
+    }
+}
+
+impl Executor for Transaction {
+    fn backend(&self) -> Backend {
+        Transaction::backend(self)
+    }
+
+    fn target(&self) -> Target<'_> {
+        Target(Destination::Transaction(self))
+    }
+}
+
+/// Expands `$body` once per backend with `$query` bound to the prepared query
+/// and `$exec` to the pool or connection, so each operation is written once.
+macro_rules! on_backend {
+    ($target:expr, $sql:expr, $values:expr, |$query:ident, $exec:ident, $row:ident| $body:expr) => {{
+        let sql: &str = $sql;
+        let values: Vec<Value> = $values;
+        tracing::debug!(target: "estate::db", sql, params = values.len(), "query");
+        match $target.0 {
+            Destination::Pool(pool) => match pool {
+                Pool::Sqlite($exec) => {
+                    let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<Sqlite>(values)?);
+                    let $row = Row::Sqlite;
+                    $body
+                }
+                Pool::Postgres($exec) => {
+                    let $query = sqlx::query_with(AssertSqlSafe(number_parameters(sql)), arguments::<Postgres>(values)?);
+                    let $row = Row::Postgres;
+                    $body
+                }
+                Pool::MySql($exec) => {
+                    let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<MySql>(values)?);
+                    let $row = Row::MySql;
+                    $body
+                }
+            },
+            Destination::Transaction(tx) => {
+                let mut guard = tx.lock().await?;
+                let conn = guard.as_mut().expect("the connection is only taken when the slot drops");
+                match conn {
+                    Conn::Sqlite(conn) => {
+                        let $exec = &mut **conn;
+                        let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<Sqlite>(values)?);
+                        let $row = Row::Sqlite;
+                        $body
+                    }
+                    Conn::Postgres(conn) => {
+                        let $exec = &mut **conn;
+                        let $query = sqlx::query_with(AssertSqlSafe(number_parameters(sql)), arguments::<Postgres>(values)?);
+                        let $row = Row::Postgres;
+                        $body
+                    }
+                    Conn::MySql(conn) => {
+                        let $exec = &mut **conn;
+                        let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<MySql>(values)?);
+                        let $row = Row::MySql;
+                        $body
+                    }
+                }
+            }
+        }
+    }};
+}
+
+/// Runs a statement; returns the number of rows it affected.
+pub(crate) async fn execute(
+    target: Target<'_>,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<u64, DbError> {
+    on_backend!(target, sql, values, |query, exec, _row| {
+        Ok(query.execute(exec).await?.rows_affected())
+    })
+}
+
+/// Runs a query; returns every row.
+pub(crate) async fn fetch_all(
+    target: Target<'_>,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Vec<Row>, DbError> {
+    on_backend!(target, sql, values, |query, exec, row| {
+        Ok(query.fetch_all(exec).await?.into_iter().map(row).collect())
+    })
+}
+
+/// Runs a query; returns the first row, if any.
+pub(crate) async fn fetch_optional(
+    target: Target<'_>,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Option<Row>, DbError> {
+    on_backend!(target, sql, values, |query, exec, row| {
+        Ok(query.fetch_optional(exec).await?.map(row))
+    })
+}
+
+/// Raw SQL on any executor. `?` marks parameters on every backend (rewritten
+/// to `$1, $2` for PostgreSQL); values are always bound, never spliced in.
+pub trait RawSql: Executor {
+    /// Runs a statement; returns how many rows it affected.
+    fn execute(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> impl std::future::Future<Output = Result<u64, DbError>> + Send {
+        execute(self.target(), sql, params)
+    }
+
+    /// Runs a query; returns all rows.
+    fn fetch_all(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> impl std::future::Future<Output = Result<Vec<Row>, DbError>> + Send {
+        fetch_all(self.target(), sql, params)
+    }
+
+    /// Runs a query; returns the first row, if any.
+    fn fetch_optional(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> impl std::future::Future<Output = Result<Option<Row>, DbError>> + Send {
+        fetch_optional(self.target(), sql, params)
+    }
+
+    /// Runs a query that must return a row.
+    fn fetch_one(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> impl std::future::Future<Output = Result<Row, DbError>> + Send {
+        let sql = sql.to_owned();
+        async move {
+            fetch_optional(self.target(), &sql, params)
+                .await?
+                .ok_or_else(|| {
+                    DbError::new(
+                        crate::error::ErrorKind::Other,
+                        format!("no row returned by: {sql}"),
+                    )
+                })
+        }
+    }
+}
+
+impl<E: Executor + ?Sized> RawSql for E {}

@@ -1,0 +1,37 @@
+//! # estate-orm
+//!
+//! Estate's database layer, usable without the web framework: a connection
+//! pool for SQLite, PostgreSQL and MySQL/MariaDB chosen by URL, raw SQL with
+//! bound parameters, transactions with nested savepoints, portable error
+//! kinds, and a fresh database per test on every backend.
+//!
+//! ```no_run
+//! use estate_orm::{Database, RawSql, params};
+//!
+//! # async fn demo() -> Result<(), estate_orm::DbError> {
+//! let db = Database::connect("sqlite://db.sqlite3").await?;
+//! db.execute("CREATE TABLE IF NOT EXISTS note (id INTEGER PRIMARY KEY, text TEXT)", params![]).await?;
+//! db.execute("INSERT INTO note (text) VALUES (?)", params!["hello"]).await?;
+//! let row = db.fetch_one("SELECT COUNT(*) FROM note", params![]).await?;
+//! let count: i64 = row.get(0)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Models, QuerySets and relations build on this (see the ORM issue).
+
+pub mod backends;
+mod database;
+mod error;
+mod executor;
+mod row;
+pub mod testing;
+mod transaction;
+mod value;
+
+pub use backends::{Backend, Features};
+pub use database::{Database, PoolSettings};
+pub use error::{DbError, ErrorKind};
+pub use executor::{Executor, RawSql};
+pub use row::{Column, Decode, Row};
+pub use transaction::Transaction;
+pub use value::{IntoValue, Kind, Value};

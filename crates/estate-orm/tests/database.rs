@@ -1,0 +1,410 @@
+//! The database layer on every backend: raw SQL with bound parameters,
+//! transactions, error kinds, concurrency. Each test runs on SQLite always and
+//! on PostgreSQL / MySQL when `ESTATE_TEST_POSTGRES` / `ESTATE_TEST_MYSQL` are set.
+
+use std::time::Duration;
+
+use estate_orm::testing::each_backend;
+use estate_orm::{Backend, Database, DbError, ErrorKind, RawSql, Value, params};
+
+/// An auto-increment primary key column, per backend (tests may use
+/// backend-specific DDL; the ORM's migrations will generate it).
+fn id_column(db: &Database) -> &'static str {
+    match db.backend() {
+        Backend::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
+        Backend::Postgres => "id BIGSERIAL PRIMARY KEY",
+        Backend::MySql => "id BIGINT AUTO_INCREMENT PRIMARY KEY",
+    }
+}
+
+async fn create_notes(db: &Database) {
+    let text = if db.backend() == Backend::MySql {
+        "VARCHAR(255)"
+    } else {
+        "TEXT"
+    };
+    db.execute(
+        &format!(
+            "CREATE TABLE note ({}, body {text} NOT NULL, score BIGINT, UNIQUE (body))",
+            id_column(db)
+        ),
+        params![],
+    )
+    .await
+    .unwrap();
+}
+
+async fn count(db: &impl RawSql) -> i64 {
+    db.fetch_one("SELECT COUNT(*) FROM note", params![])
+        .await
+        .unwrap()
+        .get::<i64, _>(0)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn values_round_trip_through_bound_parameters() {
+    each_backend(async |db| {
+        create_notes(&db).await;
+        for (body, score) in [
+            ("", Some(0i64)),
+            ("héllo wörld ✓ 日本", Some(i64::MAX)),
+            ("min", Some(i64::MIN)),
+            ("null score", None),
+        ] {
+            let inserted = db
+                .execute(
+                    "INSERT INTO note (body, score) VALUES (?, ?)",
+                    params![body, score],
+                )
+                .await
+                .unwrap();
+            assert_eq!(inserted, 1);
+            let row = db
+                .fetch_one("SELECT body, score FROM note WHERE body = ?", params![body])
+                .await
+                .unwrap();
+            assert_eq!(row.get::<String, _>("body").unwrap(), body);
+            assert_eq!(row.get::<Option<i64>, _>("score").unwrap(), score);
+        }
+        assert_eq!(count(&db).await, 4);
+        // Reading NULL into a non-Option is a decode error, not a panic.
+        let row = db
+            .fetch_one(
+                "SELECT score FROM note WHERE body = ?",
+                params!["null score"],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<i64, _>(0).unwrap_err().kind(), ErrorKind::Decode);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn hostile_input_is_matched_literally() {
+    each_backend(async |db| {
+        create_notes(&db).await;
+        let mut hostile = vec![
+            "'; DROP TABLE note; --",
+            "it's \"quoted\"",
+            "100% sure",
+            "snake_case",
+            "back\\slash",
+            "?",
+            "$1",
+        ];
+        if db.backend() != Backend::Postgres {
+            // PostgreSQL text cannot hold NUL at all.
+            hostile.push("nul\0byte");
+        }
+        for text in &hostile {
+            db.execute("INSERT INTO note (body) VALUES (?)", params![*text])
+                .await
+                .unwrap();
+        }
+        for text in &hostile {
+            let rows = db
+                .fetch_all("SELECT body FROM note WHERE body = ?", params![*text])
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 1, "{text:?} on {}", db.backend());
+            assert_eq!(rows[0].get::<String, _>(0).unwrap(), *text);
+        }
+        assert_eq!(count(&db).await, hostile.len() as i64, "the table survived");
+        // A `?` inside a string literal is not a parameter.
+        let row = db
+            .fetch_one("SELECT '?' AS q, ? AS p", params!["x"])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<String, _>("q").unwrap(), "?");
+        assert_eq!(row.get::<String, _>("p").unwrap(), "x");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unique_violations_have_a_portable_kind() {
+    each_backend(async |db| {
+        create_notes(&db).await;
+        db.execute("INSERT INTO note (body) VALUES (?)", params!["same"])
+            .await
+            .unwrap();
+        let err = db
+            .execute("INSERT INTO note (body) VALUES (?)", params!["same"])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+        assert!(err.constraint().is_some(), "names the constraint: {err}");
+
+        let err = db
+            .execute("SELECT * FROM missing_table", params![])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Other);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn atomic_commits_on_ok_and_rolls_back_on_err() {
+    each_backend(async |db| {
+        create_notes(&db).await;
+        let id = db
+            .atomic(async |tx| {
+                tx.execute("INSERT INTO note (body) VALUES (?)", params!["kept"])
+                    .await?;
+                assert_eq!(tx.depth(), 0);
+                Ok::<_, DbError>(7)
+            })
+            .await
+            .unwrap();
+        assert_eq!(id, 7);
+        assert_eq!(count(&db).await, 1);
+
+        let failed: Result<(), DbError> = db
+            .atomic(async |tx| {
+                tx.execute("INSERT INTO note (body) VALUES (?)", params!["undone"])
+                    .await?;
+                assert_eq!(count(tx).await, 2, "visible inside the transaction");
+                Err(DbError::new(ErrorKind::Other, "changed my mind"))
+            })
+            .await;
+        assert_eq!(failed.unwrap_err().message(), "changed my mind");
+        assert_eq!(count(&db).await, 1, "rolled back");
+
+        // A database error inside rolls everything back too.
+        let failed = db
+            .atomic(async |tx| {
+                tx.execute("INSERT INTO note (body) VALUES (?)", params!["first"])
+                    .await?;
+                tx.execute("INSERT INTO note (body) VALUES (?)", params!["kept"])
+                    .await?;
+                Ok::<_, DbError>(())
+            })
+            .await;
+        assert_eq!(failed.unwrap_err().kind(), ErrorKind::UniqueViolation);
+        assert_eq!(count(&db).await, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nested_atomic_blocks_are_savepoints() {
+    each_backend(async |db| {
+        create_notes(&db).await;
+        db.atomic(async |tx| {
+            tx.execute("INSERT INTO note (body) VALUES (?)", params!["outer"])
+                .await?;
+            let inner: Result<(), DbError> = tx
+                .atomic(async |inner| {
+                    assert_eq!(inner.depth(), 1);
+                    inner
+                        .execute("INSERT INTO note (body) VALUES (?)", params!["inner"])
+                        .await?;
+                    Err(DbError::new(ErrorKind::Other, "inner fails"))
+                })
+                .await;
+            assert!(inner.is_err());
+            tx.atomic(async |inner| {
+                inner
+                    .execute("INSERT INTO note (body) VALUES (?)", params!["inner ok"])
+                    .await?;
+                // Two levels deep.
+                inner
+                    .atomic(async |deeper| {
+                        deeper
+                            .execute("INSERT INTO note (body) VALUES (?)", params!["deep"])
+                            .await
+                    })
+                    .await?;
+                Ok::<_, DbError>(())
+            })
+            .await?;
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
+        let rows = db
+            .fetch_all("SELECT body FROM note ORDER BY id", params![])
+            .await
+            .unwrap();
+        let bodies: Vec<String> = rows.iter().map(|r| r.get(0).unwrap()).collect();
+        assert_eq!(bodies, ["outer", "inner ok", "deep"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_panic_rolls_back_and_propagates() {
+    each_backend(async |db| {
+        create_notes(&db).await;
+        let db2 = db.clone();
+        let joined = tokio::spawn(async move {
+            db2.atomic(async |tx| {
+                tx.execute("INSERT INTO note (body) VALUES (?)", params!["doomed"])
+                    .await
+                    .unwrap();
+                panic!("boom");
+                #[allow(unreachable_code)]
+                Ok::<_, DbError>(())
+            })
+            .await
+        })
+        .await;
+        assert!(joined.unwrap_err().is_panic());
+        assert_eq!(count(&db).await, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cancelled_transaction_is_rolled_back_and_the_pool_keeps_working() {
+    each_backend(async |db| {
+        create_notes(&db).await;
+        let cancelled = tokio::time::timeout(
+            Duration::from_millis(200),
+            db.atomic(async |tx| {
+                tx.execute("INSERT INTO note (body) VALUES (?)", params!["abandoned"])
+                    .await?;
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok::<_, DbError>(())
+            }),
+        )
+        .await;
+        assert!(cancelled.is_err(), "timed out");
+        // The rollback runs in the background; the next query waits for the
+        // connection if needed (in-memory SQLite has only one).
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(count(&db).await, 0);
+        db.execute("INSERT INTO note (body) VALUES (?)", params!["after"])
+            .await
+            .unwrap();
+        assert_eq!(count(&db).await, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_transaction_handle_cannot_outlive_its_block() {
+    each_backend(async |db| {
+        create_notes(&db).await;
+        let leaked = db
+            .atomic(async |tx| Ok::<_, DbError>(tx.clone()))
+            .await
+            .unwrap();
+        let err = leaked
+            .execute("INSERT INTO note (body) VALUES (?)", params!["late"])
+            .await
+            .unwrap_err();
+        assert!(err.message().contains("already ended"), "{err}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_increments_lose_no_update() {
+    each_backend(async |db| {
+        create_notes(&db).await;
+        db.execute(
+            "INSERT INTO note (body, score) VALUES (?, ?)",
+            params!["counter", 0i64],
+        )
+        .await
+        .unwrap();
+        let tasks: Vec<_> = (0..25)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.execute(
+                        "UPDATE note SET score = score + 1 WHERE body = ?",
+                        params!["counter"],
+                    )
+                    .await
+                    .unwrap()
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), 1);
+        }
+        let row = db
+            .fetch_one("SELECT score FROM note WHERE body = ?", params!["counter"])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<i64, _>(0).unwrap(), 25);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn typed_nulls_bind_on_every_backend() {
+    each_backend(async |db| {
+        create_notes(&db).await;
+        db.execute(
+            "INSERT INTO note (body, score) VALUES (?, ?)",
+            vec![Value::from("typed"), Value::from(None::<i64>)],
+        )
+        .await
+        .unwrap();
+        let row = db
+            .fetch_one("SELECT COUNT(*) FROM note WHERE score IS NULL", params![])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<i64, _>(0).unwrap(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_urls_are_explained() {
+    let err = Database::connect("oracle://scott:tiger@db/x")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert!(
+        err.to_string().contains("oracle://scott:****@db/x"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("tiger"));
+
+    let quick = estate_orm::PoolSettings {
+        acquire_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let err = Database::connect_with("postgres://nobody:secret@127.0.0.1:1/nowhere", &quick)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot connect to postgres://nobody:****@127.0.0.1:1/nowhere"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_files_are_created_in_wal_mode_with_foreign_keys() {
+    let dir = std::env::temp_dir().join(format!("estate-orm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("site.sqlite3");
+    let _ = std::fs::remove_file(&path);
+    let db = Database::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    assert!(path.exists());
+    let mode: String = db
+        .fetch_one("PRAGMA journal_mode", params![])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let fks: i64 = db
+        .fetch_one("PRAGMA foreign_keys", params![])
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(fks, 1);
+    db.close().await;
+}
