@@ -23,6 +23,13 @@ pub enum ErrorKind {
     PoolTimeout,
     /// A value could not be converted to or from its database type.
     Decode,
+    /// A value broke a declared rule (max_length, decimal digits) and was
+    /// refused before reaching the database; `field()` names the field.
+    Validation,
+    /// `get` found no row.
+    DoesNotExist,
+    /// `get` found more than one row.
+    MultipleObjectsReturned,
     /// Something else reported by the database (syntax, missing table...).
     Other,
 }
@@ -34,6 +41,7 @@ pub struct DbError {
     kind: ErrorKind,
     message: String,
     constraint: Option<String>,
+    field: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -44,8 +52,22 @@ impl DbError {
             kind,
             message: message.into(),
             constraint: None,
+            field: None,
             source: None,
         }
+    }
+
+    /// A validation error on one field.
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        DbError {
+            field: Some(field.to_owned()),
+            ..DbError::new(ErrorKind::Validation, message)
+        }
+    }
+
+    /// The field a validation error is about.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
     }
 
     /// The portable kind.
@@ -80,6 +102,9 @@ impl DbError {
 
 impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
         f.write_str(&self.message)?;
         if let Some(constraint) = &self.constraint {
             write!(f, " (constraint `{constraint}`)")?;
@@ -115,6 +140,7 @@ impl From<sqlx::Error> for DbError {
                     kind,
                     message: db.message().to_owned(),
                     constraint,
+                    field: None,
                     source: None,
                 }
                 .with_source(err)

@@ -176,6 +176,43 @@ pub(crate) async fn fetch_optional(
     })
 }
 
+/// The key a backend reports for the row an INSERT created.
+trait InsertId {
+    fn insert_id(&self) -> Option<i64>;
+}
+
+impl InsertId for sqlx::sqlite::SqliteQueryResult {
+    fn insert_id(&self) -> Option<i64> {
+        Some(self.last_insert_rowid())
+    }
+}
+
+impl InsertId for sqlx::postgres::PgQueryResult {
+    /// PostgreSQL reports no key; inserts use RETURNING instead.
+    fn insert_id(&self) -> Option<i64> {
+        None
+    }
+}
+
+impl InsertId for sqlx::mysql::MySqlQueryResult {
+    fn insert_id(&self) -> Option<i64> {
+        i64::try_from(self.last_insert_id()).ok()
+    }
+}
+
+/// Runs an INSERT and returns the key the database generated for it
+/// (SQLite's rowid, MySQL's `LAST_INSERT_ID()`; `None` on PostgreSQL, which
+/// uses RETURNING instead).
+pub(crate) async fn execute_returning_insert_id(
+    target: Target<'_>,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Option<i64>, DbError> {
+    on_backend!(target, sql, values, |query, exec, _row| {
+        Ok(query.execute(exec).await?.insert_id())
+    })
+}
+
 /// Raw SQL on any executor. `?` marks parameters on every backend (rewritten
 /// to `$1, $2` for PostgreSQL); values are always bound, never spliced in.
 pub trait RawSql: Executor {

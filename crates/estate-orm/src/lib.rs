@@ -23,7 +23,10 @@ pub mod backends;
 mod database;
 mod error;
 mod executor;
+pub mod model;
+pub mod query;
 mod row;
+mod sql;
 pub mod testing;
 mod transaction;
 mod value;
@@ -32,6 +35,14 @@ pub use backends::{Backend, Features};
 pub use database::{Database, PoolSettings};
 pub use error::{DbError, ErrorKind};
 pub use executor::{Executor, RawSql};
+pub use model::schema::{create_table, create_table_sql, drop_table};
+pub use model::{Auto, Col, FieldMeta, FieldType, FieldValue, Model, ModelMeta};
+pub use query::{Condition, LookupValue, OrderBy, QuerySet};
 pub use row::{Column, Decode, Row};
 pub use transaction::Transaction;
 pub use value::{IntoValue, Kind, Value};
+
+// The types fields use, so projects need not depend on these crates directly.
+pub use chrono;
+pub use rust_decimal;
+pub use uuid;

@@ -28,7 +28,8 @@
 //! - [`settings`]: `estate.toml` + `ESTATE_*` environment, typed and validated.
 //! - [`http`]: the secure-by-default core (hosts, limits, timeouts, security
 //!   headers, request ids, error pages).
-//! - [`db`]: the database ([`db::Db`] in handlers), from `estate-orm`.
+//! - [`orm`]: models (`#[derive(Model)]`), QuerySets; [`db`]: the database
+//!   ([`db::Db`] in handlers). Both from `estate-orm`.
 //! - [`cli`]: management commands and system checks.
 //! - [`test`](mod@test): a real server on an ephemeral port and a client, plus the
 //!   helper that decides whether backend tests run.
@@ -45,6 +46,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 mod logging;
+pub mod orm;
 pub mod routing;
 pub mod server;
 pub mod settings;
@@ -73,6 +75,8 @@ pub mod guide {
     pub mod testing {}
     #[doc = include_str!("../../../docs/database.md")]
     pub mod database {}
+    #[doc = include_str!("../../../docs/orm.md")]
+    pub mod orm {}
 }
 
 /// Re-exports of the crates Estate builds on, at the versions it uses.
@@ -90,6 +94,7 @@ pub mod reexports {
 pub mod prelude {
     pub use crate::cli::{CheckMessage, ManagementCommand};
     pub use crate::http::RequestId;
+    pub use crate::orm::{Auto, Model};
     pub use crate::routing::{
         Route, RouteExt, Routes, Urls, any, delete, get, head, options, patch, post, put,
     };

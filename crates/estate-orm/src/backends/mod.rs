@@ -12,6 +12,7 @@ use sqlx::Arguments;
 use sqlx::error::BoxDynError;
 
 use crate::error::{DbError, ErrorKind};
+use crate::row::Row;
 use crate::value::{Kind, Value};
 
 /// Which database a connection talks to.
@@ -220,6 +221,30 @@ where
         })?;
     }
     Ok(args)
+}
+
+/// Reads a decimal column: SQLite keeps decimals as exact text.
+pub(crate) fn decode_decimal(row: &Row, index: usize) -> Result<Decimal, DbError> {
+    match row {
+        Row::Sqlite(row) => sqlite::decode_decimal(row, index),
+        Row::Postgres(row) => Ok(sqlx::Row::try_get::<Decimal, usize>(row, index)?),
+        Row::MySql(row) => Ok(sqlx::Row::try_get::<Decimal, usize>(row, index)?),
+    }
+}
+
+/// Reads a UUID column: text on SQLite and MySQL, native on PostgreSQL.
+pub(crate) fn decode_uuid(row: &Row, index: usize) -> Result<uuid::Uuid, DbError> {
+    let text = match row {
+        Row::Postgres(row) => return Ok(sqlx::Row::try_get::<uuid::Uuid, usize>(row, index)?),
+        Row::Sqlite(row) => sqlx::Row::try_get::<String, usize>(row, index)?,
+        Row::MySql(row) => sqlx::Row::try_get::<String, usize>(row, index)?,
+    };
+    uuid::Uuid::parse_str(&text).map_err(|err| {
+        DbError::new(
+            ErrorKind::Decode,
+            format!("column {index} holds {text:?}, not a UUID: {err}"),
+        )
+    })
 }
 
 /// A URL with its password hidden, for messages and logs.

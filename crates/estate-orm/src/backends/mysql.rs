@@ -10,6 +10,7 @@ use sqlx::{Arguments, Connection, Executor, MySql};
 use super::{BindTypes, Features};
 use crate::database::PoolSettings;
 use crate::error::DbError;
+use crate::model::{FieldMeta, FieldType};
 
 pub(crate) const FEATURES: Features = Features {
     can_rollback_ddl: false,
@@ -64,3 +65,39 @@ pub(crate) async fn drop_database(admin_url: &str, name: &str) -> Result<(), DbE
     conn.close().await?;
     Ok(())
 }
+
+/// Quotes an identifier.
+pub(crate) fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// The column type. Times keep microseconds; UUIDs are `char(36)` text.
+pub(crate) fn column_type(field: &FieldMeta) -> String {
+    match field.field_type {
+        FieldType::AutoInt => "integer".into(),
+        FieldType::AutoBigInt => "bigint".into(),
+        FieldType::SmallInt => "smallint".into(),
+        FieldType::Int => "integer".into(),
+        FieldType::BigInt => "bigint".into(),
+        FieldType::Bool => "bool".into(),
+        FieldType::Float => "double precision".into(),
+        FieldType::String => match field.max_length {
+            Some(n) => format!("varchar({n})"),
+            None => "longtext".into(),
+        },
+        FieldType::Decimal => format!(
+            "numeric({}, {})",
+            field.max_digits.unwrap_or(30),
+            field.decimal_places.unwrap_or(10)
+        ),
+        FieldType::Date => "date".into(),
+        FieldType::Time => "time(6)".into(),
+        FieldType::DateTime => "datetime(6)".into(),
+        FieldType::Uuid => "char(36)".into(),
+        FieldType::Json => "json".into(),
+        FieldType::Bytes => "longblob".into(),
+    }
+}
+
+/// What follows the type for an auto-increment primary key.
+pub(crate) const AUTO_KEY: &str = "PRIMARY KEY AUTO_INCREMENT";

@@ -14,6 +14,7 @@ use sqlx::{Arguments, Sqlite};
 use super::{BindTypes, Features};
 use crate::database::PoolSettings;
 use crate::error::DbError;
+use crate::model::{FieldMeta, FieldType};
 
 pub(crate) const FEATURES: Features = Features {
     can_rollback_ddl: true,
@@ -66,3 +67,49 @@ impl BindTypes for Sqlite {
         args.add(value.map(|u| u.hyphenated().to_string()))
     }
 }
+
+/// Decimals are stored as their exact text.
+pub(crate) fn decode_decimal(
+    row: &sqlx::sqlite::SqliteRow,
+    index: usize,
+) -> Result<Decimal, DbError> {
+    let text: String = sqlx::Row::try_get(row, index)?;
+    text.parse().map_err(|err| {
+        DbError::new(
+            crate::error::ErrorKind::Decode,
+            format!("column {index} holds {text:?}, not a decimal: {err}"),
+        )
+    })
+}
+
+/// Quotes an identifier.
+pub(crate) fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The column type. Decimals, UUIDs, JSON and times are stored as text
+/// (exact, readable, and sortable in their fixed formats).
+pub(crate) fn column_type(field: &FieldMeta) -> String {
+    match field.field_type {
+        FieldType::AutoInt | FieldType::AutoBigInt => "integer".into(),
+        FieldType::SmallInt => "smallint".into(),
+        FieldType::Int => "integer".into(),
+        FieldType::BigInt => "bigint".into(),
+        FieldType::Bool => "bool".into(),
+        FieldType::Float => "real".into(),
+        FieldType::String => match field.max_length {
+            Some(n) => format!("varchar({n})"),
+            None => "text".into(),
+        },
+        FieldType::Decimal => "text".into(),
+        FieldType::Date => "date".into(),
+        FieldType::Time => "time".into(),
+        FieldType::DateTime => "datetime".into(),
+        FieldType::Uuid => "char(36)".into(),
+        FieldType::Json => "text".into(),
+        FieldType::Bytes => "blob".into(),
+    }
+}
+
+/// What follows the type for an auto-increment primary key.
+pub(crate) const AUTO_KEY: &str = "PRIMARY KEY AUTOINCREMENT";

@@ -1,0 +1,29 @@
+//! Derive macros for Estate. Thin by design: `#[derive(Model)]` parses the
+//! struct and its `#[model(...)]` options, then emits a static description
+//! (`ModelMeta`) and one `Model` impl whose methods call ordinary library code
+//! in `estate-orm`. Type checks that need type information (is `max_length`
+//! on a `String`? does a `Decimal` have digits?) are emitted as constant
+//! assertions naming the field, so a mistake is a compile error at the field.
+
+mod model;
+
+use proc_macro::TokenStream;
+
+/// Derives `Model` for a struct: one database table, one column per field.
+///
+/// Struct options: `#[model(table = "polls_question", ordering = "-pub_date",
+/// verbose_name = "question", verbose_name_plural = "questions", crate = "estate_orm")]`.
+///
+/// Field options: `primary_key`, `unique`, `index`, `db_column = "name"`,
+/// `max_length = 200` (String → varchar), `max_digits = 10, decimal_places = 2`
+/// (Decimal), `default = <expr>`, `verbose_name = ".."`, `help_text = ".."`.
+/// An `Auto<i64>` field is an auto-incrementing primary key; `Option<T>` is a
+/// nullable column.
+#[proc_macro_derive(Model, attributes(model))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    match model::expand(&input) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}

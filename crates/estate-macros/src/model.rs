@@ -1,0 +1,491 @@
+//! `#[derive(Model)]`: parse the struct and its options, emit `ModelMeta`,
+//! column constants and the `Model` impl.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Expr, Fields, Ident, LitStr, Type};
+
+/// Options on the struct.
+#[derive(Default)]
+struct ModelOptions {
+    table: Option<String>,
+    ordering: Vec<(String, bool, Span)>,
+    verbose_name: Option<String>,
+    verbose_name_plural: Option<String>,
+    krate: Option<syn::Path>,
+}
+
+/// One field and its options.
+struct FieldSpec {
+    ident: Ident,
+    ty: Type,
+    column: String,
+    primary_key: bool,
+    unique: bool,
+    index: bool,
+    max_length: Option<u32>,
+    max_digits: Option<u32>,
+    decimal_places: Option<u32>,
+    default: Option<Expr>,
+    verbose_name: Option<String>,
+    help_text: Option<String>,
+}
+
+pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            input.generics.span(),
+            "#[derive(Model)] does not support generic structs",
+        ));
+    }
+    let Data::Struct(data) = &input.data else {
+        return Err(syn::Error::new(
+            input.ident.span(),
+            "#[derive(Model)] works on structs with named fields",
+        ));
+    };
+    let Fields::Named(named) = &data.fields else {
+        return Err(syn::Error::new(
+            input.ident.span(),
+            "#[derive(Model)] needs named fields (struct Question { id: Auto<i64>, ... })",
+        ));
+    };
+    let options = parse_model_options(input)?;
+    let fields = named
+        .named
+        .iter()
+        .map(parse_field)
+        .collect::<syn::Result<Vec<_>>>()?;
+    validate(input, &options, &fields)?;
+    Ok(generate(input, &options, &fields))
+}
+
+fn parse_model_options(input: &DeriveInput) -> syn::Result<ModelOptions> {
+    let mut options = ModelOptions::default();
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
+        attr.parse_nested_meta(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            match key.as_str() {
+                "table" => options.table = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "verbose_name" => {
+                    options.verbose_name = Some(meta.value()?.parse::<LitStr>()?.value())
+                }
+                "verbose_name_plural" => {
+                    options.verbose_name_plural = Some(meta.value()?.parse::<LitStr>()?.value())
+                }
+                "ordering" => {
+                    let lit = meta.value()?.parse::<LitStr>()?;
+                    options.ordering = parse_ordering(&lit.value())
+                        .into_iter()
+                        .map(|(name, desc)| (name, desc, lit.span()))
+                        .collect();
+                }
+                "crate" => {
+                    let lit = meta.value()?.parse::<LitStr>()?;
+                    options.krate = Some(lit.parse()?);
+                }
+                _ => {
+                    return Err(meta.error(format!(
+                        "unknown model option `{key}`; expected one of: table, ordering, \
+                         verbose_name, verbose_name_plural, crate"
+                    )));
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(options)
+}
+
+/// `"-pub_date, question_text"` → `[("pub_date", true), ("question_text", false)]`.
+fn parse_ordering(text: &str) -> Vec<(String, bool)> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.strip_prefix('-') {
+            Some(name) => (name.trim().to_owned(), true),
+            None => (s.to_owned(), false),
+        })
+        .collect()
+}
+
+fn parse_field(field: &syn::Field) -> syn::Result<FieldSpec> {
+    let ident = field.ident.clone().expect("named fields have names");
+    let mut spec = FieldSpec {
+        column: ident.to_string(),
+        ident,
+        ty: field.ty.clone(),
+        primary_key: is_auto(&field.ty),
+        unique: false,
+        index: false,
+        max_length: None,
+        max_digits: None,
+        decimal_places: None,
+        default: None,
+        verbose_name: None,
+        help_text: None,
+    };
+    for attr in field.attrs.iter().filter(|a| a.path().is_ident("model")) {
+        attr.parse_nested_meta(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            match key.as_str() {
+                "primary_key" => spec.primary_key = true,
+                "unique" => spec.unique = true,
+                "index" => spec.index = true,
+                "db_column" => spec.column = meta.value()?.parse::<LitStr>()?.value(),
+                "max_length" => spec.max_length = Some(parse_u32(&meta)?),
+                "max_digits" => spec.max_digits = Some(parse_u32(&meta)?),
+                "decimal_places" => spec.decimal_places = Some(parse_u32(&meta)?),
+                "default" => spec.default = Some(meta.value()?.parse::<Expr>()?),
+                "verbose_name" => {
+                    spec.verbose_name = Some(meta.value()?.parse::<LitStr>()?.value())
+                }
+                "help_text" => spec.help_text = Some(meta.value()?.parse::<LitStr>()?.value()),
+                _ => {
+                    return Err(meta.error(format!(
+                        "unknown field option `{key}` on `{}`; expected one of: primary_key, \
+                         unique, index, db_column, max_length, max_digits, decimal_places, \
+                         default, verbose_name, help_text",
+                        spec.ident
+                    )));
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(spec)
+}
+
+fn parse_u32(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<u32> {
+    let lit = meta.value()?.parse::<syn::LitInt>()?;
+    let value: u32 = lit.base10_parse()?;
+    if value == 0 {
+        return Err(syn::Error::new(lit.span(), "must be greater than zero"));
+    }
+    Ok(value)
+}
+
+/// Whether the type is `Auto<...>` (an auto-incrementing primary key).
+fn is_auto(ty: &Type) -> bool {
+    matches!(ty, Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Auto"))
+}
+
+fn validate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -> syn::Result<()> {
+    let keys: Vec<&FieldSpec> = fields.iter().filter(|f| f.primary_key).collect();
+    match keys.len() {
+        1 => {}
+        0 => {
+            return Err(syn::Error::new(
+                input.ident.span(),
+                format!(
+                    "model `{}` has no primary key: add `pub id: Auto<i64>` or mark a field \
+                     #[model(primary_key)]",
+                    input.ident
+                ),
+            ));
+        }
+        _ => {
+            return Err(syn::Error::new(
+                keys[1].ident.span(),
+                format!(
+                    "model `{}` has more than one primary key (`{}` and `{}`)",
+                    input.ident, keys[0].ident, keys[1].ident
+                ),
+            ));
+        }
+    }
+    for (name, _, span) in &options.ordering {
+        if !fields.iter().any(|f| f.ident == name) {
+            return Err(syn::Error::new(
+                *span,
+                format!(
+                    "ordering names `{name}`, which is not a field of `{}`",
+                    input.ident
+                ),
+            ));
+        }
+    }
+    for (i, field) in fields.iter().enumerate() {
+        if let Some(other) = fields[..i].iter().find(|f| f.column == field.column) {
+            return Err(syn::Error::new(
+                field.ident.span(),
+                format!(
+                    "fields `{}` and `{}` both use column `{}`",
+                    other.ident, field.ident, field.column
+                ),
+            ));
+        }
+        if field.max_digits.is_some() != field.decimal_places.is_some() {
+            return Err(syn::Error::new(
+                field.ident.span(),
+                format!(
+                    "field `{}`: give both max_digits and decimal_places",
+                    field.ident
+                ),
+            ));
+        }
+        if let (Some(digits), Some(places)) = (field.max_digits, field.decimal_places) {
+            if places > digits {
+                return Err(syn::Error::new(
+                    field.ident.span(),
+                    format!(
+                        "field `{}`: decimal_places ({places}) cannot exceed max_digits ({digits})",
+                        field.ident
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `question_text` → `question text`.
+fn humanize(name: &str) -> String {
+    name.replace('_', " ")
+}
+
+/// `PollQuestion` → `poll_question`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn opt_u32(value: Option<u32>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -> TokenStream {
+    let name = &input.ident;
+    let krate = options
+        .krate
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(::estate::orm));
+    let model_name = name.to_string();
+    let table = options
+        .table
+        .clone()
+        .unwrap_or_else(|| snake_case(&model_name));
+    let verbose_name = options
+        .verbose_name
+        .clone()
+        .unwrap_or_else(|| humanize(&snake_case(&model_name)));
+    let verbose_name_plural = options
+        .verbose_name_plural
+        .clone()
+        .unwrap_or_else(|| format!("{verbose_name}s"));
+    let pk_index = fields.iter().position(|f| f.primary_key).unwrap_or(0);
+    let pk_ident = &fields[pk_index].ident;
+
+    let metas = fields.iter().map(|f| {
+        let ty = &f.ty;
+        let field_name = f.ident.to_string();
+        let column = &f.column;
+        let primary_key = f.primary_key;
+        let unique = f.unique || f.primary_key;
+        let index = f.index;
+        let max_length = opt_u32(f.max_length);
+        let max_digits = opt_u32(f.max_digits);
+        let decimal_places = opt_u32(f.decimal_places);
+        let verbose = f
+            .verbose_name
+            .clone()
+            .unwrap_or_else(|| humanize(&field_name));
+        let help = f.help_text.clone().unwrap_or_default();
+        let default = match &f.default {
+            Some(expr) => quote_spanned! {expr.span()=>
+                ::core::option::Option::Some(|| {
+                    let value: #ty = ::core::convert::Into::into(#expr);
+                    <#ty as #krate::FieldValue>::to_value(&value)
+                })
+            },
+            None => quote!(::core::option::Option::None),
+        };
+        quote! {
+            #krate::FieldMeta {
+                name: #field_name,
+                column: #column,
+                field_type: <#ty as #krate::FieldValue>::FIELD_TYPE,
+                null: <#ty as #krate::FieldValue>::NULLABLE,
+                primary_key: #primary_key,
+                unique: #unique,
+                index: #index,
+                max_length: #max_length,
+                max_digits: #max_digits,
+                decimal_places: #decimal_places,
+                default: #default,
+                verbose_name: #verbose,
+                help_text: #help,
+            }
+        }
+    });
+
+    let checks = fields.iter().map(|f| {
+        let ty = &f.ty;
+        let field = f.ident.to_string();
+        let mut out = TokenStream::new();
+        if f.max_length.is_some() {
+            let message = format!("field `{field}`: `max_length` applies only to String fields");
+            out.extend(quote_spanned! {ty.span()=>
+                const _: () = ::core::assert!(<#ty as #krate::FieldValue>::ACCEPTS_MAX_LENGTH, #message);
+            });
+        }
+        if f.max_digits.is_some() {
+            let message = format!("field `{field}`: `max_digits`/`decimal_places` apply only to Decimal fields");
+            out.extend(quote_spanned! {ty.span()=>
+                const _: () = ::core::assert!(<#ty as #krate::FieldValue>::NEEDS_DIGITS, #message);
+            });
+        } else {
+            let message = format!(
+                "field `{field}`: Decimal fields need #[model(max_digits = .., decimal_places = ..)]"
+            );
+            out.extend(quote_spanned! {ty.span()=>
+                const _: () = ::core::assert!(!<#ty as #krate::FieldValue>::NEEDS_DIGITS, #message);
+            });
+        }
+        if f.primary_key {
+            let message = format!("field `{field}`: a primary key cannot be Option<_>");
+            out.extend(quote_spanned! {ty.span()=>
+                const _: () = ::core::assert!(!<#ty as #krate::FieldValue>::NULLABLE, #message);
+            });
+        }
+        out
+    });
+
+    let ordering = options
+        .ordering
+        .iter()
+        .map(|(field, desc, _)| quote!((#field, #desc)));
+
+    let reads = fields.iter().enumerate().map(|(i, f)| {
+        let ident = &f.ident;
+        let ty = &f.ty;
+        quote!(#ident: <#ty as #krate::FieldValue>::from_row(row, offset + #i)?)
+    });
+    let writes = fields.iter().map(|f| {
+        let ident = &f.ident;
+        let ty = &f.ty;
+        quote!(<#ty as #krate::FieldValue>::to_value(&self.#ident))
+    });
+    let pk_ty = &fields[pk_index].ty;
+
+    let constants = fields.iter().enumerate().map(|(i, f)| {
+        let ty = &f.ty;
+        let constant = format_ident!("{}", f.ident.to_string().to_uppercase());
+        let doc = format!("The `{}` column, for queries.", f.ident);
+        quote! {
+            #[doc = #doc]
+            pub const #constant: #krate::Col<#name, #ty> = #krate::Col::new(#i);
+        }
+    });
+
+    quote! {
+        #(#checks)*
+
+        impl #krate::Model for #name {
+            const META: &'static #krate::ModelMeta = &#krate::ModelMeta {
+                name: #model_name,
+                table: #table,
+                fields: &[#(#metas),*],
+                primary_key: #pk_index,
+                ordering: &[#(#ordering),*],
+                verbose_name: #verbose_name,
+                verbose_name_plural: #verbose_name_plural,
+            };
+
+            fn from_row_at(row: &#krate::Row, offset: usize) -> ::core::result::Result<Self, #krate::DbError> {
+                ::core::result::Result::Ok(Self { #(#reads),* })
+            }
+
+            fn to_values(&self) -> ::std::vec::Vec<#krate::Value> {
+                ::std::vec![#(#writes),*]
+            }
+
+            fn pk_value(&self) -> #krate::Value {
+                <#pk_ty as #krate::FieldValue>::to_value(&self.#pk_ident)
+            }
+
+            fn set_generated_pk(&mut self, id: i64) {
+                <#pk_ty as #krate::FieldValue>::set_generated(&mut self.#pk_ident, id)
+            }
+        }
+
+        #[allow(missing_docs)]
+        impl #name {
+            #(#constants)*
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordering_strings() {
+        assert_eq!(
+            parse_ordering("-pub_date, question_text"),
+            vec![
+                ("pub_date".to_owned(), true),
+                ("question_text".to_owned(), false)
+            ]
+        );
+        assert!(parse_ordering("").is_empty());
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(snake_case("PollQuestion"), "poll_question");
+        assert_eq!(snake_case("Choice"), "choice");
+        assert_eq!(humanize("question_text"), "question text");
+    }
+
+    #[test]
+    fn models_need_exactly_one_primary_key() {
+        let input: DeriveInput = syn::parse_quote! {
+            struct Note { body: String }
+        };
+        let err = expand(&input).unwrap_err().to_string();
+        assert!(err.contains("model `Note` has no primary key"), "{err}");
+
+        let input: DeriveInput = syn::parse_quote! {
+            #[model(ordering = "-missing")]
+            struct Note { id: Auto<i64>, body: String }
+        };
+        let err = expand(&input).unwrap_err().to_string();
+        assert!(err.contains("ordering names `missing`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_options_list_the_known_ones() {
+        let input: DeriveInput = syn::parse_quote! {
+            struct Note { id: Auto<i64>, #[model(maxlength = 3)] body: String }
+        };
+        let err = expand(&input).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown field option `maxlength` on `body`"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! Models: a Rust struct with `#[derive(Model)]` is a table.
+//!
+//! The derive generates a static [`ModelMeta`] (the single description every
+//! other part reads), a column constant per field (`Question::PUB_DATE`) for
+//! typed queries, and the [`Model`] impl. Saving, loading and deleting are the
+//! provided methods of [`Model`]; queries start at [`Model::objects`].
+
+mod field;
+mod meta;
+mod persist;
+pub(crate) mod schema;
+
+use std::future::Future;
+use std::marker::PhantomData;
+
+pub use field::{Auto, FieldValue};
+pub use meta::{FieldMeta, FieldType, ModelMeta};
+
+use crate::error::DbError;
+use crate::executor::Executor;
+use crate::query::QuerySet;
+use crate::row::Row;
+use crate::value::Value;
+
+/// A database table as a Rust struct. Derive it with `#[derive(Model)]`.
+pub trait Model: Sized + Send + Sync + 'static {
+    /// The static description of the model.
+    const META: &'static ModelMeta;
+
+    /// Builds an instance from a row whose columns, starting at `offset`,
+    /// are this model's fields in order.
+    fn from_row_at(row: &Row, offset: usize) -> Result<Self, DbError>;
+
+    /// The field values, in field order.
+    fn to_values(&self) -> Vec<Value>;
+
+    /// The primary key's value (NULL for an unsaved `Auto` key).
+    fn pk_value(&self) -> Value;
+
+    /// Stores the key the database generated on insert.
+    fn set_generated_pk(&mut self, id: i64);
+
+    /// A query over all rows of this model, in its default ordering.
+    fn objects() -> QuerySet<Self> {
+        QuerySet::new()
+    }
+
+    /// Checks max_length and decimal digits; errors name the field.
+    fn validate(&self) -> Result<(), DbError> {
+        persist::validate(self)
+    }
+
+    /// Inserts the row (an unsaved `Auto` key is then filled in) or updates
+    /// it, after [`validate`](Self::validate).
+    fn save<'a, E: Executor + ?Sized>(
+        &'a mut self,
+        db: &'a E,
+    ) -> impl Future<Output = Result<(), DbError>> + Send + 'a {
+        persist::save(self, db)
+    }
+
+    /// Deletes the row; returns how many rows were deleted (0 or 1).
+    fn delete<'a, E: Executor + ?Sized>(
+        &'a self,
+        db: &'a E,
+    ) -> impl Future<Output = Result<u64, DbError>> + Send + 'a {
+        persist::delete(self, db)
+    }
+
+    /// Reloads every field from the database.
+    fn refresh<'a, E: Executor + ?Sized>(
+        &'a mut self,
+        db: &'a E,
+    ) -> impl Future<Output = Result<(), DbError>> + Send + 'a {
+        persist::refresh(self, db)
+    }
+}
+
+/// A typed reference to one column of model `M` whose Rust type is `T`:
+/// `Question::PUB_DATE`. Lookups on it build query conditions, and a wrong
+/// type or a misspelt column is a compile error.
+pub struct Col<M, T> {
+    index: usize,
+    _types: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> Col<M, T> {
+    /// The column of field number `index` (used by the derive).
+    pub const fn new(index: usize) -> Self {
+        Col {
+            index,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<M: Model, T> Col<M, T> {
+    /// The field's description.
+    pub fn field(&self) -> &'static FieldMeta {
+        &M::META.fields[self.index]
+    }
+}
+
+impl<M, T> Clone for Col<M, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M, T> Copy for Col<M, T> {}
+
+impl<M: Model, T> std::fmt::Debug for Col<M, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", M::META.name, self.field().name)
+    }
+}

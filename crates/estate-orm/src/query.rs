@@ -1,0 +1,431 @@
+//! QuerySets: lazy, chainable queries that compile to one SQL statement.
+//!
+//! ```ignore
+//! let latest = Question::objects()
+//!     .filter(Question::PUB_DATE.lte(now) & Question::VOTES.gt(0))
+//!     .order_by(Question::PUB_DATE.desc())
+//!     .limit(5)
+//!     .all(&db)
+//!     .await?;
+//! ```
+//!
+//! Conditions are typed by model: a `Choice` column cannot filter a
+//! `Question` query, and a value of the wrong type does not compile.
+
+use std::marker::PhantomData;
+
+use sea_query::{Alias, Expr, ExprTrait, Func, IntoCondition, Order, Query, SelectStatement};
+
+use crate::error::{DbError, ErrorKind};
+use crate::executor::{self, Executor};
+use crate::model::{Auto, Col, FieldValue, Model};
+use crate::sql::{build, to_sea};
+use crate::value::Value;
+
+/// A condition on rows of model `M`: combine with `&`, `|` and `!`.
+pub struct Condition<M> {
+    inner: sea_query::Condition,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Condition<M> {
+    fn clone(&self) -> Self {
+        Condition {
+            inner: self.inner.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M> Condition<M> {
+    fn new(inner: impl IntoCondition) -> Self {
+        Condition {
+            inner: inner.into_condition(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M> std::ops::BitAnd for Condition<M> {
+    type Output = Condition<M>;
+    fn bitand(self, other: Self) -> Self {
+        Condition::new(sea_query::Condition::all().add(self.inner).add(other.inner))
+    }
+}
+
+impl<M> std::ops::BitOr for Condition<M> {
+    type Output = Condition<M>;
+    fn bitor(self, other: Self) -> Self {
+        Condition::new(sea_query::Condition::any().add(self.inner).add(other.inner))
+    }
+}
+
+impl<M> std::ops::Not for Condition<M> {
+    type Output = Condition<M>;
+    fn not(self) -> Self {
+        Condition::new(self.inner.not())
+    }
+}
+
+/// Values a lookup on a column of type `T` accepts: a `T` itself, `&str` for
+/// text, the inner value for `Option<T>` and `Auto<T>` columns.
+pub trait LookupValue<T> {
+    /// The value to bind.
+    fn lookup_value(self) -> Value;
+}
+
+impl<T: FieldValue> LookupValue<T> for T {
+    fn lookup_value(self) -> Value {
+        self.to_value()
+    }
+}
+
+impl<T: FieldValue> LookupValue<Option<T>> for T {
+    fn lookup_value(self) -> Value {
+        self.to_value()
+    }
+}
+
+impl LookupValue<String> for &str {
+    fn lookup_value(self) -> Value {
+        Value::String(self.to_owned())
+    }
+}
+
+impl LookupValue<Option<String>> for &str {
+    fn lookup_value(self) -> Value {
+        Value::String(self.to_owned())
+    }
+}
+
+impl LookupValue<Auto<i64>> for i64 {
+    fn lookup_value(self) -> Value {
+        Value::I64(self)
+    }
+}
+
+impl LookupValue<Auto<i32>> for i32 {
+    fn lookup_value(self) -> Value {
+        Value::I32(self)
+    }
+}
+
+/// An `ORDER BY` term: `Question::PUB_DATE.desc()`.
+#[derive(Clone, Copy, Debug)]
+pub struct OrderBy<M> {
+    column: &'static str,
+    descending: bool,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model, T> Col<M, T> {
+    fn expr(&self) -> Expr {
+        Expr::col((M::META.table, self.field().column))
+    }
+
+    fn compare(&self, op: fn(Expr, Expr) -> Expr, value: Value) -> Condition<M> {
+        Condition::new(op(self.expr(), Expr::val(to_sea(value))))
+    }
+
+    /// `column = value`.
+    pub fn eq(&self, value: impl LookupValue<T>) -> Condition<M> {
+        self.compare(|c, v| c.eq(v), value.lookup_value())
+    }
+
+    /// `column <> value` (rows where the column is NULL do not match).
+    pub fn ne(&self, value: impl LookupValue<T>) -> Condition<M> {
+        self.compare(|c, v| c.ne(v), value.lookup_value())
+    }
+
+    /// `column < value`.
+    pub fn lt(&self, value: impl LookupValue<T>) -> Condition<M> {
+        self.compare(|c, v| c.lt(v), value.lookup_value())
+    }
+
+    /// `column <= value`.
+    pub fn lte(&self, value: impl LookupValue<T>) -> Condition<M> {
+        self.compare(|c, v| c.lte(v), value.lookup_value())
+    }
+
+    /// `column > value`.
+    pub fn gt(&self, value: impl LookupValue<T>) -> Condition<M> {
+        self.compare(|c, v| c.gt(v), value.lookup_value())
+    }
+
+    /// `column >= value`.
+    pub fn gte(&self, value: impl LookupValue<T>) -> Condition<M> {
+        self.compare(|c, v| c.gte(v), value.lookup_value())
+    }
+
+    /// `low <= column <= high` (Django's `range`).
+    pub fn range(&self, low: impl LookupValue<T>, high: impl LookupValue<T>) -> Condition<M> {
+        Condition::new(self.expr().between(
+            Expr::val(to_sea(low.lookup_value())),
+            Expr::val(to_sea(high.lookup_value())),
+        ))
+    }
+
+    /// `column IN (values...)`; an empty list matches nothing.
+    pub fn in_<V: LookupValue<T>>(&self, values: impl IntoIterator<Item = V>) -> Condition<M> {
+        let values: Vec<sea_query::Value> = values
+            .into_iter()
+            .map(|v| to_sea(v.lookup_value()))
+            .collect();
+        if values.is_empty() {
+            // `IN ()` is not valid SQL everywhere; "false" is what it means.
+            return Condition::new(Expr::val(1).eq(Expr::val(0)));
+        }
+        Condition::new(self.expr().is_in(values))
+    }
+
+    /// `column IS NULL` (`true`) or `IS NOT NULL` (`false`).
+    pub fn isnull(&self, is_null: bool) -> Condition<M> {
+        let expr = if is_null {
+            self.expr().is_null()
+        } else {
+            self.expr().is_not_null()
+        };
+        Condition::new(expr)
+    }
+
+    /// Ascending order on this column.
+    pub fn asc(&self) -> OrderBy<M> {
+        OrderBy {
+            column: self.field().column,
+            descending: false,
+            _model: PhantomData,
+        }
+    }
+
+    /// Descending order on this column.
+    pub fn desc(&self) -> OrderBy<M> {
+        OrderBy {
+            column: self.field().column,
+            descending: true,
+            _model: PhantomData,
+        }
+    }
+}
+
+/// A lazy query over model `M`. Nothing runs until a method that takes the
+/// database (`all`, `first`, `get`, `count`, `exists`, `delete`).
+pub struct QuerySet<M> {
+    filter: Option<sea_query::Condition>,
+    ordering: Option<Vec<(&'static str, bool)>>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for QuerySet<M> {
+    fn clone(&self) -> Self {
+        QuerySet {
+            filter: self.filter.clone(),
+            ordering: self.ordering.clone(),
+            limit: self.limit,
+            offset: self.offset,
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M: Model> Default for QuerySet<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Model> QuerySet<M> {
+    /// All rows.
+    pub fn new() -> Self {
+        QuerySet {
+            filter: None,
+            ordering: None,
+            limit: None,
+            offset: None,
+            _model: PhantomData,
+        }
+    }
+
+    /// Keeps rows matching `condition` (and any earlier filter).
+    pub fn filter(mut self, condition: Condition<M>) -> Self {
+        self.filter = Some(match self.filter.take() {
+            Some(existing) => sea_query::Condition::all()
+                .add(existing)
+                .add(condition.inner),
+            None => condition.inner,
+        });
+        self
+    }
+
+    /// Drops rows matching `condition`.
+    pub fn exclude(self, condition: Condition<M>) -> Self {
+        self.filter(!condition)
+    }
+
+    /// Replaces the ordering (the model's default ordering applies otherwise).
+    pub fn order_by(mut self, terms: impl IntoIterator<Item = OrderBy<M>>) -> Self {
+        self.ordering = Some(
+            terms
+                .into_iter()
+                .map(|t| (t.column, t.descending))
+                .collect(),
+        );
+        self
+    }
+
+    /// At most `n` rows.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.offset = Some(n);
+        self
+    }
+
+    fn select(&self) -> SelectStatement {
+        let meta = M::META;
+        let mut statement = Query::select();
+        statement
+            .columns(meta.columns().map(|c| (meta.table, c)))
+            .from(meta.table);
+        if let Some(filter) = &self.filter {
+            statement.cond_where(filter.clone());
+        }
+        let ordering: Vec<(&str, bool)> = match &self.ordering {
+            Some(ordering) => ordering.clone(),
+            None => meta
+                .ordering
+                .iter()
+                .filter_map(|(name, desc)| meta.field(name).map(|f| (f.column, *desc)))
+                .collect(),
+        };
+        for (column, descending) in ordering {
+            let order = if descending { Order::Desc } else { Order::Asc };
+            statement.order_by((meta.table, column), order);
+        }
+        if let Some(limit) = self.limit {
+            statement.limit(limit);
+        }
+        if let Some(offset) = self.offset {
+            if self.limit.is_none() {
+                // Some backends need a LIMIT to take an OFFSET.
+                statement.limit(i64::MAX as u64);
+            }
+            statement.offset(offset);
+        }
+        statement
+    }
+
+    /// The SQL this query runs on `backend`, with `?`/`$n` placeholders.
+    pub fn sql(&self, backend: crate::Backend) -> String {
+        build(&self.select(), backend).0
+    }
+
+    /// Every matching row.
+    pub async fn all<E: Executor + ?Sized>(&self, db: &E) -> Result<Vec<M>, DbError> {
+        let (sql, params) = build(&self.select(), db.backend());
+        executor::fetch_all(db.target(), &sql, params)
+            .await?
+            .iter()
+            .map(|row| M::from_row_at(row, 0))
+            .collect()
+    }
+
+    /// The first matching row, if any.
+    pub async fn first<E: Executor + ?Sized>(&self, db: &E) -> Result<Option<M>, DbError> {
+        let mut query = self.clone();
+        query.limit = Some(1);
+        if query.ordering.is_none() && M::META.ordering.is_empty() {
+            // Like Django: without an ordering, first() orders by the key.
+            query.ordering = Some(vec![(M::META.pk().column, false)]);
+        }
+        let (sql, params) = build(&query.select(), db.backend());
+        executor::fetch_optional(db.target(), &sql, params)
+            .await?
+            .map(|row| M::from_row_at(&row, 0))
+            .transpose()
+    }
+
+    /// The one row matching `condition`: `DoesNotExist` if none,
+    /// `MultipleObjectsReturned` if more.
+    pub async fn get<E: Executor + ?Sized>(
+        &self,
+        db: &E,
+        condition: Condition<M>,
+    ) -> Result<M, DbError> {
+        let query = self.clone().filter(condition).limit(2);
+        let mut rows = query.all(db).await?;
+        match rows.len() {
+            1 => Ok(rows.remove(0)),
+            0 => Err(DbError::new(
+                ErrorKind::DoesNotExist,
+                format!("{} matching query does not exist", M::META.name),
+            )),
+            _ => Err(DbError::new(
+                ErrorKind::MultipleObjectsReturned,
+                format!("get() returned more than one {}", M::META.name),
+            )),
+        }
+    }
+
+    /// How many rows match.
+    pub async fn count<E: Executor + ?Sized>(&self, db: &E) -> Result<i64, DbError> {
+        let meta = M::META;
+        let mut statement = Query::select();
+        if self.limit.is_some() || self.offset.is_some() {
+            let mut inner = self.select();
+            inner.clear_order_by();
+            statement
+                .expr(Func::count(Expr::col(sea_query::Asterisk)))
+                .from_subquery(inner, Alias::new("sliced"));
+        } else {
+            statement
+                .expr(Func::count(Expr::col(sea_query::Asterisk)))
+                .from(meta.table);
+            if let Some(filter) = &self.filter {
+                statement.cond_where(filter.clone());
+            }
+        }
+        let (sql, params) = build(&statement, db.backend());
+        let row = executor::fetch_optional(db.target(), &sql, params)
+            .await?
+            .ok_or_else(|| DbError::new(ErrorKind::Other, "COUNT returned no row"))?;
+        row.get::<i64, usize>(0)
+    }
+
+    /// Whether any row matches.
+    pub async fn exists<E: Executor + ?Sized>(&self, db: &E) -> Result<bool, DbError> {
+        let mut query = self.clone();
+        query.limit = Some(1);
+        let mut statement = query.select();
+        statement.clear_selects();
+        statement.expr(Expr::val(1));
+        statement.clear_order_by();
+        let (sql, params) = build(&statement, db.backend());
+        Ok(executor::fetch_optional(db.target(), &sql, params)
+            .await?
+            .is_some())
+    }
+
+    /// Deletes every matching row; returns how many.
+    pub async fn delete<E: Executor + ?Sized>(&self, db: &E) -> Result<u64, DbError> {
+        if self.limit.is_some() || self.offset.is_some() {
+            return Err(DbError::new(
+                ErrorKind::Other,
+                "cannot delete a sliced query (limit/offset); filter instead",
+            ));
+        }
+        let meta = M::META;
+        let mut statement = Query::delete();
+        statement.from_table(meta.table);
+        if let Some(filter) = &self.filter {
+            statement.cond_where(filter.clone());
+        }
+        let (sql, params) = build(&statement, db.backend());
+        executor::execute(db.target(), &sql, params).await
+    }
+}

@@ -1,0 +1,8 @@
+use estate::prelude::*;
+
+#[derive(Model)]
+struct Poll {
+    title: String,
+}
+
+fn main() {}

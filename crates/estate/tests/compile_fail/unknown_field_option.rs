@@ -1,0 +1,10 @@
+use estate::prelude::*;
+
+#[derive(Model)]
+struct Poll {
+    id: Auto<i64>,
+    #[model(maxlength = 10)]
+    title: String,
+}
+
+fn main() {}

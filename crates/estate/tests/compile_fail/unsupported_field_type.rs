@@ -1,0 +1,9 @@
+use estate::prelude::*;
+
+#[derive(Model)]
+struct Poll {
+    id: Auto<i64>,
+    tags: Vec<String>,
+}
+
+fn main() {}
