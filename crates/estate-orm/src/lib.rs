@@ -37,7 +37,9 @@ pub use error::{DbError, ErrorKind};
 pub use executor::{Executor, RawSql};
 pub use model::schema::{create_table, create_table_sql, drop_table};
 pub use model::{Auto, Col, FieldMeta, FieldType, FieldValue, Model, ModelMeta};
-pub use query::{Condition, LookupValue, OrderBy, QuerySet};
+pub use query::{
+    Assignment, ColExpr, Condition, LookupValue, Numeric, Operand, OrderBy, QuerySet, TextColumn,
+};
 pub use row::{Column, Decode, Row};
 pub use transaction::Transaction;
 pub use value::{IntoValue, Kind, Value};

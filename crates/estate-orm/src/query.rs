@@ -23,24 +23,127 @@ use crate::sql::{build, to_sea};
 use crate::value::Value;
 
 /// A condition on rows of model `M`: combine with `&`, `|` and `!`.
+///
+/// Conditions are built without knowing the database and compiled to SQL for
+/// the backend the query runs on (text lookups differ between backends).
 pub struct Condition<M> {
-    inner: sea_query::Condition,
+    node: Node,
     _model: PhantomData<fn() -> M>,
+}
+
+/// A backend-neutral condition tree.
+#[derive(Clone, Debug)]
+pub(crate) enum Node {
+    /// Portable SQL.
+    Expr(Expr),
+    /// A text lookup, compiled per backend.
+    Text {
+        table: &'static str,
+        column: &'static str,
+        op: TextOp,
+        value: String,
+        case_insensitive: bool,
+    },
+    All(Vec<Node>),
+    Any(Vec<Node>),
+    Not(Box<Node>),
+}
+
+/// Which text lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TextOp {
+    Exact,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+impl Node {
+    pub(crate) fn compile(&self, backend: crate::Backend) -> sea_query::Condition {
+        match self {
+            Node::Expr(expr) => expr.clone().into_condition(),
+            Node::Text {
+                table,
+                column,
+                op,
+                value,
+                case_insensitive,
+            } => {
+                let column = Expr::col((*table, *column));
+                if *case_insensitive {
+                    text_match_insensitive(backend, column, *op, value).into_condition()
+                } else {
+                    crate::backends::text_match(backend, column, *op, value).into_condition()
+                }
+            }
+            Node::All(nodes) => nodes.iter().fold(sea_query::Condition::all(), |c, n| {
+                c.add(n.compile(backend))
+            }),
+            Node::Any(nodes) => nodes.iter().fold(sea_query::Condition::any(), |c, n| {
+                c.add(n.compile(backend))
+            }),
+            Node::Not(node) => node.compile(backend).not(),
+        }
+    }
+}
+
+/// `LIKE` special characters escaped with `!` (the same on every backend,
+/// unlike a backslash, which MySQL treats specially in literals).
+pub(crate) fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        if matches!(c, '!' | '%' | '_') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The `LIKE` pattern for a lookup, with the value escaped.
+pub(crate) fn like_pattern(op: TextOp, value: &str) -> String {
+    let escaped = like_escape(value);
+    match op {
+        TextOp::Exact => escaped,
+        TextOp::Contains => format!("%{escaped}%"),
+        TextOp::StartsWith => format!("{escaped}%"),
+        TextOp::EndsWith => format!("%{escaped}"),
+    }
+}
+
+/// Case-insensitive lookups, portable: both sides lowered by the database.
+/// (Custom SQL takes the backend's own placeholder: `?`, or `$n` on PostgreSQL.)
+fn text_match_insensitive(backend: crate::Backend, column: Expr, op: TextOp, value: &str) -> Expr {
+    let numbered = backend.features().numbered_parameters;
+    let (template, pattern) = match (op, numbered) {
+        (TextOp::Exact, true) => ("LOWER($1) = LOWER($2)", value.to_owned()),
+        (TextOp::Exact, false) => ("LOWER(?) = LOWER(?)", value.to_owned()),
+        (_, true) => (
+            "LOWER($1) LIKE LOWER($2) ESCAPE '!'",
+            like_pattern(op, value),
+        ),
+        (_, false) => ("LOWER(?) LIKE LOWER(?) ESCAPE '!'", like_pattern(op, value)),
+    };
+    Expr::cust_with_exprs(template, [column, Expr::val(pattern)])
 }
 
 impl<M> Clone for Condition<M> {
     fn clone(&self) -> Self {
         Condition {
-            inner: self.inner.clone(),
+            node: self.node.clone(),
             _model: PhantomData,
         }
     }
 }
 
 impl<M> Condition<M> {
-    fn new(inner: impl IntoCondition) -> Self {
+    fn new(expr: Expr) -> Self {
+        Self::from_node(Node::Expr(expr))
+    }
+
+    fn from_node(node: Node) -> Self {
         Condition {
-            inner: inner.into_condition(),
+            node,
             _model: PhantomData,
         }
     }
@@ -49,21 +152,21 @@ impl<M> Condition<M> {
 impl<M> std::ops::BitAnd for Condition<M> {
     type Output = Condition<M>;
     fn bitand(self, other: Self) -> Self {
-        Condition::new(sea_query::Condition::all().add(self.inner).add(other.inner))
+        Condition::from_node(Node::All(vec![self.node, other.node]))
     }
 }
 
 impl<M> std::ops::BitOr for Condition<M> {
     type Output = Condition<M>;
     fn bitor(self, other: Self) -> Self {
-        Condition::new(sea_query::Condition::any().add(self.inner).add(other.inner))
+        Condition::from_node(Node::Any(vec![self.node, other.node]))
     }
 }
 
 impl<M> std::ops::Not for Condition<M> {
     type Output = Condition<M>;
     fn not(self) -> Self {
-        Condition::new(self.inner.not())
+        Condition::from_node(Node::Not(Box::new(self.node)))
     }
 }
 
@@ -207,10 +310,194 @@ impl<M: Model, T> Col<M, T> {
     }
 }
 
+/// Numeric column types, which take part in arithmetic (F-expressions).
+pub trait Numeric {}
+impl Numeric for i16 {}
+impl Numeric for i32 {}
+impl Numeric for i64 {}
+impl Numeric for f64 {}
+impl Numeric for rust_decimal::Decimal {}
+impl<T: Numeric> Numeric for Option<T> {}
+
+/// A computed value over columns of `M` with Rust type `T`, like Django's
+/// `F("votes") + 1`: `Choice::VOTES + 1`. Evaluated by the database, so
+/// concurrent updates lose nothing.
+pub struct ColExpr<M, T> {
+    expr: Expr,
+    _types: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> ColExpr<M, T> {
+    fn new(expr: Expr) -> Self {
+        ColExpr {
+            expr,
+            _types: PhantomData,
+        }
+    }
+}
+
+/// What an assignment or comparison can take: a value, a column, or a
+/// computed [`ColExpr`].
+pub trait Operand<M, T> {
+    /// The SQL expression.
+    fn into_expr(self) -> Expr;
+}
+
+macro_rules! value_operands {
+    ($($ty:ty),* $(,)?) => {$(
+        impl<M> Operand<M, $ty> for $ty {
+            fn into_expr(self) -> Expr {
+                Expr::val(to_sea(self.to_value()))
+            }
+        }
+        impl<M> Operand<M, Option<$ty>> for $ty {
+            fn into_expr(self) -> Expr {
+                Expr::val(to_sea(self.to_value()))
+            }
+        }
+        impl<M> Operand<M, Option<$ty>> for Option<$ty> {
+            fn into_expr(self) -> Expr {
+                Expr::val(to_sea(self.to_value()))
+            }
+        }
+    )*};
+}
+
+value_operands!(
+    bool,
+    i16,
+    i32,
+    i64,
+    f64,
+    String,
+    Vec<u8>,
+    rust_decimal::Decimal,
+    chrono::NaiveDate,
+    chrono::NaiveTime,
+    chrono::DateTime<chrono::Utc>,
+    uuid::Uuid,
+    serde_json::Value,
+);
+
+impl<M> Operand<M, String> for &str {
+    fn into_expr(self) -> Expr {
+        Expr::val(self)
+    }
+}
+
+impl<M> Operand<M, Option<String>> for &str {
+    fn into_expr(self) -> Expr {
+        Expr::val(self)
+    }
+}
+
+impl<M, T> Operand<M, T> for ColExpr<M, T> {
+    fn into_expr(self) -> Expr {
+        self.expr
+    }
+}
+
+macro_rules! arithmetic {
+    ($($trait:ident $method:ident $op:ident),*) => {$(
+        impl<M: Model, T: Numeric, R: Operand<M, T>> std::ops::$trait<R> for Col<M, T> {
+            type Output = ColExpr<M, T>;
+            fn $method(self, rhs: R) -> ColExpr<M, T> {
+                ColExpr::new(self.expr().$op(rhs.into_expr()))
+            }
+        }
+
+        impl<M: Model, T: Numeric, R: Operand<M, T>> std::ops::$trait<R> for ColExpr<M, T> {
+            type Output = ColExpr<M, T>;
+            fn $method(self, rhs: R) -> ColExpr<M, T> {
+                ColExpr::new(self.expr.$op(rhs.into_expr()))
+            }
+        }
+    )*};
+}
+
+arithmetic!(Add add add, Sub sub sub, Mul mul mul, Div div div);
+
+impl<M: Model, T: Numeric> Operand<M, T> for Col<M, T> {
+    fn into_expr(self) -> Expr {
+        self.expr()
+    }
+}
+
+/// `column = expression`, for [`QuerySet::update`].
+pub struct Assignment<M> {
+    column: &'static str,
+    expr: Expr,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model, T> Col<M, T> {
+    /// Sets the column to a value or an expression: `Choice::VOTES.set(Choice::VOTES + 1)`.
+    pub fn set(&self, value: impl Operand<M, T>) -> Assignment<M> {
+        Assignment {
+            column: self.field().column,
+            expr: value.into_expr(),
+            _model: PhantomData,
+        }
+    }
+}
+
+/// Text lookups, for `String` and `Option<String>` columns.
+pub trait TextColumn {}
+impl TextColumn for String {}
+impl TextColumn for Option<String> {}
+
+impl<M: Model, T: TextColumn> Col<M, T> {
+    fn text(&self, op: TextOp, value: &str, case_insensitive: bool) -> Condition<M> {
+        Condition::from_node(Node::Text {
+            table: M::META.table,
+            column: self.field().column,
+            op,
+            value: value.to_owned(),
+            case_insensitive,
+        })
+    }
+
+    /// Contains `value`, case-sensitively on every backend. `%` and `_` in
+    /// the value are matched literally.
+    pub fn contains(&self, value: &str) -> Condition<M> {
+        self.text(TextOp::Contains, value, false)
+    }
+
+    /// Contains `value`, ignoring case.
+    pub fn icontains(&self, value: &str) -> Condition<M> {
+        self.text(TextOp::Contains, value, true)
+    }
+
+    /// Starts with `value`, case-sensitively.
+    pub fn startswith(&self, value: &str) -> Condition<M> {
+        self.text(TextOp::StartsWith, value, false)
+    }
+
+    /// Starts with `value`, ignoring case.
+    pub fn istartswith(&self, value: &str) -> Condition<M> {
+        self.text(TextOp::StartsWith, value, true)
+    }
+
+    /// Ends with `value`, case-sensitively.
+    pub fn endswith(&self, value: &str) -> Condition<M> {
+        self.text(TextOp::EndsWith, value, false)
+    }
+
+    /// Ends with `value`, ignoring case.
+    pub fn iendswith(&self, value: &str) -> Condition<M> {
+        self.text(TextOp::EndsWith, value, true)
+    }
+
+    /// Equals `value`, ignoring case.
+    pub fn iexact(&self, value: &str) -> Condition<M> {
+        self.text(TextOp::Exact, value, true)
+    }
+}
+
 /// A lazy query over model `M`. Nothing runs until a method that takes the
 /// database (`all`, `first`, `get`, `count`, `exists`, `delete`).
 pub struct QuerySet<M> {
-    filter: Option<sea_query::Condition>,
+    filter: Option<Node>,
     ordering: Option<Vec<(&'static str, bool)>>,
     limit: Option<u64>,
     offset: Option<u64>,
@@ -250,10 +537,8 @@ impl<M: Model> QuerySet<M> {
     /// Keeps rows matching `condition` (and any earlier filter).
     pub fn filter(mut self, condition: Condition<M>) -> Self {
         self.filter = Some(match self.filter.take() {
-            Some(existing) => sea_query::Condition::all()
-                .add(existing)
-                .add(condition.inner),
-            None => condition.inner,
+            Some(existing) => Node::All(vec![existing, condition.node]),
+            None => condition.node,
         });
         self
     }
@@ -286,14 +571,14 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
-    fn select(&self) -> SelectStatement {
+    fn select(&self, backend: crate::Backend) -> SelectStatement {
         let meta = M::META;
         let mut statement = Query::select();
         statement
             .columns(meta.columns().map(|c| (meta.table, c)))
             .from(meta.table);
         if let Some(filter) = &self.filter {
-            statement.cond_where(filter.clone());
+            statement.cond_where(filter.compile(backend));
         }
         let ordering: Vec<(&str, bool)> = match &self.ordering {
             Some(ordering) => ordering.clone(),
@@ -322,12 +607,12 @@ impl<M: Model> QuerySet<M> {
 
     /// The SQL this query runs on `backend`, with `?`/`$n` placeholders.
     pub fn sql(&self, backend: crate::Backend) -> String {
-        build(&self.select(), backend).0
+        build(&self.select(backend), backend).0
     }
 
     /// Every matching row.
     pub async fn all<E: Executor + ?Sized>(&self, db: &E) -> Result<Vec<M>, DbError> {
-        let (sql, params) = build(&self.select(), db.backend());
+        let (sql, params) = build(&self.select(db.backend()), db.backend());
         executor::fetch_all(db.target(), &sql, params)
             .await?
             .iter()
@@ -343,7 +628,7 @@ impl<M: Model> QuerySet<M> {
             // Like Django: without an ordering, first() orders by the key.
             query.ordering = Some(vec![(M::META.pk().column, false)]);
         }
-        let (sql, params) = build(&query.select(), db.backend());
+        let (sql, params) = build(&query.select(db.backend()), db.backend());
         executor::fetch_optional(db.target(), &sql, params)
             .await?
             .map(|row| M::from_row_at(&row, 0))
@@ -377,7 +662,7 @@ impl<M: Model> QuerySet<M> {
         let meta = M::META;
         let mut statement = Query::select();
         if self.limit.is_some() || self.offset.is_some() {
-            let mut inner = self.select();
+            let mut inner = self.select(db.backend());
             inner.clear_order_by();
             statement
                 .expr(Func::count(Expr::col(sea_query::Asterisk)))
@@ -387,7 +672,7 @@ impl<M: Model> QuerySet<M> {
                 .expr(Func::count(Expr::col(sea_query::Asterisk)))
                 .from(meta.table);
             if let Some(filter) = &self.filter {
-                statement.cond_where(filter.clone());
+                statement.cond_where(filter.compile(db.backend()));
             }
         }
         let (sql, params) = build(&statement, db.backend());
@@ -401,7 +686,7 @@ impl<M: Model> QuerySet<M> {
     pub async fn exists<E: Executor + ?Sized>(&self, db: &E) -> Result<bool, DbError> {
         let mut query = self.clone();
         query.limit = Some(1);
-        let mut statement = query.select();
+        let mut statement = query.select(db.backend());
         statement.clear_selects();
         statement.expr(Expr::val(1));
         statement.clear_order_by();
@@ -409,6 +694,36 @@ impl<M: Model> QuerySet<M> {
         Ok(executor::fetch_optional(db.target(), &sql, params)
             .await?
             .is_some())
+    }
+
+    /// Updates every matching row in one statement; returns how many
+    /// matched. Expressions such as `Choice::VOTES + 1` are evaluated by the
+    /// database, so concurrent updates lose nothing.
+    pub async fn update<E: Executor + ?Sized>(
+        &self,
+        db: &E,
+        assignments: impl IntoIterator<Item = Assignment<M>>,
+    ) -> Result<u64, DbError> {
+        if self.limit.is_some() || self.offset.is_some() {
+            return Err(DbError::new(
+                ErrorKind::Other,
+                "cannot update a sliced query (limit/offset); filter instead",
+            ));
+        }
+        let values: Vec<(&'static str, Expr)> = assignments
+            .into_iter()
+            .map(|a| (a.column, a.expr))
+            .collect();
+        if values.is_empty() {
+            return Ok(0);
+        }
+        let mut statement = Query::update();
+        statement.table(M::META.table).values(values);
+        if let Some(filter) = &self.filter {
+            statement.cond_where(filter.compile(db.backend()));
+        }
+        let (sql, params) = build(&statement, db.backend());
+        executor::execute(db.target(), &sql, params).await
     }
 
     /// Deletes every matching row; returns how many.
@@ -423,9 +738,21 @@ impl<M: Model> QuerySet<M> {
         let mut statement = Query::delete();
         statement.from_table(meta.table);
         if let Some(filter) = &self.filter {
-            statement.cond_where(filter.clone());
+            statement.cond_where(filter.compile(db.backend()));
         }
         let (sql, params) = build(&statement, db.backend());
         executor::execute(db.target(), &sql, params).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern(TextOp::Contains, "100%_!"), "%100!%!_!!%");
+        assert_eq!(like_pattern(TextOp::StartsWith, "a"), "a%");
+        assert_eq!(like_pattern(TextOp::EndsWith, "a"), "%a");
     }
 }

@@ -572,3 +572,197 @@ fn metadata_describes_the_model() {
             .starts_with(r#"SELECT "question"."id", "question"."text""#)
     );
 }
+
+#[tokio::test]
+async fn text_lookups_have_the_same_meaning_on_every_backend() {
+    each_backend(async |db| {
+        create_table(&db, Question::META).await.unwrap();
+        for (i, text) in [
+            "Hello World",
+            "hello world",
+            "100% sure",
+            "100 percent",
+            "snake_case",
+            "snakeXcase",
+            "glob*star?[x]",
+            "Ünïcode Ärger",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut q = question(text, i as i32);
+            q.slug = format!("s{i}");
+            q.save(&db).await.unwrap();
+        }
+        let find = async |condition| {
+            let mut found: Vec<String> = Question::objects()
+                .filter(condition)
+                .all(&db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|q| q.text)
+                .collect();
+            found.sort();
+            found
+        };
+        let backend = db.backend();
+        assert_eq!(
+            find(Question::TEXT.contains("World")).await,
+            ["Hello World"],
+            "{backend}"
+        );
+        assert_eq!(
+            find(Question::TEXT.icontains("WORLD")).await,
+            ["Hello World", "hello world"],
+            "{backend}"
+        );
+        assert_eq!(
+            find(Question::TEXT.startswith("hello")).await,
+            ["hello world"],
+            "{backend}"
+        );
+        assert_eq!(
+            find(Question::TEXT.istartswith("HELLO")).await,
+            ["Hello World", "hello world"],
+            "{backend}"
+        );
+        assert_eq!(
+            find(Question::TEXT.endswith("World")).await,
+            ["Hello World"],
+            "{backend}"
+        );
+        assert_eq!(
+            find(Question::TEXT.iendswith("world")).await,
+            ["Hello World", "hello world"],
+            "{backend}"
+        );
+        assert_eq!(
+            find(Question::TEXT.iexact("hello WORLD")).await,
+            ["Hello World", "hello world"],
+            "{backend}"
+        );
+        // Wildcards in the value are literal text.
+        assert_eq!(
+            find(Question::TEXT.contains("0%")).await,
+            ["100% sure"],
+            "{backend}"
+        );
+        assert_eq!(
+            find(Question::TEXT.icontains("0%")).await,
+            ["100% sure"],
+            "{backend}"
+        );
+        assert_eq!(
+            find(Question::TEXT.contains("e_c")).await,
+            ["snake_case"],
+            "{backend}"
+        );
+        assert_eq!(
+            find(Question::TEXT.icontains("E_C")).await,
+            ["snake_case"],
+            "{backend}"
+        );
+        assert_eq!(
+            find(Question::TEXT.contains("*star?[")).await,
+            ["glob*star?[x]"],
+            "{backend}"
+        );
+        assert_eq!(
+            find(Question::TEXT.contains("Ärger")).await,
+            ["Ünïcode Ärger"],
+            "{backend}"
+        );
+        assert!(
+            find(Question::TEXT.contains("ärger")).await.is_empty(),
+            "{backend}"
+        );
+        assert!(
+            find(Question::TEXT.contains("%")).await.len() == 1,
+            "{backend}"
+        );
+        assert_eq!(
+            find(Question::TEXT.startswith("100") & !Question::TEXT.contains("%")).await,
+            ["100 percent"],
+            "{backend}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn update_with_f_expressions_loses_no_concurrent_increment() {
+    each_backend(async |db| {
+        let saved = seeded(&db).await;
+        let beta = saved[1].id.get().unwrap();
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    Question::objects()
+                        .filter(Question::ID.eq(beta))
+                        .update(&db, [Question::VOTES.set(Question::VOTES + 1)])
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), 1);
+        }
+        let beta_now = Question::objects()
+            .get(&db, Question::ID.eq(beta))
+            .await
+            .unwrap();
+        assert_eq!(beta_now.votes, 30, "10 + 20 on {}", db.backend());
+
+        // Arithmetic chains and plain values; only matching rows change.
+        let changed = Question::objects()
+            .filter(Question::VOTES.lt(5))
+            .update(
+                &db,
+                [
+                    Question::VOTES.set((Question::VOTES + 2) * 10),
+                    Question::CLOSED_AT.set(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed, 2);
+        let alpha = Question::objects()
+            .get(&db, Question::TEXT.eq("Alpha"))
+            .await
+            .unwrap();
+        assert_eq!(alpha.votes, 50);
+        assert!(alpha.closed_at.is_some());
+        let gamma = Question::objects()
+            .get(&db, Question::TEXT.eq("Gamma"))
+            .await
+            .unwrap();
+        assert_eq!(gamma.votes, 20);
+        let untouched = Question::objects()
+            .get(&db, Question::TEXT.eq("Epsilon"))
+            .await
+            .unwrap();
+        assert_eq!((untouched.votes, untouched.closed_at), (7, None));
+        Question::objects()
+            .update(
+                &db,
+                [
+                    Question::TEXT.set("same"),
+                    Question::VOTES.set(Question::VOTES - Question::VOTES),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            Question::objects()
+                .filter(Question::VOTES.eq(0))
+                .count(&db)
+                .await
+                .unwrap(),
+            5
+        );
+    })
+    .await;
+}

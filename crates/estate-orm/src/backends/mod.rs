@@ -223,6 +223,22 @@ where
     Ok(args)
 }
 
+/// A case-sensitive text lookup: the one thing each backend spells
+/// differently (SQLite's LIKE ignores ASCII case, MySQL's follows the
+/// column's usually case-insensitive collation).
+pub(crate) fn text_match(
+    backend: Backend,
+    column: sea_query::Expr,
+    op: crate::query::TextOp,
+    value: &str,
+) -> sea_query::Expr {
+    match backend {
+        Backend::Sqlite => sqlite::text_match(column, op, value),
+        Backend::Postgres => postgres::text_match(column, op, value),
+        Backend::MySql => mysql::text_match(column, op, value),
+    }
+}
+
 /// Reads a decimal column: SQLite keeps decimals as exact text.
 pub(crate) fn decode_decimal(row: &Row, index: usize) -> Result<Decimal, DbError> {
     match row {

@@ -11,6 +11,8 @@ use super::{BindTypes, Features};
 use crate::database::PoolSettings;
 use crate::error::DbError;
 use crate::model::{FieldMeta, FieldType};
+use crate::query::TextOp;
+use crate::query::like_pattern;
 
 pub(crate) const FEATURES: Features = Features {
     can_rollback_ddl: false,
@@ -101,3 +103,12 @@ pub(crate) fn column_type(field: &FieldMeta) -> String {
 
 /// What follows the type for an auto-increment primary key.
 pub(crate) const AUTO_KEY: &str = "PRIMARY KEY AUTO_INCREMENT";
+
+/// MySQL's LIKE follows the column's collation (usually case-insensitive):
+/// compare under the binary UTF-8 collation instead.
+pub(crate) fn text_match(column: sea_query::Expr, op: TextOp, value: &str) -> sea_query::Expr {
+    sea_query::Expr::cust_with_exprs(
+        "? COLLATE utf8mb4_bin LIKE ? ESCAPE '!'",
+        [column, sea_query::Expr::val(like_pattern(op, value))],
+    )
+}

@@ -15,6 +15,7 @@ use super::{BindTypes, Features};
 use crate::database::PoolSettings;
 use crate::error::DbError;
 use crate::model::{FieldMeta, FieldType};
+use crate::query::TextOp;
 
 pub(crate) const FEATURES: Features = Features {
     can_rollback_ddl: true,
@@ -113,3 +114,24 @@ pub(crate) fn column_type(field: &FieldMeta) -> String {
 
 /// What follows the type for an auto-increment primary key.
 pub(crate) const AUTO_KEY: &str = "PRIMARY KEY AUTOINCREMENT";
+
+/// Case-sensitive text lookups use GLOB (SQLite's LIKE ignores ASCII case);
+/// GLOB's own wildcards in the value are bracketed so they match literally.
+pub(crate) fn text_match(column: sea_query::Expr, op: TextOp, value: &str) -> sea_query::Expr {
+    let mut escaped = String::with_capacity(value.len() + 4);
+    for c in value.chars() {
+        match c {
+            '*' => escaped.push_str("[*]"),
+            '?' => escaped.push_str("[?]"),
+            '[' => escaped.push_str("[[]"),
+            c => escaped.push(c),
+        }
+    }
+    let pattern = match op {
+        TextOp::Exact => escaped,
+        TextOp::Contains => format!("*{escaped}*"),
+        TextOp::StartsWith => format!("{escaped}*"),
+        TextOp::EndsWith => format!("*{escaped}"),
+    };
+    sea_query::Expr::cust_with_exprs("? GLOB ?", [column, sea_query::Expr::val(pattern)])
+}
