@@ -1,6 +1,6 @@
 //! QuerySets: lazy, chainable queries that compile to one SQL statement.
 //!
-//! ```ignore
+//! ```text
 //! let latest = Question::objects()
 //!     .filter(Question::PUB_DATE.lte(now) & Question::VOTES.gt(0))
 //!     .order_by(Question::PUB_DATE.desc())

@@ -11,19 +11,15 @@
 //! }
 //! ```
 
-use std::convert::Infallible;
 use std::ffi::OsString;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
-use axum::routing::Route as AxumRoute;
+use axum::response::Response;
 use http::{Extensions, Method, StatusCode};
 use tokio::net::TcpListener;
-use tower::{Layer, Service};
 
 use crate::app_module::{AppModule, CheckFn, Startup};
 use crate::cli::{self, CheckContext, CheckMessage, CommandOutput, Level, ManagementCommand};
@@ -34,7 +30,7 @@ use crate::http::hosts::AllowedHosts;
 use crate::http::security_headers::{hsts_header, security_headers};
 use crate::http::{ErrorContext, ErrorPages, EstateService, RequestIds};
 use crate::logging;
-use crate::routing::{Route, Routes};
+use crate::routing::{Route, RouteLayer, Routes};
 use crate::server::{self, ServerOptions};
 use crate::settings::load::SectionDecl;
 use crate::settings::{Settings, SettingsLoader};
@@ -167,14 +163,7 @@ impl App {
 
     /// Applies a tower layer to every route (inside the Estate core, so host
     /// checks and limits still come first).
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<AxumRoute> + Clone + Send + Sync + 'static,
-        L::Service: Service<Request> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
-        <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
-        <L::Service as Service<Request>>::Future: Send + 'static,
-    {
+    pub fn layer<L: RouteLayer>(mut self, layer: L) -> Self {
         self.layers
             .push(Box::new(move |router| router.layer(layer)));
         self

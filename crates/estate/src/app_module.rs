@@ -24,22 +24,17 @@
 //! [`AppContext::apps`](crate::AppContext::apps).
 
 use std::any::Any;
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::response::IntoResponse;
-use axum::routing::Route as AxumRoute;
 use futures_util::future::BoxFuture;
 use http::Extensions;
 use serde::de::DeserializeOwned;
-use tower::{Layer, Service};
 
 use crate::cli::{CheckContext, CheckMessage, ManagementCommand};
 use crate::error::Result;
-use crate::routing::{Route, Routes};
+use crate::routing::{Route, RouteLayer, Routes};
 use crate::settings::Settings;
 use crate::settings::load::SectionDecl;
 
@@ -159,14 +154,7 @@ impl AppModule {
     }
 
     /// Applies a tower layer to this app's routes only.
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<AxumRoute> + Clone + Send + Sync + 'static,
-        L::Service: Service<Request> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
-        <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
-        <L::Service as Service<Request>>::Future: Send + 'static,
-    {
+    pub fn layer<L: RouteLayer>(mut self, layer: L) -> Self {
         self.routes = std::mem::take(&mut self.routes).layer(layer);
         self
     }

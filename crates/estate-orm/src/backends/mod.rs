@@ -12,6 +12,7 @@ use sqlx::Arguments;
 use sqlx::error::BoxDynError;
 
 use crate::error::{DbError, ErrorKind};
+use crate::model::{FieldMeta, FieldType};
 use crate::row::Row;
 use crate::value::{Kind, Value};
 
@@ -221,6 +222,55 @@ where
         })?;
     }
     Ok(args)
+}
+
+/// A field's column type on `backend`: the backend's own type where it has
+/// one, else the standard SQL type (like Django's per-backend `data_types`).
+pub(crate) fn column_type(backend: Backend, field: &FieldMeta) -> String {
+    let specific = match backend {
+        Backend::Sqlite => sqlite::column_type(field),
+        Backend::Postgres => postgres::column_type(field),
+        Backend::MySql => mysql::column_type(field),
+    };
+    specific.unwrap_or_else(|| standard_column_type(field))
+}
+
+fn standard_column_type(field: &FieldMeta) -> String {
+    match field.field_type {
+        FieldType::AutoInt | FieldType::Int => "integer".into(),
+        FieldType::AutoBigInt | FieldType::BigInt => "bigint".into(),
+        FieldType::SmallInt => "smallint".into(),
+        FieldType::Bool => "boolean".into(),
+        FieldType::Float => "double precision".into(),
+        FieldType::String => match field.max_length {
+            Some(n) => format!("varchar({n})"),
+            None => "text".into(),
+        },
+        FieldType::Decimal => format!(
+            "numeric({}, {})",
+            field.max_digits.unwrap_or(30),
+            field.decimal_places.unwrap_or(10)
+        ),
+        FieldType::Date => "date".into(),
+        FieldType::Time => "time".into(),
+        FieldType::DateTime => "timestamp with time zone".into(),
+        FieldType::Uuid => "char(36)".into(),
+        FieldType::Json => "json".into(),
+        FieldType::Bytes => "blob".into(),
+    }
+}
+
+/// Runs one administrative statement (CREATE/DROP DATABASE) on a fresh
+/// connection to the server.
+pub(crate) async fn admin<C>(url: &str, statement: String) -> Result<(), DbError>
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c>,
+{
+    let mut conn = C::connect(url).await?;
+    sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(statement)).await?;
+    conn.close().await?;
+    Ok(())
 }
 
 /// A case-sensitive text lookup: the one thing each backend spells

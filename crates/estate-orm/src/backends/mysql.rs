@@ -5,7 +5,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use sqlx::error::BoxDynError;
 use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::{Arguments, Connection, Executor, MySql};
+use sqlx::{Arguments, MySql};
 
 use super::{BindTypes, Features};
 use crate::database::PoolSettings;
@@ -48,24 +48,17 @@ impl BindTypes for MySql {
 
 /// Creates database `name` (UTF-8, the usual case-insensitive collation).
 pub(crate) async fn create_database(admin_url: &str, name: &str) -> Result<(), DbError> {
-    let mut conn = sqlx::MySqlConnection::connect(admin_url).await?;
-    conn.execute(sqlx::AssertSqlSafe(format!(
-        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-    )))
-    .await?;
-    conn.close().await?;
-    Ok(())
+    super::admin::<sqlx::MySqlConnection>(
+        admin_url,
+        format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"),
+    )
+    .await
 }
 
 /// Drops database `name`.
 pub(crate) async fn drop_database(admin_url: &str, name: &str) -> Result<(), DbError> {
-    let mut conn = sqlx::MySqlConnection::connect(admin_url).await?;
-    conn.execute(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS `{name}`"
-    )))
-    .await?;
-    conn.close().await?;
-    Ok(())
+    super::admin::<sqlx::MySqlConnection>(admin_url, format!("DROP DATABASE IF EXISTS `{name}`"))
+        .await
 }
 
 /// Quotes an identifier.
@@ -73,32 +66,20 @@ pub(crate) fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-/// The column type. Times keep microseconds; UUIDs are `char(36)` text.
-pub(crate) fn column_type(field: &FieldMeta) -> String {
-    match field.field_type {
-        FieldType::AutoInt => "integer".into(),
-        FieldType::AutoBigInt => "bigint".into(),
-        FieldType::SmallInt => "smallint".into(),
-        FieldType::Int => "integer".into(),
-        FieldType::BigInt => "bigint".into(),
-        FieldType::Bool => "bool".into(),
-        FieldType::Float => "double precision".into(),
-        FieldType::String => match field.max_length {
-            Some(n) => format!("varchar({n})"),
-            None => "longtext".into(),
-        },
-        FieldType::Decimal => format!(
-            "numeric({}, {})",
-            field.max_digits.unwrap_or(30),
-            field.decimal_places.unwrap_or(10)
-        ),
-        FieldType::Date => "date".into(),
-        FieldType::Time => "time(6)".into(),
-        FieldType::DateTime => "datetime(6)".into(),
-        FieldType::Uuid => "char(36)".into(),
-        FieldType::Json => "json".into(),
-        FieldType::Bytes => "longblob".into(),
-    }
+/// Where MySQL's column types differ from the standard ones: times keep
+/// microseconds, and text without a maximum is `longtext`.
+pub(crate) fn column_type(field: &FieldMeta) -> Option<String> {
+    Some(
+        match field.field_type {
+            FieldType::Bool => "bool",
+            FieldType::String if field.max_length.is_none() => "longtext",
+            FieldType::Time => "time(6)",
+            FieldType::DateTime => "datetime(6)",
+            FieldType::Bytes => "longblob",
+            _ => return None,
+        }
+        .to_owned(),
+    )
 }
 
 /// What follows the type for an auto-increment primary key.

@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions};
-use sqlx::{Arguments, Connection, Executor, Postgres};
+use sqlx::{Arguments, Postgres};
 
 use super::{BindTypes, Features};
 use crate::database::PoolSettings;
@@ -42,22 +42,16 @@ impl BindTypes for Postgres {
 
 /// Creates database `name` on the server at `admin_url`.
 pub(crate) async fn create_database(admin_url: &str, name: &str) -> Result<(), DbError> {
-    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .await?;
-    conn.close().await?;
-    Ok(())
+    super::admin::<sqlx::PgConnection>(admin_url, format!("CREATE DATABASE \"{name}\"")).await
 }
 
 /// Drops database `name`, disconnecting anyone still on it.
 pub(crate) async fn drop_database(admin_url: &str, name: &str) -> Result<(), DbError> {
-    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
-    conn.execute(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .await?;
-    conn.close().await?;
-    Ok(())
+    super::admin::<sqlx::PgConnection>(
+        admin_url,
+        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+    )
+    .await
 }
 
 /// Quotes an identifier.
@@ -65,32 +59,17 @@ pub(crate) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The column type.
-pub(crate) fn column_type(field: &FieldMeta) -> String {
-    match field.field_type {
-        FieldType::AutoInt => "integer".into(),
-        FieldType::AutoBigInt => "bigint".into(),
-        FieldType::SmallInt => "smallint".into(),
-        FieldType::Int => "integer".into(),
-        FieldType::BigInt => "bigint".into(),
-        FieldType::Bool => "boolean".into(),
-        FieldType::Float => "double precision".into(),
-        FieldType::String => match field.max_length {
-            Some(n) => format!("varchar({n})"),
-            None => "text".into(),
-        },
-        FieldType::Decimal => format!(
-            "numeric({}, {})",
-            field.max_digits.unwrap_or(30),
-            field.decimal_places.unwrap_or(10)
-        ),
-        FieldType::Date => "date".into(),
-        FieldType::Time => "time".into(),
-        FieldType::DateTime => "timestamp with time zone".into(),
-        FieldType::Uuid => "uuid".into(),
-        FieldType::Json => "jsonb".into(),
-        FieldType::Bytes => "bytea".into(),
-    }
+/// Where PostgreSQL's column types differ from the standard ones.
+pub(crate) fn column_type(field: &FieldMeta) -> Option<String> {
+    Some(
+        match field.field_type {
+            FieldType::Uuid => "uuid",
+            FieldType::Json => "jsonb",
+            FieldType::Bytes => "bytea",
+            _ => return None,
+        }
+        .to_owned(),
+    )
 }
 
 /// What follows the type for an auto-increment primary key.

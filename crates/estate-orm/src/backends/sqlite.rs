@@ -88,28 +88,22 @@ pub(crate) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The column type. Decimals, UUIDs, JSON and times are stored as text
-/// (exact, readable, and sortable in their fixed formats).
-pub(crate) fn column_type(field: &FieldMeta) -> String {
-    match field.field_type {
-        FieldType::AutoInt | FieldType::AutoBigInt => "integer".into(),
-        FieldType::SmallInt => "smallint".into(),
-        FieldType::Int => "integer".into(),
-        FieldType::BigInt => "bigint".into(),
-        FieldType::Bool => "bool".into(),
-        FieldType::Float => "real".into(),
-        FieldType::String => match field.max_length {
-            Some(n) => format!("varchar({n})"),
-            None => "text".into(),
-        },
-        FieldType::Decimal => "text".into(),
-        FieldType::Date => "date".into(),
-        FieldType::Time => "time".into(),
-        FieldType::DateTime => "datetime".into(),
-        FieldType::Uuid => "char(36)".into(),
-        FieldType::Json => "text".into(),
-        FieldType::Bytes => "blob".into(),
-    }
+/// Where SQLite's column types differ from the standard ones: the key must
+/// be `integer` (an alias of the rowid), and decimals and JSON are stored as
+/// text (exact and readable).
+pub(crate) fn column_type(field: &FieldMeta) -> Option<String> {
+    Some(
+        match field.field_type {
+            FieldType::AutoInt | FieldType::AutoBigInt => "integer",
+            FieldType::Bool => "bool",
+            FieldType::Float => "real",
+            FieldType::Decimal | FieldType::Json => "text",
+            FieldType::DateTime => "datetime",
+            FieldType::Bytes => "blob",
+            _ => return None,
+        }
+        .to_owned(),
+    )
 }
 
 /// What follows the type for an auto-increment primary key.

@@ -3,7 +3,7 @@
 //! directly. The per-backend column types live in the backend modules.
 
 use super::meta::ModelMeta;
-use crate::backends::{Backend, mysql, postgres, sqlite};
+use crate::backends::{self, Backend, mysql, postgres, sqlite};
 use crate::error::DbError;
 use crate::executor::{self, Executor};
 
@@ -21,10 +21,11 @@ pub fn create_table_sql(meta: &ModelMeta, backend: Backend) -> Vec<String> {
         .fields
         .iter()
         .map(|field| {
-            let (column_type, auto_key) = match backend {
-                Backend::Sqlite => (sqlite::column_type(field), sqlite::AUTO_KEY),
-                Backend::Postgres => (postgres::column_type(field), postgres::AUTO_KEY),
-                Backend::MySql => (mysql::column_type(field), mysql::AUTO_KEY),
+            let column_type = backends::column_type(backend, field);
+            let auto_key = match backend {
+                Backend::Sqlite => sqlite::AUTO_KEY,
+                Backend::Postgres => postgres::AUTO_KEY,
+                Backend::MySql => mysql::AUTO_KEY,
             };
             let mut sql = format!("{} {column_type}", quote(backend, field.column));
             sql.push_str(if field.null { " NULL" } else { " NOT NULL" });

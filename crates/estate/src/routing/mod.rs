@@ -4,10 +4,12 @@
 //! - [`Routes`] groups routes under a prefix and namespace;
 //! - [`Urls`] (an extractor) and [`UrlTable`] turn names back into paths.
 
+mod layer;
 mod route;
 mod routes;
 mod urls;
 
+pub use layer::RouteLayer;
 pub use route::{HandlerInfo, Route, RouteExt, any, delete, get, head, options, patch, post, put};
 pub use routes::{RouteInfo, Routes};
 

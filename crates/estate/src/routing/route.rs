@@ -19,13 +19,10 @@
 //! A plain `axum::routing::MethodRouter` converts into a [`Route`] too; its
 //! methods and handler then show as `*` and `(axum)` in the route listing.
 
-use std::convert::Infallible;
-
-use axum::extract::Request;
 use axum::handler::Handler;
-use axum::response::IntoResponse;
-use axum::routing::{MethodRouter, Route as AxumRoute};
-use tower::{Layer, Service};
+use axum::routing::MethodRouter;
+
+use super::layer::RouteLayer;
 
 /// What the route listing shows for one method of a route.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,14 +66,7 @@ impl Route {
     }
 
     /// Applies a tower layer to this route only.
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<AxumRoute> + Clone + Send + Sync + 'static,
-        L::Service: Service<Request> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
-        <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
-        <L::Service as Service<Request>>::Future: Send + 'static,
-    {
+    pub fn layer<L: RouteLayer>(mut self, layer: L) -> Self {
         self.router = self.router.layer(layer);
         self
     }

@@ -5,14 +5,10 @@
 //! Routes are recorded, not built, until the app starts: only then are the
 //! full paths, names, limits and layers known.
 
-use std::convert::Infallible;
-
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::response::IntoResponse;
-use axum::routing::Route as AxumRoute;
-use tower::{Layer, Service};
+use axum::extract::DefaultBodyLimit;
 
+use super::layer::RouteLayer;
 use super::route::{HandlerInfo, Route};
 use super::urls::UrlTable;
 
@@ -85,14 +81,7 @@ impl Routes {
     }
 
     /// Applies a tower layer to every route in this set (not to others).
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: Layer<AxumRoute> + Clone + Send + Sync + 'static,
-        L::Service: Service<Request> + Clone + Send + Sync + 'static,
-        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
-        <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
-        <L::Service as Service<Request>>::Future: Send + 'static,
-    {
+    pub fn layer<L: RouteLayer>(mut self, layer: L) -> Self {
         self.layers
             .push(Box::new(move |router| router.layer(layer)));
         self
