@@ -30,7 +30,19 @@ struct FieldSpec {
     default: Option<Expr>,
     verbose_name: Option<String>,
     help_text: Option<String>,
+    on_delete: Option<Ident>,
+    related_name: Option<String>,
 }
+
+/// The `on_delete` rules (the variants of `OnDelete`).
+const ON_DELETE: &[&str] = &[
+    "Cascade",
+    "Protect",
+    "Restrict",
+    "SetNull",
+    "SetDefault",
+    "DoNothing",
+];
 
 pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     if !input.generics.params.is_empty() {
@@ -116,8 +128,13 @@ fn parse_ordering(text: &str) -> Vec<(String, bool)> {
 
 fn parse_field(field: &syn::Field) -> syn::Result<FieldSpec> {
     let ident = field.ident.clone().expect("named fields have names");
+    let column = if is_relation(&field.ty) {
+        format!("{ident}_id")
+    } else {
+        ident.to_string()
+    };
     let mut spec = FieldSpec {
-        column: ident.to_string(),
+        column,
         ident,
         ty: field.ty.clone(),
         primary_key: is_auto(&field.ty),
@@ -129,6 +146,8 @@ fn parse_field(field: &syn::Field) -> syn::Result<FieldSpec> {
         default: None,
         verbose_name: None,
         help_text: None,
+        on_delete: None,
+        related_name: None,
     };
     for attr in field.attrs.iter().filter(|a| a.path().is_ident("model")) {
         attr.parse_nested_meta(|meta| {
@@ -150,11 +169,28 @@ fn parse_field(field: &syn::Field) -> syn::Result<FieldSpec> {
                     spec.verbose_name = Some(meta.value()?.parse::<LitStr>()?.value())
                 }
                 "help_text" => spec.help_text = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "related_name" => {
+                    spec.related_name = Some(meta.value()?.parse::<LitStr>()?.value())
+                }
+                "on_delete" => {
+                    let rule: Ident = meta.value()?.parse()?;
+                    if !ON_DELETE.iter().any(|r| rule == r) {
+                        return Err(syn::Error::new(
+                            rule.span(),
+                            format!(
+                                "unknown on_delete `{rule}` on `{}`; expected one of: {}",
+                                spec.ident,
+                                ON_DELETE.join(", ")
+                            ),
+                        ));
+                    }
+                    spec.on_delete = Some(rule);
+                }
                 _ => {
                     return Err(meta.error(format!(
                         "unknown field option `{key}` on `{}`; expected one of: primary_key, \
                          unique, index, db_column, max_length, max_digits, decimal_places, \
-                         default, verbose_name, help_text",
+                         default, verbose_name, help_text, on_delete, related_name",
                         spec.ident
                     )));
                 }
@@ -172,6 +208,28 @@ fn parse_u32(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<u32> {
         return Err(syn::Error::new(lit.span(), "must be greater than zero"));
     }
     Ok(value)
+}
+
+/// Whether the type is a relation (`ForeignKey<T>` or `Option<ForeignKey<T>>`),
+/// whose column is named `<field>_id` like Django's.
+fn is_relation(ty: &Type) -> bool {
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    if last.ident == "ForeignKey" {
+        return true;
+    }
+    if last.ident == "Option" {
+        if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+            if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                return is_relation(inner);
+            }
+        }
+    }
+    false
 }
 
 /// Whether the type is `Auto<...>` (an auto-incrementing primary key).
@@ -221,6 +279,24 @@ fn validate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
                 format!(
                     "fields `{}` and `{}` both use column `{}`",
                     other.ident, field.ident, field.column
+                ),
+            ));
+        }
+        if field.on_delete.as_ref().is_some_and(|r| r == "SetDefault") && field.default.is_none() {
+            return Err(syn::Error::new(
+                field.ident.span(),
+                format!(
+                    "field `{}`: on_delete = SetDefault needs #[model(default = ...)]",
+                    field.ident
+                ),
+            ));
+        }
+        if field.related_name.is_some() && field.on_delete.is_none() {
+            return Err(syn::Error::new(
+                field.ident.span(),
+                format!(
+                    "field `{}`: related_name applies to ForeignKey fields (with on_delete)",
+                    field.ident
                 ),
             ));
         }
@@ -304,7 +380,8 @@ fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
         let column = &f.column;
         let primary_key = f.primary_key;
         let unique = f.unique || f.primary_key;
-        let index = f.index;
+        // Foreign keys are indexed, as in Django.
+        let index = f.index || f.on_delete.is_some();
         let max_length = opt_u32(f.max_length);
         let max_digits = opt_u32(f.max_digits);
         let decimal_places = opt_u32(f.decimal_places);
@@ -322,6 +399,27 @@ fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
             },
             None => quote!(::core::option::Option::None),
         };
+        let relation = match &f.on_delete {
+            Some(rule) => {
+                let message =
+                    format!("field `{field_name}`: on_delete applies only to ForeignKey fields");
+                let related_name = match &f.related_name {
+                    Some(name) => quote!(::core::option::Option::Some(#name)),
+                    None => quote!(::core::option::Option::None),
+                };
+                quote_spanned! {ty.span()=>
+                    ::core::option::Option::Some(#krate::Relation {
+                        target: match <#ty as #krate::FieldValue>::TARGET {
+                            ::core::option::Option::Some(target) => target,
+                            ::core::option::Option::None => ::core::panic!(#message),
+                        },
+                        on_delete: #krate::OnDelete::#rule,
+                        related_name: #related_name,
+                    })
+                }
+            }
+            None => quote!(::core::option::Option::None),
+        };
         quote! {
             #krate::FieldMeta {
                 name: #field_name,
@@ -337,6 +435,7 @@ fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
                 default: #default,
                 verbose_name: #verbose,
                 help_text: #help,
+                relation: #relation,
             }
         }
     });
@@ -364,6 +463,27 @@ fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
                 const _: () = ::core::assert!(!<#ty as #krate::FieldValue>::NEEDS_DIGITS, #message);
             });
         }
+        if f.on_delete.is_none() {
+            let message = format!(
+                "field `{field}`: a ForeignKey needs #[model(on_delete = ...)]: one of {}",
+                ON_DELETE.join(", ")
+            );
+            out.extend(quote_spanned! {ty.span()=>
+                const _: () = ::core::assert!(<#ty as #krate::FieldValue>::TARGET.is_none(), #message);
+            });
+        }
+        if f.on_delete.is_some() {
+            let message = format!("field `{field}`: on_delete applies only to ForeignKey fields");
+            out.extend(quote_spanned! {ty.span()=>
+                const _: () = ::core::assert!(<#ty as #krate::FieldValue>::TARGET.is_some(), #message);
+            });
+        }
+        if f.on_delete.as_ref().is_some_and(|r| r == "SetNull") {
+            let message = format!("field `{field}`: on_delete = SetNull needs an Option<ForeignKey<_>> field");
+            out.extend(quote_spanned! {ty.span()=>
+                const _: () = ::core::assert!(<#ty as #krate::FieldValue>::NULLABLE, #message);
+            });
+        }
         if f.primary_key {
             let message = format!("field `{field}`: a primary key cannot be Option<_>");
             out.extend(quote_spanned! {ty.span()=>
@@ -389,6 +509,15 @@ fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
         quote!(<#ty as #krate::FieldValue>::to_value(&self.#ident))
     });
     let pk_ty = &fields[pk_index].ty;
+    let loaders = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.on_delete.is_some())
+        .map(|(i, f)| {
+            let ident = &f.ident;
+            let ty = &f.ty;
+            quote!(#i => <#ty as #krate::FieldValue>::set_loaded(&mut self.#ident, value),)
+        });
 
     let constants = fields.iter().enumerate().map(|(i, f)| {
         let ty = &f.ty;
@@ -420,6 +549,19 @@ fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
 
             fn to_values(&self) -> ::std::vec::Vec<#krate::Value> {
                 ::std::vec![#(#writes),*]
+            }
+
+            type Key = <#pk_ty as #krate::PrimaryKey>::Key;
+
+            fn key(&self) -> ::core::option::Option<Self::Key> {
+                <#pk_ty as #krate::PrimaryKey>::key(&self.#pk_ident)
+            }
+
+            fn set_related(&mut self, index: usize, value: ::std::boxed::Box<dyn ::core::any::Any + ::core::marker::Send>) {
+                match index {
+                    #(#loaders)*
+                    _ => {}
+                }
             }
 
             fn pk_value(&self) -> #krate::Value {

@@ -9,6 +9,7 @@ use sqlx::sqlite::SqlitePool;
 
 use crate::backends::{self, Backend, Features};
 use crate::error::DbError;
+use crate::model::ModelMeta;
 
 /// Pool sizing.
 #[derive(Clone, Debug)]
@@ -44,6 +45,8 @@ struct Inner {
     pool: Pool,
     backend: Backend,
     url: String,
+    /// The models in use, for `on_delete`: who points at whom.
+    models: std::sync::RwLock<Vec<&'static ModelMeta>>,
 }
 
 impl Database {
@@ -73,6 +76,7 @@ impl Database {
             pool,
             backend,
             url: backends::redact(url),
+            models: std::sync::RwLock::new(Vec::new()),
         })))
     }
 
@@ -98,6 +102,30 @@ impl Database {
             Pool::Postgres(pool) => pool.close().await,
             Pool::MySql(pool) => pool.close().await,
         }
+    }
+
+    /// Registers models, so that deleting a row applies the `on_delete` of
+    /// every registered model pointing at it. Apps register theirs at
+    /// startup; [`create_table`](crate::create_table) registers too.
+    pub fn register(&self, models: &[&'static ModelMeta]) {
+        let mut registered = self.0.models.write().unwrap_or_else(|e| e.into_inner());
+        for model in models {
+            if !registered
+                .iter()
+                .any(|m| std::ptr::eq(*m, *model) || m.table == model.table)
+            {
+                registered.push(model);
+            }
+        }
+    }
+
+    /// The registered models.
+    pub fn models(&self) -> Vec<&'static ModelMeta> {
+        self.0
+            .models
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(crate) fn pool(&self) -> &Pool {

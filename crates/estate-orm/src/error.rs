@@ -26,6 +26,9 @@ pub enum ErrorKind {
     /// A value broke a declared rule (max_length, decimal digits) and was
     /// refused before reaching the database; `field()` names the field.
     Validation,
+    /// A delete was refused: rows point at the row through an
+    /// `on_delete = Protect` (or `Restrict`) relation.
+    Protected,
     /// `get` found no row.
     DoesNotExist,
     /// `get` found more than one row.

@@ -57,6 +57,9 @@ pub trait Executor: Send + Sync {
     /// The backend the query will run on.
     fn backend(&self) -> Backend;
 
+    /// The database (for a transaction, the one it runs on).
+    fn database(&self) -> &Database;
+
     #[doc(hidden)]
     fn target(&self) -> Target<'_>;
 }
@@ -70,9 +73,26 @@ enum Destination<'a> {
     Transaction(&'a Transaction),
 }
 
+/// Runs `block` atomically on `db`: a transaction on a database, a savepoint
+/// inside a transaction.
+pub(crate) async fn atomic<E, T, F>(db: &E, block: F) -> Result<T, DbError>
+where
+    E: Executor + ?Sized,
+    F: AsyncFnOnce(&Transaction) -> Result<T, DbError>,
+{
+    match db.target().0 {
+        Destination::Pool(_) => db.database().atomic(block).await,
+        Destination::Transaction(tx) => tx.atomic(block).await,
+    }
+}
+
 impl Executor for Database {
     fn backend(&self) -> Backend {
         Database::backend(self)
+    }
+
+    fn database(&self) -> &Database {
+        self
     }
 
     fn target(&self) -> Target<'_> {
@@ -83,6 +103,10 @@ impl Executor for Database {
 impl Executor for Transaction {
     fn backend(&self) -> Backend {
         Transaction::backend(self)
+    }
+
+    fn database(&self) -> &Database {
+        Transaction::database(self)
     }
 
     fn target(&self) -> Target<'_> {

@@ -36,7 +36,10 @@ pub use database::{Database, PoolSettings};
 pub use error::{DbError, ErrorKind};
 pub use executor::{Executor, RawSql};
 pub use model::schema::{create_table, create_table_sql, drop_table};
-pub use model::{Auto, Col, FieldMeta, FieldType, FieldValue, Model, ModelMeta};
+pub use model::{
+    Auto, Col, DeleteResult, FieldMeta, FieldType, FieldValue, ForeignKey, Model, ModelMeta,
+    OnDelete, PrimaryKey, Relation, meta_of,
+};
 pub use query::{
     Assignment, ColExpr, Condition, LookupValue, Numeric, Operand, OrderBy, QuerySet, TextColumn,
 };

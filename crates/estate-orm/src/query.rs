@@ -18,7 +18,7 @@ use sea_query::{Alias, Expr, ExprTrait, Func, IntoCondition, Order, Query, Selec
 
 use crate::error::{DbError, ErrorKind};
 use crate::executor::{self, Executor};
-use crate::model::{Auto, Col, FieldValue, Model};
+use crate::model::{Auto, Col, DeleteResult, FieldValue, Model};
 use crate::sql::{build, to_sea};
 use crate::value::Value;
 
@@ -494,10 +494,35 @@ impl<M: Model, T: TextColumn> Col<M, T> {
     }
 }
 
+/// A relation column: `ForeignKey<T>` or `Option<ForeignKey<T>>`.
+pub trait RelationTo<T: Model> {}
+impl<T: Model> RelationTo<T> for crate::model::ForeignKey<T> {}
+impl<T: Model> RelationTo<T> for Option<crate::model::ForeignKey<T>> {}
+
+/// Loads a related model from a joined row (type-erased for storage).
+type LoadRelated = fn(&crate::row::Row, usize) -> Result<Box<dyn std::any::Any + Send>, DbError>;
+
+fn load_related<T: Model>(
+    row: &crate::row::Row,
+    offset: usize,
+) -> Result<Box<dyn std::any::Any + Send>, DbError> {
+    Ok(Box::new(T::from_row_at(row, offset)?))
+}
+
+/// A `select_related` join.
+#[derive(Clone, Copy)]
+struct Related {
+    field_index: usize,
+    column: &'static str,
+    target: &'static crate::model::ModelMeta,
+    load: LoadRelated,
+}
+
 /// A lazy query over model `M`. Nothing runs until a method that takes the
 /// database (`all`, `first`, `get`, `count`, `exists`, `delete`).
 pub struct QuerySet<M> {
     filter: Option<Node>,
+    related: Vec<Related>,
     ordering: Option<Vec<(&'static str, bool)>>,
     limit: Option<u64>,
     offset: Option<u64>,
@@ -508,6 +533,7 @@ impl<M> Clone for QuerySet<M> {
     fn clone(&self) -> Self {
         QuerySet {
             filter: self.filter.clone(),
+            related: self.related.clone(),
             ordering: self.ordering.clone(),
             limit: self.limit,
             offset: self.offset,
@@ -527,6 +553,7 @@ impl<M: Model> QuerySet<M> {
     pub fn new() -> Self {
         QuerySet {
             filter: None,
+            related: Vec::new(),
             ordering: None,
             limit: None,
             offset: None,
@@ -559,6 +586,33 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
+    /// Loads the row a foreign key points at in the same query (a JOIN), so
+    /// `obj.question.get()` is `Some` without another query.
+    pub fn select_related<T: Model, F: RelationTo<T>>(mut self, column: Col<M, F>) -> Self {
+        let field = column.field();
+        self.related.push(Related {
+            field_index: column.index(),
+            column: field.column,
+            target: T::META,
+            load: load_related::<T>,
+        });
+        self
+    }
+
+    /// Builds an instance from a row of [`select`](Self::select), with the
+    /// `select_related` instances attached.
+    fn decode(&self, row: &crate::row::Row) -> Result<M, DbError> {
+        let mut obj = M::from_row_at(row, 0)?;
+        let mut offset = M::META.fields.len();
+        for related in &self.related {
+            if !row.is_null(offset + related.target.primary_key)? {
+                obj.set_related(related.field_index, (related.load)(row, offset)?);
+            }
+            offset += related.target.fields.len();
+        }
+        Ok(obj)
+    }
+
     /// At most `n` rows.
     pub fn limit(mut self, n: u64) -> Self {
         self.limit = Some(n);
@@ -577,6 +631,17 @@ impl<M: Model> QuerySet<M> {
         statement
             .columns(meta.columns().map(|c| (meta.table, c)))
             .from(meta.table);
+        for (i, related) in self.related.iter().enumerate() {
+            let alias = Alias::new(format!("related_{i}"));
+            statement.join_as(
+                sea_query::JoinType::LeftJoin,
+                related.target.table,
+                alias.clone(),
+                Expr::col((alias.clone(), related.target.pk().column))
+                    .equals((meta.table, related.column)),
+            );
+            statement.columns(related.target.columns().map(|c| (alias.clone(), c)));
+        }
         if let Some(filter) = &self.filter {
             statement.cond_where(filter.compile(backend));
         }
@@ -616,7 +681,7 @@ impl<M: Model> QuerySet<M> {
         executor::fetch_all(db.target(), &sql, params)
             .await?
             .iter()
-            .map(|row| M::from_row_at(row, 0))
+            .map(|row| self.decode(row))
             .collect()
     }
 
@@ -631,7 +696,7 @@ impl<M: Model> QuerySet<M> {
         let (sql, params) = build(&query.select(db.backend()), db.backend());
         executor::fetch_optional(db.target(), &sql, params)
             .await?
-            .map(|row| M::from_row_at(&row, 0))
+            .map(|row| query.decode(&row))
             .transpose()
     }
 
@@ -726,22 +791,29 @@ impl<M: Model> QuerySet<M> {
         executor::execute(db.target(), &sql, params).await
     }
 
-    /// Deletes every matching row; returns how many.
-    pub async fn delete<E: Executor + ?Sized>(&self, db: &E) -> Result<u64, DbError> {
+    /// Deletes every matching row, applying `on_delete` to rows pointing at
+    /// them, in one transaction. Returns what was deleted, per model.
+    pub async fn delete<E: Executor + ?Sized>(&self, db: &E) -> Result<DeleteResult, DbError> {
         if self.limit.is_some() || self.offset.is_some() {
             return Err(DbError::new(
                 ErrorKind::Other,
                 "cannot delete a sliced query (limit/offset); filter instead",
             ));
         }
+        let filter = self.filter.as_ref().map(|f| f.compile(db.backend()));
+        crate::model::deletion::delete_matching(db, M::META, filter).await
+    }
+
+    /// The row with primary key `key`.
+    pub async fn get_by_key<E: Executor + ?Sized>(
+        &self,
+        db: &E,
+        key: M::Key,
+    ) -> Result<M, DbError> {
         let meta = M::META;
-        let mut statement = Query::delete();
-        statement.from_table(meta.table);
-        if let Some(filter) = &self.filter {
-            statement.cond_where(filter.compile(db.backend()));
-        }
-        let (sql, params) = build(&statement, db.backend());
-        executor::execute(db.target(), &sql, params).await
+        let condition =
+            Condition::new(Expr::col((meta.table, meta.pk().column)).eq(to_sea(key.to_value())));
+        self.get(db, condition).await
     }
 }
 

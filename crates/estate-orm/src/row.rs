@@ -106,6 +106,36 @@ impl Row {
         })
     }
 
+    /// Reads a column as a [`Value`] of the given kind (NULL included).
+    pub fn get_value(
+        &self,
+        index: usize,
+        kind: crate::value::Kind,
+    ) -> Result<crate::value::Value, DbError> {
+        use crate::value::{Kind, Value};
+        if self.is_null(index)? {
+            return Ok(Value::Null(kind));
+        }
+        Ok(match kind {
+            Kind::Bool => Value::Bool(self.get(index)?),
+            Kind::I16 => Value::I16(self.get(index)?),
+            Kind::I32 => Value::I32(self.get(index)?),
+            Kind::I64 => Value::I64(self.get(index)?),
+            Kind::F64 => Value::F64(self.get(index)?),
+            Kind::String => Value::String(self.get(index)?),
+            Kind::Bytes => Value::Bytes(self.get(index)?),
+            Kind::Decimal => Value::Decimal(crate::backends::decode_decimal(self, index)?),
+            Kind::Date => Value::Date(self.get(index)?),
+            Kind::Time => Value::Time(self.get(index)?),
+            Kind::DateTime => Value::DateTime(self.get(index)?),
+            Kind::Uuid => Value::Uuid(crate::backends::decode_uuid(self, index)?),
+            Kind::Json => Value::Json(
+                self.get::<sqlx::types::Json<serde_json::Value>, usize>(index)?
+                    .0,
+            ),
+        })
+    }
+
     /// How many columns the row has.
     pub fn len(&self) -> usize {
         match self {

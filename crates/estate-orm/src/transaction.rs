@@ -22,6 +22,7 @@ use crate::executor::Conn;
 /// a [`Database`]; it is cheap to clone.
 #[derive(Clone)]
 pub struct Transaction {
+    database: Database,
     slot: Arc<ConnSlot>,
     /// Whether this level (transaction or savepoint) is still open.
     level_open: Arc<AtomicBool>,
@@ -67,6 +68,11 @@ impl Transaction {
         self.backend
     }
 
+    /// The database this transaction runs on.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
     /// How deep this is: 0 for the transaction, 1 for a savepoint in it, ...
     pub fn depth(&self) -> usize {
         self.depth
@@ -92,6 +98,7 @@ impl Transaction {
     {
         let depth = self.depth + 1;
         let inner = Transaction {
+            database: self.database.clone(),
             slot: self.slot.clone(),
             level_open: Arc::new(AtomicBool::new(true)),
             depth,
@@ -166,6 +173,7 @@ impl Database {
         };
         conn.control(begin.to_owned()).await?;
         let tx = Transaction {
+            database: self.clone(),
             slot: Arc::new(ConnSlot {
                 conn: Mutex::new(Some(conn)),
                 open: AtomicBool::new(true),

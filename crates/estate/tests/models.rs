@@ -164,7 +164,7 @@ async fn save_inserts_then_updates_and_delete_removes() {
         copy.refresh(&db).await.unwrap();
         assert_eq!(copy.text, "Changed");
 
-        assert_eq!(q.delete(&db).await.unwrap(), 1);
+        assert_eq!(q.delete(&db).await.unwrap().total, 1);
         assert_eq!(Question::objects().count(&db).await.unwrap(), 0);
         let err = copy.refresh(&db).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::DoesNotExist);
@@ -487,7 +487,8 @@ async fn queryset_delete_removes_matching_rows() {
             .delete(&db)
             .await
             .unwrap();
-        assert_eq!(deleted, 3);
+        assert_eq!(deleted.total, 3);
+        assert_eq!(deleted.per_model["Question"], 3);
         assert_eq!(Question::objects().count(&db).await.unwrap(), 2);
         let err = Question::objects().limit(1).delete(&db).await.unwrap_err();
         assert!(err.message().contains("cannot delete a sliced query"));

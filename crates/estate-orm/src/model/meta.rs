@@ -68,6 +68,8 @@ pub struct FieldMeta {
     pub verbose_name: &'static str,
     /// Help text for forms and the admin.
     pub help_text: &'static str,
+    /// The relation, for `ForeignKey` fields.
+    pub relation: Option<super::relation::Relation>,
 }
 
 impl FieldMeta {

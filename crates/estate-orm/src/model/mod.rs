@@ -5,16 +5,20 @@
 //! typed queries, and the [`Model`] impl. Saving, loading and deleting are the
 //! provided methods of [`Model`]; queries start at [`Model::objects`].
 
+pub(crate) mod deletion;
 mod field;
 mod meta;
 mod persist;
+mod relation;
 pub(crate) mod schema;
 
 use std::future::Future;
 use std::marker::PhantomData;
 
-pub use field::{Auto, FieldValue};
+pub use deletion::DeleteResult;
+pub use field::{Auto, FieldValue, PrimaryKey};
 pub use meta::{FieldMeta, FieldType, ModelMeta};
+pub use relation::{ForeignKey, OnDelete, Relation, meta_of};
 
 use crate::error::DbError;
 use crate::executor::Executor;
@@ -23,9 +27,25 @@ use crate::row::Row;
 use crate::value::Value;
 
 /// A database table as a Rust struct. Derive it with `#[derive(Model)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a model",
+    label = "not a model",
+    note = "add #[derive(Model)] to `{Self}` to store it in a table or point a ForeignKey at it"
+)]
 pub trait Model: Sized + Send + Sync + 'static {
     /// The static description of the model.
     const META: &'static ModelMeta;
+
+    /// The primary key's plain type (`i64` for `Auto<i64>`), as stored in
+    /// foreign keys pointing here.
+    type Key: FieldValue + Clone + PartialEq + std::fmt::Debug + Send + Sync;
+
+    /// The primary key, if the row has one yet.
+    fn key(&self) -> Option<Self::Key>;
+
+    /// Stores a related instance loaded by `select_related` into relation
+    /// field number `index` (used by the derive).
+    fn set_related(&mut self, index: usize, value: Box<dyn std::any::Any + Send>);
 
     /// Builds an instance from a row whose columns, starting at `offset`,
     /// are this model's fields in order.
@@ -59,11 +79,12 @@ pub trait Model: Sized + Send + Sync + 'static {
         persist::save(self, db)
     }
 
-    /// Deletes the row; returns how many rows were deleted (0 or 1).
+    /// Deletes the row, and applies every `on_delete` pointing here (cascades,
+    /// protections, set-null) in one transaction. Returns what was deleted.
     fn delete<'a, E: Executor + ?Sized>(
         &'a self,
         db: &'a E,
-    ) -> impl Future<Output = Result<u64, DbError>> + Send + 'a {
+    ) -> impl Future<Output = Result<DeleteResult, DbError>> + Send + 'a {
         persist::delete(self, db)
     }
 
@@ -95,6 +116,11 @@ impl<M, T> Col<M, T> {
 }
 
 impl<M: Model, T> Col<M, T> {
+    /// The field's position in the model.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
     /// The field's description.
     pub fn field(&self) -> &'static FieldMeta {
         &M::META.fields[self.index]

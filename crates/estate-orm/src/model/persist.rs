@@ -1,6 +1,6 @@
 //! Saving, reloading and deleting one instance.
 
-use sea_query::{Expr, ExprTrait, Query};
+use sea_query::{Expr, ExprTrait, IntoCondition, Query};
 
 use super::Model;
 use super::meta::{FieldMeta, FieldType};
@@ -190,19 +190,17 @@ fn saved_pk<M: Model>(obj: &M, doing: &str) -> Result<Value, DbError> {
     Ok(pk)
 }
 
-/// Deletes the instance's row; returns how many rows went (0 or 1).
+/// Deletes the instance's row and applies `on_delete` to rows pointing at it.
 pub(crate) async fn delete<M: Model, E: Executor + ?Sized>(
     obj: &M,
     db: &E,
-) -> Result<u64, DbError> {
+) -> Result<super::DeleteResult, DbError> {
     let pk = saved_pk(obj, "delete")?;
     let meta = M::META;
-    let mut statement = Query::delete();
-    statement
-        .from_table(meta.table)
-        .and_where(Expr::col(meta.pk().column).eq(to_sea(pk)));
-    let (sql, params) = build(&statement, db.backend());
-    executor::execute(db.target(), &sql, params).await
+    let filter = Expr::col((meta.table, meta.pk().column))
+        .eq(to_sea(pk))
+        .into_condition();
+    super::deletion::delete_matching(db, meta, Some(filter)).await
 }
 
 /// Reloads the instance from its row.

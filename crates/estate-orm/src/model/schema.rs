@@ -39,6 +39,15 @@ pub fn create_table_sql(meta: &ModelMeta, backend: Backend) -> Vec<String> {
             } else if field.unique {
                 sql.push_str(" UNIQUE");
             }
+            if let Some(relation) = field.relation {
+                // A plain constraint: on_delete is carried out by the ORM.
+                let target = (relation.target)();
+                sql.push_str(&format!(
+                    " REFERENCES {} ({})",
+                    quote(backend, target.table),
+                    quote(backend, target.pk().column)
+                ));
+            }
             sql
         })
         .collect();
@@ -83,7 +92,11 @@ fn index_name(table: &str, column: &str, max: usize) -> String {
 }
 
 /// Creates a model's table (and its indexes).
-pub async fn create_table<E: Executor + ?Sized>(db: &E, meta: &ModelMeta) -> Result<(), DbError> {
+pub async fn create_table<E: Executor + ?Sized>(
+    db: &E,
+    meta: &'static ModelMeta,
+) -> Result<(), DbError> {
+    db.database().register(&[meta]);
     for statement in create_table_sql(meta, db.backend()) {
         executor::execute(db.target(), &statement, Vec::new()).await?;
     }

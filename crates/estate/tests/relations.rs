@@ -1,0 +1,357 @@
+//! Foreign keys on every backend: pointing, loading (explicitly or with
+//! select_related), and every on_delete rule, carried out by the ORM.
+
+use estate::db::{Database, ErrorKind};
+use estate::orm::{ForeignKey, create_table};
+use estate::prelude::*;
+use estate::test::each_backend;
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Author {
+    id: Auto<i64>,
+    #[model(max_length = 50)]
+    name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(ordering = "title")]
+struct Book {
+    id: Auto<i64>,
+    #[model(max_length = 50)]
+    title: String,
+    #[model(on_delete = Cascade, related_name = "books")]
+    author: ForeignKey<Author>,
+    #[model(on_delete = SetNull)]
+    editor: Option<ForeignKey<Author>>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Review {
+    id: Auto<i64>,
+    #[model(on_delete = Cascade)]
+    book: ForeignKey<Book>,
+    stars: i32,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Sale {
+    id: Auto<i64>,
+    #[model(on_delete = Protect)]
+    book: ForeignKey<Book>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Contract {
+    id: Auto<i64>,
+    #[model(on_delete = Restrict)]
+    author: ForeignKey<Author>,
+    #[model(on_delete = Cascade)]
+    book: ForeignKey<Book>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Award {
+    id: Auto<i64>,
+    #[model(on_delete = SetDefault, default = 0)]
+    author_code: ForeignKey<Code>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Code {
+    #[model(primary_key)]
+    id: i64,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Category {
+    id: Auto<i64>,
+    #[model(max_length = 50)]
+    name: String,
+    #[model(on_delete = Cascade)]
+    parent: Option<ForeignKey<Category>>,
+}
+
+async fn schema(db: &Database) {
+    for meta in [
+        Author::META,
+        Book::META,
+        Review::META,
+        Sale::META,
+        Contract::META,
+    ] {
+        create_table(db, meta).await.unwrap();
+    }
+}
+
+async fn author(db: &Database, name: &str) -> Author {
+    let mut a = Author {
+        id: Auto::new(),
+        name: name.into(),
+    };
+    a.save(db).await.unwrap();
+    a
+}
+
+async fn book(db: &Database, title: &str, by: &Author, editor: Option<&Author>) -> Book {
+    let mut b = Book {
+        id: Auto::new(),
+        title: title.into(),
+        author: ForeignKey::to(by).unwrap(),
+        editor: editor.map(|e| ForeignKey::to(e).unwrap()),
+    };
+    b.save(db).await.unwrap();
+    b
+}
+
+#[tokio::test]
+async fn foreign_keys_store_keys_and_load_on_request() {
+    each_backend(async |db| {
+        schema(&db).await;
+        let ann = author(&db, "Ann").await;
+        let bob = author(&db, "Bob").await;
+        book(&db, "B-side", &ann, Some(&bob)).await;
+        book(&db, "A-side", &bob, None).await;
+
+        // Plain loading: keys only, nothing loaded implicitly.
+        let books = Book::objects().all(&db).await.unwrap();
+        assert_eq!(books[0].title, "A-side");
+        assert_eq!(*books[0].author.id(), bob.id.get().unwrap());
+        assert!(books[0].author.get().is_none());
+        // An explicit fetch is one query.
+        assert_eq!(books[1].author.fetch(&db).await.unwrap(), ann);
+
+        // select_related: one JOIN, both relations loaded, NULL stays None.
+        let books = Book::objects()
+            .select_related(Book::AUTHOR)
+            .select_related(Book::EDITOR)
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(books[0].author.get(), Some(&bob));
+        assert!(books[0].editor.is_none());
+        assert_eq!(books[1].author.get(), Some(&ann));
+        assert_eq!(books[1].editor.as_ref().unwrap().get(), Some(&bob));
+        let first = Book::objects()
+            .select_related(Book::AUTHOR)
+            .first(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.author.get().unwrap().name, "Bob");
+
+        // Lookups on the key column, by key or by instance.
+        let by_ann = Book::objects()
+            .filter(Book::AUTHOR.eq(ann.id.get().unwrap()))
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(by_ann, 1);
+        let by_bob = Book::objects()
+            .filter(Book::AUTHOR.eq(&bob))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(by_bob.len(), 1);
+        let edited = Book::objects()
+            .filter(Book::EDITOR.isnull(false))
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(edited, 1);
+
+        // The database refuses a key that points nowhere.
+        let mut orphan = Book {
+            id: Auto::new(),
+            title: "Orphan".into(),
+            author: ForeignKey::new(9999),
+            editor: None,
+        };
+        let err = orphan.save(&db).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ForeignKeyViolation, "{err}");
+        let unsaved = Author {
+            id: Auto::new(),
+            name: "Nobody".into(),
+        };
+        assert!(ForeignKey::to(&unsaved).is_err());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cascade_and_set_null_run_in_one_transaction() {
+    each_backend(async |db| {
+        schema(&db).await;
+        let ann = author(&db, "Ann").await;
+        let bob = author(&db, "Bob").await;
+        let b1 = book(&db, "One", &ann, Some(&bob)).await;
+        let b2 = book(&db, "Two", &ann, None).await;
+        let b3 = book(&db, "Three", &bob, Some(&ann)).await;
+        for (b, stars) in [(&b1, 5), (&b1, 4), (&b2, 3), (&b3, 2)] {
+            let mut r = Review {
+                id: Auto::new(),
+                book: ForeignKey::to(b).unwrap(),
+                stars,
+            };
+            r.save(&db).await.unwrap();
+        }
+
+        let result = ann.delete(&db).await.unwrap();
+        assert_eq!(
+            result.total,
+            1 + 2 + 3,
+            "Ann, her two books, their three reviews"
+        );
+        assert_eq!(result.per_model["Author"], 1);
+        assert_eq!(result.per_model["Book"], 2);
+        assert_eq!(result.per_model["Review"], 3);
+        // Bob's book survives, and its editor (Ann) was set to NULL.
+        let left = Book::objects().all(&db).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].title, "Three");
+        assert!(left[0].editor.is_none());
+        assert_eq!(Review::objects().count(&db).await.unwrap(), 1);
+
+        // A queryset delete cascades the same way.
+        let result = Book::objects().delete(&db).await.unwrap();
+        assert_eq!((result.total, result.per_model["Review"]), (2, 1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn protect_refuses_and_leaves_everything_in_place() {
+    each_backend(async |db| {
+        schema(&db).await;
+        let ann = author(&db, "Ann").await;
+        let b = book(&db, "Sold", &ann, None).await;
+        let mut r = Review {
+            id: Auto::new(),
+            book: ForeignKey::to(&b).unwrap(),
+            stars: 5,
+        };
+        r.save(&db).await.unwrap();
+        let mut sale = Sale {
+            id: Auto::new(),
+            book: ForeignKey::to(&b).unwrap(),
+        };
+        sale.save(&db).await.unwrap();
+
+        // Deleting Ann would cascade to the book, which a sale protects.
+        let err = ann.delete(&db).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protected);
+        assert_eq!(
+            err.to_string(),
+            "cannot delete Book: 1 Sale row points at it through Sale.book (on_delete = Protect)"
+        );
+        assert_eq!(Author::objects().count(&db).await.unwrap(), 1);
+        assert_eq!(Book::objects().count(&db).await.unwrap(), 1);
+        assert_eq!(Review::objects().count(&db).await.unwrap(), 1);
+
+        sale.delete(&db).await.unwrap();
+        assert_eq!(ann.delete(&db).await.unwrap().total, 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn restrict_allows_only_what_the_same_delete_removes() {
+    each_backend(async |db| {
+        schema(&db).await;
+        let ann = author(&db, "Ann").await;
+        let bob = author(&db, "Bob").await;
+        let anns_book = book(&db, "Ann's", &ann, None).await;
+        let bobs_book = book(&db, "Bob's", &bob, None).await;
+        // A contract with Ann about Ann's book: deleting Ann cascades to the
+        // book, which cascades to the contract, so Restrict allows it.
+        let mut c1 = Contract {
+            id: Auto::new(),
+            author: ForeignKey::to(&ann).unwrap(),
+            book: ForeignKey::to(&anns_book).unwrap(),
+        };
+        c1.save(&db).await.unwrap();
+        // A contract with Bob about Ann's... no: with Ann about Bob's book.
+        let mut c2 = Contract {
+            id: Auto::new(),
+            author: ForeignKey::to(&ann).unwrap(),
+            book: ForeignKey::to(&bobs_book).unwrap(),
+        };
+        c2.save(&db).await.unwrap();
+        let err = ann.delete(&db).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protected);
+        assert!(err.to_string().contains("(on_delete = Restrict)"), "{err}");
+        assert_eq!(
+            Contract::objects().count(&db).await.unwrap(),
+            2,
+            "nothing deleted"
+        );
+
+        c2.delete(&db).await.unwrap();
+        let result = ann.delete(&db).await.unwrap();
+        assert_eq!(result.per_model["Contract"], 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn set_default_and_self_referencing_cascades() {
+    each_backend(async |db| {
+        create_table(&db, Code::META).await.unwrap();
+        create_table(&db, Award::META).await.unwrap();
+        for id in [0, 7] {
+            Code { id }.save(&db).await.unwrap();
+        }
+        let mut award = Award {
+            id: Auto::new(),
+            author_code: ForeignKey::new(7),
+        };
+        award.save(&db).await.unwrap();
+        Code { id: 7 }.delete(&db).await.unwrap();
+        award.refresh(&db).await.unwrap();
+        assert_eq!(*award.author_code.id(), 0, "set to the declared default");
+
+        create_table(&db, Category::META).await.unwrap();
+        let mut root = Category {
+            id: Auto::new(),
+            name: "root".into(),
+            parent: None,
+        };
+        root.save(&db).await.unwrap();
+        let mut child = Category {
+            id: Auto::new(),
+            name: "child".into(),
+            parent: Some(ForeignKey::to(&root).unwrap()),
+        };
+        child.save(&db).await.unwrap();
+        let mut grandchild = Category {
+            id: Auto::new(),
+            name: "grandchild".into(),
+            parent: Some(ForeignKey::to(&child).unwrap()),
+        };
+        grandchild.save(&db).await.unwrap();
+        let mut other = Category {
+            id: Auto::new(),
+            name: "other".into(),
+            parent: None,
+        };
+        other.save(&db).await.unwrap();
+        let result = root.delete(&db).await.unwrap();
+        assert_eq!(result.total, 3);
+        let left = Category::objects().all(&db).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].name, "other");
+    })
+    .await;
+}
+
+#[test]
+fn relation_metadata() {
+    let author = Book::META.field("author").unwrap();
+    assert_eq!(author.column, "author_id");
+    let relation = author.relation.unwrap();
+    assert_eq!((relation.target)().name, "Author");
+    assert_eq!(relation.on_delete, estate::orm::OnDelete::Cascade);
+    assert_eq!(relation.related_name, Some("books"));
+    assert!(author.index, "foreign keys are indexed");
+    assert!(Book::META.field("editor").unwrap().null);
+    assert!(Book::META.field("title").unwrap().relation.is_none());
+}
