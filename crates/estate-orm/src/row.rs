@@ -106,7 +106,7 @@ impl Row {
         })
     }
 
-    /// Reads a column as a [`Value`] of the given kind (NULL included).
+    /// Reads a column as a [`Value`](crate::Value) of the given kind (NULL included).
     pub fn get_value(
         &self,
         index: usize,
