@@ -35,6 +35,13 @@ pub use backends::{Backend, Features};
 pub use database::{Database, PoolSettings};
 pub use error::{DbError, ErrorKind};
 pub use executor::{Executor, RawSql};
+
+/// The opaque destination type named in [`Executor`]'s hidden method, for
+/// types that wrap a [`Database`] and forward to it.
+#[doc(hidden)]
+pub mod executor_target {
+    pub use crate::executor::Target;
+}
 pub use model::schema::{create_table, create_table_sql, drop_table};
 pub use model::{
     Auto, Col, DeleteResult, FieldMeta, FieldType, FieldValue, ForeignKey, Model, ModelMeta,

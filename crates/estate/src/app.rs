@@ -375,6 +375,13 @@ impl App {
             (None, Some(url)) => startup.provide(estate_orm::Database::connect(url).await?),
             (None, None) => {}
         }
+        if let Some(database) = startup.get::<estate_orm::Database>() {
+            for app in &apps {
+                if let Some(models) = app.extensions.get::<crate::app_module::Models>() {
+                    database.register(&models.0);
+                }
+            }
+        }
         for hook in hooks {
             startup = hook(startup).await?;
         }

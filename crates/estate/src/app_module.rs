@@ -68,6 +68,10 @@ impl Startup {
     }
 }
 
+/// The models an app installed with [`AppModule::model`], in order.
+#[derive(Clone, Debug, Default)]
+pub struct Models(pub Vec<&'static estate_orm::ModelMeta>);
+
 /// A Django-style app: name, routes under a prefix and namespace, commands,
 /// typed settings, system checks and startup hooks.
 pub struct AppModule {
@@ -193,6 +197,18 @@ impl AppModule {
     {
         self.startup
             .push(Box::new(move |startup| Box::pin(hook(startup))));
+        self
+    }
+
+    /// Installs a model: the database registers it at startup, so deleting a
+    /// row follows every installed model's `on_delete` (and, later, migrations
+    /// and the admin find it here).
+    pub fn model<M: estate_orm::Model>(mut self) -> Self {
+        let mut models = self.extensions.remove::<Models>().unwrap_or_default();
+        if !models.0.iter().any(|m| m.table == M::META.table) {
+            models.0.push(M::META);
+        }
+        self.extensions.insert(models);
         self
     }
 

@@ -84,6 +84,16 @@ impl AppContext {
         &self.0.apps
     }
 
+    /// Every installed model, app by app.
+    pub fn models(&self) -> Vec<&'static estate_orm::ModelMeta> {
+        self.0
+            .apps
+            .iter()
+            .filter_map(|app| app.extensions.get::<crate::app_module::Models>())
+            .flat_map(|models| models.0.iter().copied())
+            .collect()
+    }
+
     /// A value provided at startup by [`Startup::provide`](crate::Startup::provide).
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.0.provided.get::<T>()

@@ -38,6 +38,21 @@ impl std::ops::Deref for Db {
     }
 }
 
+/// Queries take `&db` directly: `Question::objects().all(&db)`.
+impl Executor for Db {
+    fn backend(&self) -> Backend {
+        self.0.backend()
+    }
+
+    fn database(&self) -> &Database {
+        &self.0
+    }
+
+    fn target(&self) -> estate_orm::executor_target::Target<'_> {
+        self.0.target()
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Db {
     type Rejection = Error;
 

@@ -54,7 +54,7 @@ mod suggest;
 pub mod test;
 
 pub use app::{App, BuiltApp};
-pub use app_module::{AppModule, CheckFn, Startup};
+pub use app_module::{AppModule, CheckFn, Models, Startup};
 pub use context::{AppContext, AppInfo};
 pub use error::{Error, Result};
 

@@ -116,3 +116,58 @@ async fn using_db_without_a_database_is_a_clear_error() {
     );
     server.shutdown().await;
 }
+
+#[derive(estate::orm::Model, Debug, Clone)]
+struct Shelf {
+    id: Auto<i64>,
+}
+
+#[derive(estate::orm::Model, Debug, Clone)]
+struct Volume {
+    id: Auto<i64>,
+    #[model(on_delete = Cascade)]
+    shelf: estate::orm::ForeignKey<Shelf>,
+}
+
+#[tokio::test]
+async fn installed_models_are_registered_so_deletes_cascade() {
+    each_backend(async |db| {
+        // Tables made without registering anything.
+        for meta in [Shelf::META, Volume::META] {
+            for statement in estate::orm::create_table_sql(meta, db.backend()) {
+                db.execute(&statement, params![]).await.unwrap();
+            }
+        }
+        assert!(db.models().is_empty());
+        let library = AppModule::new("library")
+            .model::<Shelf>()
+            .model::<Volume>()
+            .route(
+                "/empty/{id}",
+                post(|db: Db, Path(id): Path<i64>| async move {
+                    let shelf = Shelf::objects().get_by_key(&db, id).await?;
+                    let result = shelf.delete(&db).await?;
+                    Ok::<_, estate::Error>(result.total.to_string())
+                }),
+            );
+        let server = TestServer::start(debug_app().database(db.clone()).app(library)).await;
+        let names: Vec<&str> = server.context().models().iter().map(|m| m.name).collect();
+        assert_eq!(names, ["Shelf", "Volume"]);
+        assert_eq!(db.models().len(), 2);
+
+        let mut shelf = Shelf { id: Auto::new() };
+        shelf.save(&db).await.unwrap();
+        for _ in 0..2 {
+            let mut volume = Volume {
+                id: Auto::new(),
+                shelf: estate::orm::ForeignKey::to(&shelf).unwrap(),
+            };
+            volume.save(&db).await.unwrap();
+        }
+        let path = format!("/empty/{}", shelf.id);
+        assert_eq!(server.post(&path).send().await.text(), "3");
+        assert_eq!(Volume::objects().count(&db).await.unwrap(), 0);
+        server.shutdown().await;
+    })
+    .await;
+}
