@@ -804,6 +804,91 @@ impl<M: Model> QuerySet<M> {
         crate::model::deletion::delete_matching(db, M::META, filter).await
     }
 
+    /// Saves a new instance and returns it (with its generated key).
+    pub async fn create<E: Executor + ?Sized>(&self, db: &E, mut obj: M) -> Result<M, DbError> {
+        obj.save(db).await?;
+        Ok(obj)
+    }
+
+    /// The row matching `condition`, or a new one from `make` (saved), and
+    /// whether it was created. If another request creates the same row at
+    /// the same moment (a unique violation), that row is returned instead.
+    pub async fn get_or_create<E, F>(
+        &self,
+        db: &E,
+        condition: Condition<M>,
+        make: F,
+    ) -> Result<(M, bool), DbError>
+    where
+        E: Executor + ?Sized,
+        F: FnOnce() -> M + Send,
+    {
+        match self.get(db, condition.clone()).await {
+            Ok(found) => return Ok((found, false)),
+            Err(err) if err.kind() == ErrorKind::DoesNotExist => {}
+            Err(err) => return Err(err),
+        }
+        let mut obj = make();
+        let saved = crate::executor::atomic(db, async |tx| obj.save(tx).await).await;
+        match saved {
+            Ok(()) => Ok((obj, true)),
+            Err(err) if err.kind() == ErrorKind::UniqueViolation => {
+                Ok((self.get(db, condition).await?, false))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Updates the row matching `condition` with `change`, or creates one
+    /// from `make`; returns it and whether it was created.
+    pub async fn update_or_create<E, C, F>(
+        &self,
+        db: &E,
+        condition: Condition<M>,
+        change: C,
+        make: F,
+    ) -> Result<(M, bool), DbError>
+    where
+        E: Executor + ?Sized,
+        C: FnOnce(&mut M) + Send,
+        F: FnOnce() -> M + Send,
+    {
+        crate::executor::atomic(db, async |tx| match self.get(tx, condition).await {
+            Ok(mut found) => {
+                change(&mut found);
+                found.save(tx).await?;
+                Ok((found, false))
+            }
+            Err(err) if err.kind() == ErrorKind::DoesNotExist => {
+                let mut obj = make();
+                obj.save(tx).await?;
+                Ok((obj, true))
+            }
+            Err(err) => Err(err),
+        })
+        .await
+    }
+
+    /// Inserts many instances with as few statements as possible, in one
+    /// transaction, after validating them all. Generated keys are filled in
+    /// where the database reports them (PostgreSQL and SQLite; on MySQL only
+    /// for a single row, as in Django).
+    pub async fn bulk_create<E: Executor + ?Sized>(
+        &self,
+        db: &E,
+        mut objs: Vec<M>,
+    ) -> Result<Vec<M>, DbError> {
+        for obj in &objs {
+            obj.validate()?;
+        }
+        let rows: Vec<Vec<crate::value::Value>> = objs.iter().map(Model::to_values).collect();
+        crate::executor::atomic(db, async |tx| {
+            crate::model::persist::insert_rows(tx, &mut objs, rows).await
+        })
+        .await?;
+        Ok(objs)
+    }
+
     /// The row with primary key `key`.
     pub async fn get_by_key<E: Executor + ?Sized>(
         &self,

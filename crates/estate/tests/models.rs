@@ -767,3 +767,85 @@ async fn update_with_f_expressions_loses_no_concurrent_increment() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn bulk_create_and_get_or_create() {
+    each_backend(async |db| {
+        create_table(&db, Question::META).await.unwrap();
+        let many: Vec<Question> = (0..1500)
+            .map(|i| {
+                let mut q = question(&format!("Q{i}"), i % 7);
+                q.slug = format!("q{i}");
+                q
+            })
+            .collect();
+        let created = Question::objects().bulk_create(&db, many).await.unwrap();
+        assert_eq!(Question::objects().count(&db).await.unwrap(), 1500);
+        if db.features().supports_returning {
+            let keys: Vec<i64> = created.iter().map(|q| q.id.get().unwrap()).collect();
+            assert!(
+                keys.windows(2).all(|w| w[0] < w[1]),
+                "keys in insertion order"
+            );
+            let stored = Question::objects()
+                .get_by_key(&db, keys[1234])
+                .await
+                .unwrap();
+            assert_eq!(stored.text, "Q1234");
+        }
+
+        // One bad row: nothing is written.
+        let bad = vec![question("fine", 1), question(&"x".repeat(51), 1)];
+        let err = Question::objects().bulk_create(&db, bad).await.unwrap_err();
+        assert_eq!(err.field(), Some("text"));
+        assert_eq!(Question::objects().count(&db).await.unwrap(), 1500);
+
+        let (first, created) = Question::objects()
+            .get_or_create(&db, Question::SLUG.eq("new"), || {
+                let mut q = question("New", 1);
+                q.slug = "new".into();
+                q
+            })
+            .await
+            .unwrap();
+        assert!(created);
+        let (again, created) = Question::objects()
+            .get_or_create(&db, Question::SLUG.eq("new"), || unreachable!("exists"))
+            .await
+            .unwrap();
+        assert!(!created);
+        assert_eq!(again.id, first.id);
+
+        let (updated, created) = Question::objects()
+            .update_or_create(
+                &db,
+                Question::SLUG.eq("new"),
+                |q| q.votes = 99,
+                || unreachable!(),
+            )
+            .await
+            .unwrap();
+        assert!(!created);
+        assert_eq!(updated.votes, 99);
+        let (made, created) = Question::objects()
+            .update_or_create(
+                &db,
+                Question::SLUG.eq("other"),
+                |_| {},
+                || {
+                    let mut q = question("Other", 5);
+                    q.slug = "other".into();
+                    q
+                },
+            )
+            .await
+            .unwrap();
+        assert!(created && made.id.is_set());
+        let via_create = Question::objects()
+            .create(&db, question("Created", 3))
+            .await
+            .unwrap();
+        assert!(via_create.id.is_set());
+    })
+    .await;
+}

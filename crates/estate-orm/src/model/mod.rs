@@ -8,7 +8,7 @@
 pub(crate) mod deletion;
 mod field;
 mod meta;
-mod persist;
+pub(crate) mod persist;
 mod relation;
 pub(crate) mod schema;
 

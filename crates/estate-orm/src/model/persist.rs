@@ -85,46 +85,87 @@ async fn insert<M: Model, E: Executor + ?Sized>(
     db: &E,
     values: Vec<Value>,
 ) -> Result<(), DbError> {
+    insert_rows(db, std::slice::from_mut(obj), vec![values]).await
+}
+
+/// Parameters per INSERT statement, well under every backend's limit.
+const MAX_PARAMS: usize = 10_000;
+
+/// Inserts rows (whose values are `rows`, in field order) with as few
+/// statements as the parameter limit allows, filling in generated keys where
+/// the database reports them: always with RETURNING, and for a single row on
+/// MySQL (whose multi-row `LAST_INSERT_ID()` is not reliable under load).
+pub(crate) async fn insert_rows<M: Model, E: Executor + ?Sized>(
+    db: &E,
+    objs: &mut [M],
+    rows: Vec<Vec<Value>>,
+) -> Result<(), DbError> {
     let meta = M::META;
     let pk = meta.pk();
-    let generated = pk.is_auto() && matches!(values[meta.primary_key], Value::Null(_));
-    let mut columns = Vec::with_capacity(values.len());
-    let mut row = Vec::with_capacity(values.len());
-    for (field, value) in meta.fields.iter().zip(values) {
-        if field.primary_key && generated {
-            continue;
-        }
-        columns.push(field.column);
-        row.push(Expr::val(to_sea(value)));
+    let generated: Vec<bool> = rows
+        .iter()
+        .map(|values| pk.is_auto() && matches!(values[meta.primary_key], Value::Null(_)))
+        .collect();
+    if generated.iter().any(|g| *g) && generated.iter().any(|g| !*g) {
+        return Err(DbError::new(
+            ErrorKind::Other,
+            format!(
+                "cannot insert {} rows with and without keys in one call: split them",
+                meta.name
+            ),
+        ));
     }
-    let mut statement = Query::insert();
-    statement
-        .into_table(meta.table)
-        .columns(columns.iter().copied());
-    if row.is_empty() {
-        statement.or_default_values();
-    } else {
-        statement.values_panic(row);
-    }
+    let generated = generated.first().copied().unwrap_or(false);
+    let columns: Vec<&'static str> = meta
+        .fields
+        .iter()
+        .filter(|field| !(field.primary_key && generated))
+        .map(|field| field.column)
+        .collect();
     let backend = db.backend();
-    if generated && backend.features().supports_returning {
-        statement.returning_col(pk.column);
-        let (sql, params) = build(&statement, backend);
-        let row = executor::fetch_optional(db.target(), &sql, params)
-            .await?
-            .ok_or_else(|| {
-                DbError::new(ErrorKind::Other, "INSERT ... RETURNING returned no row")
-            })?;
-        obj.set_generated_pk(row.get::<i64, usize>(0)?);
-    } else {
-        let (sql, params) = build(&statement, backend);
-        let id = executor::execute_returning_insert_id(db.target(), &sql, params).await?;
-        if generated {
-            let id = id.ok_or_else(|| {
-                DbError::new(ErrorKind::Other, "the database reported no generated key")
-            })?;
-            obj.set_generated_pk(id);
+    let per_statement = (MAX_PARAMS / columns.len().max(1)).max(1);
+    let mut offset = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_statement).collect();
+        let count = chunk.len();
+        let mut statement = Query::insert();
+        statement
+            .into_table(meta.table)
+            .columns(columns.iter().copied());
+        for values in chunk {
+            let row: Vec<Expr> = meta
+                .fields
+                .iter()
+                .zip(values)
+                .filter(|(field, _)| !(field.primary_key && generated))
+                .map(|(_, value)| Expr::val(to_sea(value)))
+                .collect();
+            if row.is_empty() {
+                statement.or_default_values();
+            } else {
+                statement.values_panic(row);
+            }
         }
+        let targets = &mut objs[offset..offset + count];
+        if generated && backend.features().supports_returning {
+            statement.returning_col(pk.column);
+            let (sql, params) = build(&statement, backend);
+            let keys = executor::fetch_all(db.target(), &sql, params).await?;
+            for (obj, key) in targets.iter_mut().zip(keys) {
+                obj.set_generated_pk(key.get::<i64, usize>(0)?);
+            }
+        } else {
+            let (sql, params) = build(&statement, backend);
+            let id = executor::execute_returning_insert_id(db.target(), &sql, params).await?;
+            if generated && count == 1 {
+                let id = id.ok_or_else(|| {
+                    DbError::new(ErrorKind::Other, "the database reported no generated key")
+                })?;
+                targets[0].set_generated_pk(id);
+            }
+        }
+        offset += count;
     }
     Ok(())
 }
