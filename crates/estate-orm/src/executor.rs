@@ -173,9 +173,15 @@ pub(crate) async fn execute(
     sql: &str,
     values: Vec<Value>,
 ) -> Result<u64, DbError> {
-    on_backend!(target, sql, values, |query, exec, _row| {
-        Ok(query.execute(exec).await?.rows_affected())
-    })
+    let started = std::time::Instant::now();
+    let result = async {
+        on_backend!(target, sql, values, |query, exec, _row| {
+            Ok(query.execute(exec).await?.rows_affected())
+        })
+    }
+    .await;
+    crate::query_log::record(sql, started);
+    result
 }
 
 /// Runs a query; returns every row.
@@ -184,9 +190,15 @@ pub(crate) async fn fetch_all(
     sql: &str,
     values: Vec<Value>,
 ) -> Result<Vec<Row>, DbError> {
-    on_backend!(target, sql, values, |query, exec, row| {
-        Ok(query.fetch_all(exec).await?.into_iter().map(row).collect())
-    })
+    let started = std::time::Instant::now();
+    let result = async {
+        on_backend!(target, sql, values, |query, exec, row| {
+            Ok(query.fetch_all(exec).await?.into_iter().map(row).collect())
+        })
+    }
+    .await;
+    crate::query_log::record(sql, started);
+    result
 }
 
 /// Runs a query; returns the first row, if any.
@@ -195,9 +207,15 @@ pub(crate) async fn fetch_optional(
     sql: &str,
     values: Vec<Value>,
 ) -> Result<Option<Row>, DbError> {
-    on_backend!(target, sql, values, |query, exec, row| {
-        Ok(query.fetch_optional(exec).await?.map(row))
-    })
+    let started = std::time::Instant::now();
+    let result = async {
+        on_backend!(target, sql, values, |query, exec, row| {
+            Ok(query.fetch_optional(exec).await?.map(row))
+        })
+    }
+    .await;
+    crate::query_log::record(sql, started);
+    result
 }
 
 /// The key a backend reports for the row an INSERT created.
@@ -232,9 +250,15 @@ pub(crate) async fn execute_returning_insert_id(
     sql: &str,
     values: Vec<Value>,
 ) -> Result<Option<i64>, DbError> {
-    on_backend!(target, sql, values, |query, exec, _row| {
-        Ok(query.execute(exec).await?.insert_id())
-    })
+    let started = std::time::Instant::now();
+    let result = async {
+        on_backend!(target, sql, values, |query, exec, _row| {
+            Ok(query.execute(exec).await?.insert_id())
+        })
+    }
+    .await;
+    crate::query_log::record(sql, started);
+    result
 }
 
 /// Raw SQL on any executor. `?` marks parameters on every backend (rewritten

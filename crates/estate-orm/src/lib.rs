@@ -25,6 +25,7 @@ mod error;
 mod executor;
 pub mod model;
 pub mod query;
+pub mod query_log;
 mod row;
 mod sql;
 pub mod testing;

@@ -521,6 +521,8 @@ struct Related {
 /// A lazy query over model `M`. Nothing runs until a method that takes the
 /// database (`all`, `first`, `get`, `count`, `exists`, `delete`).
 pub struct QuerySet<M> {
+    /// Where the query was built, reported by the query log.
+    location: &'static std::panic::Location<'static>,
     filter: Option<Node>,
     related: Vec<Related>,
     ordering: Option<Vec<(&'static str, bool)>>,
@@ -532,6 +534,7 @@ pub struct QuerySet<M> {
 impl<M> Clone for QuerySet<M> {
     fn clone(&self) -> Self {
         QuerySet {
+            location: self.location,
             filter: self.filter.clone(),
             related: self.related.clone(),
             ordering: self.ordering.clone(),
@@ -543,6 +546,7 @@ impl<M> Clone for QuerySet<M> {
 }
 
 impl<M: Model> Default for QuerySet<M> {
+    #[track_caller]
     fn default() -> Self {
         Self::new()
     }
@@ -550,8 +554,10 @@ impl<M: Model> Default for QuerySet<M> {
 
 impl<M: Model> QuerySet<M> {
     /// All rows.
+    #[track_caller]
     pub fn new() -> Self {
         QuerySet {
+            location: std::panic::Location::caller(),
             filter: None,
             related: Vec::new(),
             ordering: None,
@@ -677,27 +683,35 @@ impl<M: Model> QuerySet<M> {
 
     /// Every matching row.
     pub async fn all<E: Executor + ?Sized>(&self, db: &E) -> Result<Vec<M>, DbError> {
-        let (sql, params) = build(&self.select(db.backend()), db.backend());
-        executor::fetch_all(db.target(), &sql, params)
-            .await?
-            .iter()
-            .map(|row| self.decode(row))
-            .collect()
+        let location = self.location;
+        crate::query_log::at(location, async move {
+            let (sql, params) = build(&self.select(db.backend()), db.backend());
+            executor::fetch_all(db.target(), &sql, params)
+                .await?
+                .iter()
+                .map(|row| self.decode(row))
+                .collect()
+        })
+        .await
     }
 
     /// The first matching row, if any.
     pub async fn first<E: Executor + ?Sized>(&self, db: &E) -> Result<Option<M>, DbError> {
-        let mut query = self.clone();
-        query.limit = Some(1);
-        if query.ordering.is_none() && M::META.ordering.is_empty() {
-            // Like Django: without an ordering, first() orders by the key.
-            query.ordering = Some(vec![(M::META.pk().column, false)]);
-        }
-        let (sql, params) = build(&query.select(db.backend()), db.backend());
-        executor::fetch_optional(db.target(), &sql, params)
-            .await?
-            .map(|row| query.decode(&row))
-            .transpose()
+        let location = self.location;
+        crate::query_log::at(location, async move {
+            let mut query = self.clone();
+            query.limit = Some(1);
+            if query.ordering.is_none() && M::META.ordering.is_empty() {
+                // Like Django: without an ordering, first() orders by the key.
+                query.ordering = Some(vec![(M::META.pk().column, false)]);
+            }
+            let (sql, params) = build(&query.select(db.backend()), db.backend());
+            executor::fetch_optional(db.target(), &sql, params)
+                .await?
+                .map(|row| query.decode(&row))
+                .transpose()
+        })
+        .await
     }
 
     /// The one row matching `condition`: `DoesNotExist` if none,
@@ -724,41 +738,49 @@ impl<M: Model> QuerySet<M> {
 
     /// How many rows match.
     pub async fn count<E: Executor + ?Sized>(&self, db: &E) -> Result<i64, DbError> {
-        let meta = M::META;
-        let mut statement = Query::select();
-        if self.limit.is_some() || self.offset.is_some() {
-            let mut inner = self.select(db.backend());
-            inner.clear_order_by();
-            statement
-                .expr(Func::count(Expr::col(sea_query::Asterisk)))
-                .from_subquery(inner, Alias::new("sliced"));
-        } else {
-            statement
-                .expr(Func::count(Expr::col(sea_query::Asterisk)))
-                .from(meta.table);
-            if let Some(filter) = &self.filter {
-                statement.cond_where(filter.compile(db.backend()));
+        let location = self.location;
+        crate::query_log::at(location, async move {
+            let meta = M::META;
+            let mut statement = Query::select();
+            if self.limit.is_some() || self.offset.is_some() {
+                let mut inner = self.select(db.backend());
+                inner.clear_order_by();
+                statement
+                    .expr(Func::count(Expr::col(sea_query::Asterisk)))
+                    .from_subquery(inner, Alias::new("sliced"));
+            } else {
+                statement
+                    .expr(Func::count(Expr::col(sea_query::Asterisk)))
+                    .from(meta.table);
+                if let Some(filter) = &self.filter {
+                    statement.cond_where(filter.compile(db.backend()));
+                }
             }
-        }
-        let (sql, params) = build(&statement, db.backend());
-        let row = executor::fetch_optional(db.target(), &sql, params)
-            .await?
-            .ok_or_else(|| DbError::new(ErrorKind::Other, "COUNT returned no row"))?;
-        row.get::<i64, usize>(0)
+            let (sql, params) = build(&statement, db.backend());
+            let row = executor::fetch_optional(db.target(), &sql, params)
+                .await?
+                .ok_or_else(|| DbError::new(ErrorKind::Other, "COUNT returned no row"))?;
+            row.get::<i64, usize>(0)
+        })
+        .await
     }
 
     /// Whether any row matches.
     pub async fn exists<E: Executor + ?Sized>(&self, db: &E) -> Result<bool, DbError> {
-        let mut query = self.clone();
-        query.limit = Some(1);
-        let mut statement = query.select(db.backend());
-        statement.clear_selects();
-        statement.expr(Expr::val(1));
-        statement.clear_order_by();
-        let (sql, params) = build(&statement, db.backend());
-        Ok(executor::fetch_optional(db.target(), &sql, params)
-            .await?
-            .is_some())
+        let location = self.location;
+        crate::query_log::at(location, async move {
+            let mut query = self.clone();
+            query.limit = Some(1);
+            let mut statement = query.select(db.backend());
+            statement.clear_selects();
+            statement.expr(Expr::val(1));
+            statement.clear_order_by();
+            let (sql, params) = build(&statement, db.backend());
+            Ok(executor::fetch_optional(db.target(), &sql, params)
+                .await?
+                .is_some())
+        })
+        .await
     }
 
     /// Updates every matching row in one statement; returns how many
@@ -769,39 +791,47 @@ impl<M: Model> QuerySet<M> {
         db: &E,
         assignments: impl IntoIterator<Item = Assignment<M>>,
     ) -> Result<u64, DbError> {
-        if self.limit.is_some() || self.offset.is_some() {
-            return Err(DbError::new(
-                ErrorKind::Other,
-                "cannot update a sliced query (limit/offset); filter instead",
-            ));
-        }
-        let values: Vec<(&'static str, Expr)> = assignments
-            .into_iter()
-            .map(|a| (a.column, a.expr))
-            .collect();
-        if values.is_empty() {
-            return Ok(0);
-        }
-        let mut statement = Query::update();
-        statement.table(M::META.table).values(values);
-        if let Some(filter) = &self.filter {
-            statement.cond_where(filter.compile(db.backend()));
-        }
-        let (sql, params) = build(&statement, db.backend());
-        executor::execute(db.target(), &sql, params).await
+        let location = self.location;
+        crate::query_log::at(location, async move {
+            if self.limit.is_some() || self.offset.is_some() {
+                return Err(DbError::new(
+                    ErrorKind::Other,
+                    "cannot update a sliced query (limit/offset); filter instead",
+                ));
+            }
+            let values: Vec<(&'static str, Expr)> = assignments
+                .into_iter()
+                .map(|a| (a.column, a.expr))
+                .collect();
+            if values.is_empty() {
+                return Ok(0);
+            }
+            let mut statement = Query::update();
+            statement.table(M::META.table).values(values);
+            if let Some(filter) = &self.filter {
+                statement.cond_where(filter.compile(db.backend()));
+            }
+            let (sql, params) = build(&statement, db.backend());
+            executor::execute(db.target(), &sql, params).await
+        })
+        .await
     }
 
     /// Deletes every matching row, applying `on_delete` to rows pointing at
     /// them, in one transaction. Returns what was deleted, per model.
     pub async fn delete<E: Executor + ?Sized>(&self, db: &E) -> Result<DeleteResult, DbError> {
-        if self.limit.is_some() || self.offset.is_some() {
-            return Err(DbError::new(
-                ErrorKind::Other,
-                "cannot delete a sliced query (limit/offset); filter instead",
-            ));
-        }
-        let filter = self.filter.as_ref().map(|f| f.compile(db.backend()));
-        crate::model::deletion::delete_matching(db, M::META, filter).await
+        let location = self.location;
+        crate::query_log::at(location, async move {
+            if self.limit.is_some() || self.offset.is_some() {
+                return Err(DbError::new(
+                    ErrorKind::Other,
+                    "cannot delete a sliced query (limit/offset); filter instead",
+                ));
+            }
+            let filter = self.filter.as_ref().map(|f| f.compile(db.backend()));
+            crate::model::deletion::delete_matching(db, M::META, filter).await
+        })
+        .await
     }
 
     /// Saves a new instance and returns it (with its generated key).

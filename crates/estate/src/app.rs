@@ -455,6 +455,10 @@ fn core_config(
         request_timeout: settings.limits.request_timeout,
         request_ids: options.request_ids.then(RequestIds::new),
         access_log: settings.logging.access_log,
+        query_log: settings.logging.query_log.then_some((
+            settings.logging.n_plus_one,
+            settings.logging.n_plus_one_threshold,
+        )),
         error_pages,
         context,
     })

@@ -32,6 +32,7 @@ use crate::app::App;
 use crate::context::AppContext;
 use crate::error::Result;
 
+pub use estate_orm::query_log::{assert_num_queries, capture as capture_queries};
 pub use estate_orm::testing::{
     BROWSER, MYSQL, POSTGRES, REDIS, REQUIRE_ALL, ServiceDecision, TestDatabase, decide,
     each_backend, service,

@@ -61,6 +61,7 @@ pub trait Model: Sized + Send + Sync + 'static {
     fn set_generated_pk(&mut self, id: i64);
 
     /// A query over all rows of this model, in its default ordering.
+    #[track_caller]
     fn objects() -> QuerySet<Self> {
         QuerySet::new()
     }
@@ -72,28 +73,31 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// Inserts the row (an unsaved `Auto` key is then filled in) or updates
     /// it, after [`validate`](Self::validate).
+    #[track_caller]
     fn save<'a, E: Executor + ?Sized>(
         &'a mut self,
         db: &'a E,
     ) -> impl Future<Output = Result<(), DbError>> + Send + 'a {
-        persist::save(self, db)
+        crate::query_log::at(std::panic::Location::caller(), persist::save(self, db))
     }
 
     /// Deletes the row, and applies every `on_delete` pointing here (cascades,
     /// protections, set-null) in one transaction. Returns what was deleted.
+    #[track_caller]
     fn delete<'a, E: Executor + ?Sized>(
         &'a self,
         db: &'a E,
     ) -> impl Future<Output = Result<DeleteResult, DbError>> + Send + 'a {
-        persist::delete(self, db)
+        crate::query_log::at(std::panic::Location::caller(), persist::delete(self, db))
     }
 
     /// Reloads every field from the database.
+    #[track_caller]
     fn refresh<'a, E: Executor + ?Sized>(
         &'a mut self,
         db: &'a E,
     ) -> impl Future<Output = Result<(), DbError>> + Send + 'a {
-        persist::refresh(self, db)
+        crate::query_log::at(std::panic::Location::caller(), persist::refresh(self, db))
     }
 }
 

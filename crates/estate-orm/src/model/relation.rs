@@ -107,8 +107,13 @@ impl<T: Model> ForeignKey<T> {
     }
 
     /// Loads the row pointed at with one query.
-    pub async fn fetch<E: Executor + ?Sized>(&self, db: &E) -> Result<T, DbError> {
-        T::objects().get_by_key(db, self.id.clone()).await
+    #[track_caller]
+    pub fn fetch<'a, E: Executor + ?Sized>(
+        &'a self,
+        db: &'a E,
+    ) -> impl std::future::Future<Output = Result<T, DbError>> + Send + 'a {
+        let query = crate::query::QuerySet::<T>::new();
+        async move { query.get_by_key(db, self.id.clone()).await }
     }
 }
 

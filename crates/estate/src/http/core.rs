@@ -58,6 +58,8 @@ pub(crate) struct CoreConfig {
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) request_ids: Option<RequestIds>,
     pub(crate) access_log: bool,
+    /// Per-request query recording and the N+1 response, when on.
+    pub(crate) query_log: Option<(crate::settings::NPlusOne, usize)>,
     pub(crate) error_pages: ErrorPages,
     pub(crate) context: AppContext,
 }
@@ -95,7 +97,16 @@ impl EstateService {
             let response = match routed {
                 Routed::Stop(response) => response,
                 Routed::Call { future, limited } => {
-                    let response = await_router(&config, future, &summary).await;
+                    let response = match config.query_log {
+                        None => await_router(&config, future, &summary).await,
+                        Some(rules) => {
+                            let (response, queries) = estate_orm::query_log::capture(await_router(
+                                &config, future, &summary,
+                            ))
+                            .await;
+                            review_queries(&config, rules, response, &queries, &summary)
+                        }
+                    };
                     if limited
                         && response.status() == StatusCode::PAYLOAD_TOO_LARGE
                         && response.extensions().get::<Arc<ErrorReport>>().is_none()
@@ -201,6 +212,50 @@ fn start(
         }
     };
     (summary, routed)
+}
+
+/// Reports a request's queries: an `x-query-count` header, and for N+1
+/// patterns a warning naming the call site (or, if configured, a 500).
+fn review_queries(
+    config: &CoreConfig,
+    (rule, threshold): (crate::settings::NPlusOne, usize),
+    mut response: Response,
+    queries: &[estate_orm::query_log::QueryRecord],
+    summary: &RequestSummary,
+) -> Response {
+    use crate::settings::NPlusOne;
+    if let Ok(count) = HeaderValue::from_str(&queries.len().to_string()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-query-count"), count);
+    }
+    if rule == NPlusOne::Off {
+        return response;
+    }
+    let repeated = estate_orm::query_log::repeated(queries, threshold);
+    for repeat in &repeated {
+        tracing::warn!(
+            target: "estate::db",
+            method = %summary.method,
+            path = summary.uri.path(),
+            "{repeat}"
+        );
+    }
+    if rule == NPlusOne::Error && config.debug && !repeated.is_empty() {
+        let report = ErrorReport {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "Internal Server Error".to_owned(),
+            public: true,
+            chain: std::iter::once(
+                "the request ran the same query many times (logging.n_plus_one = \"error\")"
+                    .to_owned(),
+            )
+            .chain(repeated.iter().map(ToString::to_string))
+            .collect(),
+        };
+        return axum::response::IntoResponse::into_response(report);
+    }
+    response
 }
 
 /// The outcome of the checks made before routing.

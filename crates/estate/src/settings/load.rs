@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use super::raw::{Entry, RawSettings};
 use super::values::{parse_bool, parse_duration, parse_size};
 use super::{
-    Limits, LogFormat, LoggingSettings, SecretKey, SecuritySettings, ServerSettings, Settings,
-    SettingsError, Source, generate_secret_key,
+    Limits, LogFormat, LoggingSettings, NPlusOne, SecretKey, SecuritySettings, ServerSettings,
+    Settings, SettingsError, Source, generate_secret_key,
 };
 use crate::suggest::closest;
 
@@ -32,6 +32,9 @@ const CORE_KEYS: &[&str] = &[
     "logging.level",
     "logging.format",
     "logging.access_log",
+    "logging.query_log",
+    "logging.n_plus_one",
+    "logging.n_plus_one_threshold",
     "security.hsts_seconds",
     "security.hsts_include_subdomains",
     "security.hsts_preload",
@@ -232,6 +235,16 @@ impl Typed {
             level: self.log_level()?,
             format: self.log_format()?,
             access_log: self.bool("logging.access_log", debug)?,
+            query_log: self.bool("logging.query_log", debug)?,
+            n_plus_one: match self
+                .one_of("logging.n_plus_one", &["OFF", "WARN", "ERROR"], "WARN")?
+                .as_str()
+            {
+                "OFF" => NPlusOne::Off,
+                "ERROR" => NPlusOne::Error,
+                _ => NPlusOne::Warn,
+            },
+            n_plus_one_threshold: self.uint("logging.n_plus_one_threshold", 5)?.max(2) as usize,
         };
         let security = SecuritySettings {
             hsts_seconds: self.uint("security.hsts_seconds", 0)?,

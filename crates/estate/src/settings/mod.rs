@@ -108,6 +108,27 @@ pub struct LoggingSettings {
     /// at target `estate::access`. Default: on in DEBUG, off otherwise (the
     /// load balancer usually logs access in production).
     pub access_log: bool,
+    /// Record each request's SQL queries (count, time, call site), shown as
+    /// an `x-query-count` header and in the access log. Default: on in
+    /// DEBUG, off otherwise.
+    pub query_log: bool,
+    /// What to do when one request runs the same query many times (an N+1
+    /// pattern): `warn` (log it, naming the call site; default), `error`
+    /// (answer 500 with the details; DEBUG only) or `off`. Needs `query_log`.
+    pub n_plus_one: NPlusOne,
+    /// How many runs of the same query count as N+1. Default 5.
+    pub n_plus_one_threshold: usize,
+}
+
+/// The N+1 query response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NPlusOne {
+    /// Ignore.
+    Off,
+    /// Log a warning naming the call site.
+    Warn,
+    /// Fail the request with a 500 page listing the repeats (DEBUG only).
+    Error,
 }
 
 /// Log output format.
