@@ -44,9 +44,51 @@ pub(crate) enum Node {
         value: String,
         case_insensitive: bool,
     },
+    /// A date part compared with a number, compiled per backend.
+    DatePart {
+        table: &'static str,
+        column: &'static str,
+        part: DatePart,
+        moment: bool,
+        op: CompareOp,
+        value: i32,
+    },
     All(Vec<Node>),
     Any(Vec<Node>),
     Not(Box<Node>),
+}
+
+/// A part of a date or a moment (in UTC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatePart {
+    /// The year.
+    Year,
+    /// The month, 1–12.
+    Month,
+    /// The day of the month, 1–31.
+    Day,
+}
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CompareOp {
+    Eq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+impl CompareOp {
+    fn apply(self, left: Expr, right: Expr) -> Expr {
+        match self {
+            CompareOp::Eq => left.eq(right),
+            CompareOp::Lt => left.lt(right),
+            CompareOp::Lte => left.lte(right),
+            CompareOp::Gt => left.gt(right),
+            CompareOp::Gte => left.gte(right),
+        }
+    }
 }
 
 /// Which text lookup.
@@ -75,6 +117,22 @@ impl Node {
                 } else {
                     crate::backends::text_match(backend, column, *op, value).into_condition()
                 }
+            }
+            Node::DatePart {
+                table,
+                column,
+                part,
+                moment,
+                op,
+                value,
+            } => {
+                let extracted = crate::backends::date_part(
+                    backend,
+                    Expr::col((*table, *column)),
+                    *part,
+                    *moment,
+                );
+                op.apply(extracted, Expr::val(*value)).into_condition()
             }
             Node::All(nodes) => nodes.iter().fold(sea_query::Condition::all(), |c, n| {
                 c.add(n.compile(backend))
@@ -438,6 +496,96 @@ impl<M: Model, T> Col<M, T> {
             expr: value.into_expr(),
             _model: PhantomData,
         }
+    }
+}
+
+/// Date and moment columns, whose parts can be compared.
+pub trait DateColumn {
+    /// Whether the column holds a moment (`DateTime<Utc>`) rather than a date.
+    const MOMENT: bool;
+}
+impl DateColumn for chrono::NaiveDate {
+    const MOMENT: bool = false;
+}
+impl DateColumn for chrono::DateTime<chrono::Utc> {
+    const MOMENT: bool = true;
+}
+impl<T: DateColumn> DateColumn for Option<T> {
+    const MOMENT: bool = T::MOMENT;
+}
+
+/// A date part of a column, to compare with a number:
+/// `Question::PUB_DATE.year().eq(2026)`. Moments are taken in UTC.
+pub struct DatePartOf<M> {
+    table: &'static str,
+    column: &'static str,
+    part: DatePart,
+    moment: bool,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> DatePartOf<M> {
+    fn compare(&self, op: CompareOp, value: i32) -> Condition<M> {
+        Condition::from_node(Node::DatePart {
+            table: self.table,
+            column: self.column,
+            part: self.part,
+            moment: self.moment,
+            op,
+            value,
+        })
+    }
+
+    /// `part = value`.
+    pub fn eq(&self, value: i32) -> Condition<M> {
+        self.compare(CompareOp::Eq, value)
+    }
+
+    /// `part < value`.
+    pub fn lt(&self, value: i32) -> Condition<M> {
+        self.compare(CompareOp::Lt, value)
+    }
+
+    /// `part <= value`.
+    pub fn lte(&self, value: i32) -> Condition<M> {
+        self.compare(CompareOp::Lte, value)
+    }
+
+    /// `part > value`.
+    pub fn gt(&self, value: i32) -> Condition<M> {
+        self.compare(CompareOp::Gt, value)
+    }
+
+    /// `part >= value`.
+    pub fn gte(&self, value: i32) -> Condition<M> {
+        self.compare(CompareOp::Gte, value)
+    }
+}
+
+impl<M: Model, T: DateColumn> Col<M, T> {
+    fn part(&self, part: DatePart) -> DatePartOf<M> {
+        DatePartOf {
+            table: M::META.table,
+            column: self.field().column,
+            part,
+            moment: T::MOMENT,
+            _model: PhantomData,
+        }
+    }
+
+    /// The year (Django's `__year`).
+    pub fn year(&self) -> DatePartOf<M> {
+        self.part(DatePart::Year)
+    }
+
+    /// The month, 1–12 (`__month`).
+    pub fn month(&self) -> DatePartOf<M> {
+        self.part(DatePart::Month)
+    }
+
+    /// The day of the month (`__day`).
+    pub fn day(&self) -> DatePartOf<M> {
+        self.part(DatePart::Day)
     }
 }
 

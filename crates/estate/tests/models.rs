@@ -849,3 +849,64 @@ async fn bulk_create_and_get_or_create() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn date_parts_compare_in_utc() {
+    each_backend(async |db| {
+        create_table(&db, Everything::META).await.unwrap();
+        for (day, at) in [
+            (
+                NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(),
+                "2024-02-29T23:30:00.5+00:00",
+            ),
+            // 01:30 at +02:00 is still the 31st in UTC.
+            (
+                NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
+                "2024-01-01T01:30:00+02:00",
+            ),
+            (
+                NaiveDate::from_ymd_opt(2025, 7, 4).unwrap(),
+                "2025-07-04T12:00:00+00:00",
+            ),
+        ] {
+            let mut row = Everything {
+                day,
+                at: DateTime::parse_from_rfc3339(at)
+                    .unwrap()
+                    .with_timezone(&Utc),
+                ..sample()
+            };
+            row.save(&db).await.unwrap();
+        }
+        let count = async |condition| {
+            Everything::objects()
+                .filter(condition)
+                .count(&db)
+                .await
+                .unwrap()
+        };
+        let backend = db.backend();
+        assert_eq!(count(Everything::DAY.year().eq(2024)).await, 1, "{backend}");
+        assert_eq!(
+            count(Everything::DAY.year().gte(2024)).await,
+            2,
+            "{backend}"
+        );
+        assert_eq!(count(Everything::DAY.month().eq(12)).await, 1, "{backend}");
+        assert_eq!(count(Everything::DAY.day().eq(29)).await, 1, "{backend}");
+        assert_eq!(
+            count(Everything::AT.year().eq(2023)).await,
+            1,
+            "UTC, not local: {backend}"
+        );
+        assert_eq!(count(Everything::AT.month().eq(2)).await, 1, "{backend}");
+        assert_eq!(count(Everything::AT.day().eq(31)).await, 1, "{backend}");
+        assert_eq!(count(Everything::AT.day().lt(10)).await, 1, "{backend}");
+        assert_eq!(
+            count(Everything::MAYBE_AT.year().eq(2024)).await,
+            0,
+            "NULLs never match: {backend}"
+        );
+    })
+    .await;
+}

@@ -289,6 +289,20 @@ pub(crate) fn text_match(
     }
 }
 
+/// A date part as an integer expression (moments in UTC).
+pub(crate) fn date_part(
+    backend: Backend,
+    column: sea_query::Expr,
+    part: crate::query::DatePart,
+    moment: bool,
+) -> sea_query::Expr {
+    match backend {
+        Backend::Sqlite => sqlite::date_part(column, part),
+        Backend::Postgres => postgres::date_part(column, part, moment),
+        Backend::MySql => mysql::date_part(column, part),
+    }
+}
+
 /// Reads a decimal column: SQLite keeps decimals as exact text.
 pub(crate) fn decode_decimal(row: &Row, index: usize) -> Result<Decimal, DbError> {
     match row {

@@ -93,3 +93,14 @@ pub(crate) fn text_match(column: sea_query::Expr, op: TextOp, value: &str) -> se
         [column, sea_query::Expr::val(like_pattern(op, value))],
     )
 }
+
+/// `YEAR()`/`MONTH()`/`DAY()`; sessions and stored moments are UTC.
+pub(crate) fn date_part(column: sea_query::Expr, part: crate::query::DatePart) -> sea_query::Expr {
+    use crate::query::DatePart;
+    let template = match part {
+        DatePart::Year => "YEAR(?)",
+        DatePart::Month => "MONTH(?)",
+        DatePart::Day => "DAY(?)",
+    };
+    sea_query::Expr::cust_with_exprs(template, [column])
+}

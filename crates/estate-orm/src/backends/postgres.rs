@@ -82,3 +82,23 @@ pub(crate) fn text_match(column: sea_query::Expr, op: TextOp, value: &str) -> se
         [column, sea_query::Expr::val(like_pattern(op, value))],
     )
 }
+
+/// `EXTRACT`: moments in UTC whatever the session's time zone, dates as they are.
+pub(crate) fn date_part(
+    column: sea_query::Expr,
+    part: crate::query::DatePart,
+    moment: bool,
+) -> sea_query::Expr {
+    use crate::query::DatePart;
+    let field = match part {
+        DatePart::Year => "YEAR",
+        DatePart::Month => "MONTH",
+        DatePart::Day => "DAY",
+    };
+    let template = if moment {
+        format!("CAST(EXTRACT({field} FROM $1 AT TIME ZONE 'UTC') AS INTEGER)")
+    } else {
+        format!("CAST(EXTRACT({field} FROM $1) AS INTEGER)")
+    };
+    sea_query::Expr::cust_with_exprs(template, [column])
+}

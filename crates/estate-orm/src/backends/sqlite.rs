@@ -129,3 +129,14 @@ pub(crate) fn text_match(column: sea_query::Expr, op: TextOp, value: &str) -> se
     };
     sea_query::Expr::cust_with_exprs("? GLOB ?", [column, sea_query::Expr::val(pattern)])
 }
+
+/// Dates and moments are ISO text: `strftime` reads them (moments are UTC).
+pub(crate) fn date_part(column: sea_query::Expr, part: crate::query::DatePart) -> sea_query::Expr {
+    use crate::query::DatePart;
+    let template = match part {
+        DatePart::Year => "CAST(strftime('%Y', ?) AS INTEGER)",
+        DatePart::Month => "CAST(strftime('%m', ?) AS INTEGER)",
+        DatePart::Day => "CAST(strftime('%d', ?) AS INTEGER)",
+    };
+    sea_query::Expr::cust_with_exprs(template, [column])
+}
