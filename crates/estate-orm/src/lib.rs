@@ -19,6 +19,7 @@
 //!
 //! Models, QuerySets and relations build on this (see the ORM issue).
 
+pub mod aggregate;
 pub mod backends;
 mod database;
 mod error;
@@ -43,13 +44,15 @@ pub use executor::{Executor, RawSql};
 pub mod executor_target {
     pub use crate::executor::Target;
 }
+pub use aggregate::{Avg, Count, Max, Min, Sum};
 pub use model::schema::{create_table, create_table_sql, drop_table};
 pub use model::{
     Auto, Col, DeleteResult, FieldMeta, FieldType, FieldValue, ForeignKey, Model, ModelMeta,
     OnDelete, PrimaryKey, Relation, meta_of,
 };
 pub use query::{
-    Assignment, ColExpr, Condition, LookupValue, Numeric, Operand, OrderBy, QuerySet, TextColumn,
+    Assignment, ColExpr, Condition, Grouped, LookupValue, Numeric, Operand, OrderBy, QuerySet,
+    TextColumn,
 };
 pub use row::{Column, Decode, Row};
 pub use transaction::Transaction;

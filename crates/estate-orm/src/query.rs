@@ -205,6 +205,10 @@ impl<M> Condition<M> {
             _model: PhantomData,
         }
     }
+
+    pub(crate) fn into_node(self) -> Node {
+        self.node
+    }
 }
 
 impl<M> std::ops::BitAnd for Condition<M> {
@@ -1067,6 +1071,43 @@ impl<M: Model> QuerySet<M> {
         Ok(objs)
     }
 
+    /// Computes aggregates over the matching rows: a tuple in, a tuple of
+    /// typed results out (see [`crate::aggregate`]).
+    pub async fn aggregate<E, A>(&self, db: &E, aggregates: A) -> Result<A::Output, DbError>
+    where
+        E: Executor + ?Sized,
+        A: crate::aggregate::Aggregates<M>,
+    {
+        let backend = db.backend();
+        let mut statement = Query::select();
+        statement.from(M::META.table);
+        for expr in aggregates.exprs(backend) {
+            statement.expr(expr);
+        }
+        if let Some(filter) = &self.filter {
+            statement.cond_where(filter.compile(backend));
+        }
+        let (sql, params) = build(&statement, backend);
+        let location = self.location;
+        let row = crate::query_log::at(
+            location,
+            executor::fetch_optional(db.target(), &sql, params),
+        )
+        .await?
+        .ok_or_else(|| DbError::new(ErrorKind::Other, "an aggregate query returned no row"))?;
+        A::read(&row, 0)
+    }
+
+    /// Groups the matching rows by a column, for per-group aggregates
+    /// (Django's `values(...).annotate(...)`).
+    pub fn group_by<T: FieldValue>(self, column: Col<M, T>) -> Grouped<M, T> {
+        Grouped {
+            query: self,
+            column: column.field().column,
+            _type: PhantomData,
+        }
+    }
+
     /// The row with primary key `key`.
     pub async fn get_by_key<E: Executor + ?Sized>(
         &self,
@@ -1077,6 +1118,50 @@ impl<M: Model> QuerySet<M> {
         let condition =
             Condition::new(Expr::col((meta.table, meta.pk().column)).eq(to_sea(key.to_value())));
         self.get(db, condition).await
+    }
+}
+
+/// A query grouped by one column; see [`QuerySet::group_by`].
+pub struct Grouped<M, T> {
+    query: QuerySet<M>,
+    column: &'static str,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<M: Model, T: FieldValue> Grouped<M, T> {
+    /// One entry per distinct value of the column (in ascending order), with
+    /// the aggregates over that group's rows.
+    pub async fn aggregate<E, A>(
+        &self,
+        db: &E,
+        aggregates: A,
+    ) -> Result<Vec<(T, A::Output)>, DbError>
+    where
+        E: Executor + ?Sized,
+        A: crate::aggregate::Aggregates<M>,
+    {
+        let backend = db.backend();
+        let table = M::META.table;
+        let mut statement = Query::select();
+        statement.column((table, self.column)).from(table);
+        for expr in aggregates.exprs(backend) {
+            statement.expr(expr);
+        }
+        if let Some(filter) = &self.query.filter {
+            statement.cond_where(filter.compile(backend));
+        }
+        statement
+            .group_by_col((table, self.column))
+            .order_by((table, self.column), Order::Asc);
+        let (sql, params) = build(&statement, backend);
+        let rows = crate::query_log::at(
+            self.query.location,
+            executor::fetch_all(db.target(), &sql, params),
+        )
+        .await?;
+        rows.iter()
+            .map(|row| Ok((T::from_row(row, 0)?, A::read(row, 1)?)))
+            .collect()
     }
 }
 

@@ -910,3 +910,68 @@ async fn date_parts_compare_in_utc() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn aggregates_have_one_type_on_every_backend() {
+    use estate::orm::{Avg, Count, Max, Min, Sum};
+    each_backend(async |db| {
+        let saved = seeded(&db).await; // votes: 3, 10, 0, 10, 7
+        let (count, sum, avg, max) = Question::objects()
+            .aggregate(
+                &db,
+                (
+                    Count::all(),
+                    Sum::of(Question::VOTES),
+                    Avg::of(Question::VOTES),
+                    Max::of(Question::TEXT),
+                ),
+            )
+            .await
+            .unwrap();
+        let backend = db.backend();
+        assert_eq!(count, 5, "{backend}");
+        assert_eq!(sum, Some(30), "{backend}");
+        assert_eq!(avg, Some(6.0), "{backend}");
+        assert_eq!(max.as_deref(), Some("Gamma"), "{backend}");
+
+        // Filtered aggregates and the empty case.
+        let (popular, popular_votes, min) = Question::objects()
+            .aggregate(
+                &db,
+                (
+                    Count::all().filter(Question::VOTES.gte(7)),
+                    Sum::of(Question::VOTES).filter(Question::VOTES.lt(5)),
+                    Min::of(Question::VOTES),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (popular, popular_votes, min),
+            (3, Some(3), Some(0)),
+            "{backend}"
+        );
+        let (none, nothing) = Question::objects()
+            .filter(Question::VOTES.gt(100))
+            .aggregate(&db, (Count::all(), Sum::of(Question::VOTES)))
+            .await
+            .unwrap();
+        assert_eq!((none, nothing), (0, None), "{backend}");
+
+        // Per group.
+        let mut closed = saved[1].clone();
+        closed.closed_at = Some(Utc::now());
+        closed.save(&db).await.unwrap();
+        let groups = Question::objects()
+            .group_by(Question::VOTES)
+            .aggregate(&db, (Count::all(), Count::of(Question::CLOSED_AT)))
+            .await
+            .unwrap();
+        assert_eq!(
+            groups,
+            vec![(0, (1, 0)), (3, (1, 0)), (7, (1, 0)), (10, (2, 1))],
+            "{backend}"
+        );
+    })
+    .await;
+}

@@ -289,6 +289,26 @@ pub(crate) fn text_match(
     }
 }
 
+/// Casts an aggregate back to a 64-bit integer where the backend widens it.
+pub(crate) fn cast_to_i64(backend: Backend, expr: sea_query::Expr) -> sea_query::Expr {
+    match backend {
+        Backend::Sqlite => expr,
+        Backend::Postgres => sea_query::Expr::cust_with_exprs("CAST($1 AS BIGINT)", [expr]),
+        Backend::MySql => sea_query::Expr::cust_with_exprs("CAST(? AS SIGNED)", [expr]),
+    }
+}
+
+/// Casts an aggregate to a double where the backend makes it exact-numeric.
+pub(crate) fn cast_to_f64(backend: Backend, expr: sea_query::Expr) -> sea_query::Expr {
+    match backend {
+        Backend::Sqlite => expr,
+        Backend::Postgres => {
+            sea_query::Expr::cust_with_exprs("CAST($1 AS DOUBLE PRECISION)", [expr])
+        }
+        Backend::MySql => sea_query::Expr::cust_with_exprs("CAST(? AS DOUBLE)", [expr]),
+    }
+}
+
 /// A date part as an integer expression (moments in UTC).
 pub(crate) fn date_part(
     backend: Backend,
