@@ -138,7 +138,7 @@ fn parse_field(field: &syn::Field) -> syn::Result<FieldSpec> {
         ident,
         ty: field.ty.clone(),
         primary_key: is_auto(&field.ty),
-        unique: false,
+        unique: is_one_to_one(&field.ty),
         index: false,
         max_length: None,
         max_digits: None,
@@ -219,13 +219,34 @@ fn is_relation(ty: &Type) -> bool {
     let Some(last) = path.path.segments.last() else {
         return false;
     };
-    if last.ident == "ForeignKey" {
+    if last.ident == "ForeignKey" || last.ident == "OneToOne" {
         return true;
     }
     if last.ident == "Option" {
         if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
             if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
                 return is_relation(inner);
+            }
+        }
+    }
+    false
+}
+
+/// Whether the type is `OneToOne<T>` (or an `Option` of it): a unique relation.
+fn is_one_to_one(ty: &Type) -> bool {
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    if last.ident == "OneToOne" {
+        return true;
+    }
+    if last.ident == "Option" {
+        if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+            if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                return is_one_to_one(inner);
             }
         }
     }

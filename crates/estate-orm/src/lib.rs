@@ -48,7 +48,7 @@ pub use aggregate::{Avg, Count, Max, Min, Sum};
 pub use model::schema::{create_table, create_table_sql, drop_table};
 pub use model::{
     Auto, Col, DeleteResult, FieldMeta, FieldType, FieldValue, ForeignKey, Model, ModelMeta,
-    OnDelete, PrimaryKey, Relation, meta_of,
+    OnDelete, OneToOne, PrimaryKey, Relation, meta_of,
 };
 pub use query::{
     Assignment, ColExpr, Condition, Grouped, LookupValue, Numeric, Operand, OrderBy, QuerySet,

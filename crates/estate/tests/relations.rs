@@ -355,3 +355,43 @@ fn relation_metadata() {
     assert!(Book::META.field("editor").unwrap().null);
     assert!(Book::META.field("title").unwrap().relation.is_none());
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Profile {
+    id: Auto<i64>,
+    #[model(on_delete = Cascade)]
+    author: estate::orm::OneToOne<Author>,
+    #[model(max_length = 100)]
+    bio: String,
+}
+
+#[tokio::test]
+async fn one_to_one_allows_one_row_per_target() {
+    each_backend(async |db| {
+        create_table(&db, Author::META).await.unwrap();
+        create_table(&db, Profile::META).await.unwrap();
+        let ann = author(&db, "Ann").await;
+        let mut profile = Profile {
+            id: Auto::new(),
+            author: ForeignKey::to(&ann).unwrap(),
+            bio: "Writes.".into(),
+        };
+        profile.save(&db).await.unwrap();
+        let mut second = Profile {
+            id: Auto::new(),
+            author: ForeignKey::to(&ann).unwrap(),
+            bio: "Again.".into(),
+        };
+        let err = second.save(&db).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+        let loaded = Profile::objects()
+            .select_related(Profile::AUTHOR)
+            .first(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(loaded.author.get(), Some(&ann));
+        assert_eq!(ann.delete(&db).await.unwrap().per_model["Profile"], 1);
+    })
+    .await;
+}

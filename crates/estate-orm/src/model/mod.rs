@@ -18,7 +18,7 @@ use std::marker::PhantomData;
 pub use deletion::DeleteResult;
 pub use field::{Auto, FieldValue, PrimaryKey};
 pub use meta::{FieldMeta, FieldType, ModelMeta};
-pub use relation::{ForeignKey, OnDelete, Relation, meta_of};
+pub use relation::{ForeignKey, OnDelete, OneToOne, Relation, meta_of};
 
 use crate::error::DbError;
 use crate::executor::Executor;

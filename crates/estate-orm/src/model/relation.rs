@@ -63,6 +63,11 @@ pub fn meta_of<T: Model>() -> &'static ModelMeta {
     T::META
 }
 
+/// A one-to-one relation to model `T`: a [`ForeignKey`] whose column is
+/// unique (the derive adds the constraint when it sees `OneToOne`), like
+/// Django's `OneToOneField` (a profile for a user, say).
+pub type OneToOne<T> = ForeignKey<T>;
+
 /// A many-to-one relation to model `T`, stored as `T`'s key in a column
 /// named `<field>_id`.
 pub struct ForeignKey<T: Model> {
