@@ -1,0 +1,140 @@
+//! Expressions over columns: arithmetic like Django's `F("votes") + 1`,
+//! and assignments for [`QuerySet::update`](super::QuerySet::update).
+
+use std::marker::PhantomData;
+
+use sea_query::{Expr, ExprTrait};
+
+use crate::model::{Col, FieldValue, Model};
+use crate::sql::to_sea;
+
+/// Numeric column types, which take part in arithmetic (F-expressions).
+pub trait Numeric {}
+impl Numeric for i16 {}
+impl Numeric for i32 {}
+impl Numeric for i64 {}
+impl Numeric for f64 {}
+impl Numeric for rust_decimal::Decimal {}
+impl<T: Numeric> Numeric for Option<T> {}
+
+/// A computed value over columns of `M` with Rust type `T`, like Django's
+/// `F("votes") + 1`: `Choice::VOTES + 1`. Evaluated by the database, so
+/// concurrent updates lose nothing.
+pub struct ColExpr<M, T> {
+    expr: Expr,
+    _types: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> ColExpr<M, T> {
+    fn new(expr: Expr) -> Self {
+        ColExpr {
+            expr,
+            _types: PhantomData,
+        }
+    }
+}
+
+/// What an assignment or comparison can take: a value, a column, or a
+/// computed [`ColExpr`].
+pub trait Operand<M, T> {
+    /// The SQL expression.
+    fn into_expr(self) -> Expr;
+}
+
+macro_rules! value_operands {
+    ($($ty:ty),* $(,)?) => {$(
+        impl<M> Operand<M, $ty> for $ty {
+            fn into_expr(self) -> Expr {
+                Expr::val(to_sea(self.to_value()))
+            }
+        }
+        impl<M> Operand<M, Option<$ty>> for $ty {
+            fn into_expr(self) -> Expr {
+                Expr::val(to_sea(self.to_value()))
+            }
+        }
+        impl<M> Operand<M, Option<$ty>> for Option<$ty> {
+            fn into_expr(self) -> Expr {
+                Expr::val(to_sea(self.to_value()))
+            }
+        }
+    )*};
+}
+
+value_operands!(
+    bool,
+    i16,
+    i32,
+    i64,
+    f64,
+    String,
+    Vec<u8>,
+    rust_decimal::Decimal,
+    chrono::NaiveDate,
+    chrono::NaiveTime,
+    chrono::DateTime<chrono::Utc>,
+    uuid::Uuid,
+    serde_json::Value,
+);
+
+impl<M> Operand<M, String> for &str {
+    fn into_expr(self) -> Expr {
+        Expr::val(self)
+    }
+}
+
+impl<M> Operand<M, Option<String>> for &str {
+    fn into_expr(self) -> Expr {
+        Expr::val(self)
+    }
+}
+
+impl<M, T> Operand<M, T> for ColExpr<M, T> {
+    fn into_expr(self) -> Expr {
+        self.expr
+    }
+}
+
+macro_rules! arithmetic {
+    ($($trait:ident $method:ident $op:ident),*) => {$(
+        impl<M: Model, T: Numeric, R: Operand<M, T>> std::ops::$trait<R> for Col<M, T> {
+            type Output = ColExpr<M, T>;
+            fn $method(self, rhs: R) -> ColExpr<M, T> {
+                ColExpr::new(self.expr().$op(rhs.into_expr()))
+            }
+        }
+
+        impl<M: Model, T: Numeric, R: Operand<M, T>> std::ops::$trait<R> for ColExpr<M, T> {
+            type Output = ColExpr<M, T>;
+            fn $method(self, rhs: R) -> ColExpr<M, T> {
+                ColExpr::new(self.expr.$op(rhs.into_expr()))
+            }
+        }
+    )*};
+}
+
+arithmetic!(Add add add, Sub sub sub, Mul mul mul, Div div div);
+
+impl<M: Model, T: Numeric> Operand<M, T> for Col<M, T> {
+    fn into_expr(self) -> Expr {
+        self.expr()
+    }
+}
+
+/// `column = expression`, for [`QuerySet::update`].
+pub struct Assignment<M> {
+    pub(crate) column: &'static str,
+    pub(crate) expr: Expr,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model, T> Col<M, T> {
+    /// Sets the column to a value or an expression: `Choice::VOTES.set(Choice::VOTES + 1)`.
+    pub fn set(&self, value: impl Operand<M, T>) -> Assignment<M> {
+        Assignment {
+            column: self.field().column,
+            expr: value.into_expr(),
+            _model: PhantomData,
+        }
+    }
+}

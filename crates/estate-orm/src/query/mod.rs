@@ -1,0 +1,24 @@
+//! QuerySets: lazy, chainable queries that compile to one SQL statement.
+//!
+//! ```text
+//! let latest = Question::objects()
+//!     .filter(Question::PUB_DATE.lte(now) & Question::VOTES.gt(0))
+//!     .order_by(Question::PUB_DATE.desc())
+//!     .limit(5)
+//!     .all(&db)
+//!     .await?;
+//! ```
+//!
+//! Conditions are typed by model: a `Choice` column cannot filter a
+//! `Question` query, and a value of the wrong type does not compile.
+
+mod condition;
+mod expr;
+mod lookups;
+mod queryset;
+
+pub use condition::{Condition, DatePart};
+pub(crate) use condition::{Node, TextOp, like_pattern};
+pub use expr::{Assignment, ColExpr, Numeric, Operand};
+pub use lookups::{DateColumn, DatePartOf, LookupValue, OrderBy, TextColumn};
+pub use queryset::{Grouped, QuerySet, RelationTo};
