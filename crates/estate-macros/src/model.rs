@@ -253,6 +253,41 @@ fn is_one_to_one(ty: &Type) -> bool {
     false
 }
 
+/// The model a relation type points at: `Question` in `ForeignKey<Question>`,
+/// `OneToOne<Question>` or an `Option` of either.
+fn relation_target(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let Some(syn::GenericArgument::Type(inner)) = args.args.first() else {
+        return None;
+    };
+    if last.ident == "ForeignKey" || last.ident == "OneToOne" {
+        Some(inner)
+    } else if last.ident == "Option" {
+        relation_target(inner)
+    } else {
+        None
+    }
+}
+
+/// `question` → `Question`.
+fn camel_case(name: &str) -> String {
+    name.split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// Whether the type is `Auto<...>` (an auto-incrementing primary key).
 fn is_auto(ty: &Type) -> bool {
     matches!(ty, Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Auto"))
@@ -550,8 +585,39 @@ fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
         }
     });
 
+    let vis = &input.vis;
+    let reverse_accessors = fields.iter().filter_map(|f| {
+        let related_name = f.related_name.as_ref()?;
+        let target = relation_target(&f.ty)?;
+        let method = format_ident!("{}", related_name, span = f.ident.span());
+        let trait_name = format_ident!("{}{}Reverse", name, camel_case(&f.ident.to_string()));
+        let constant = format_ident!("{}", f.ident.to_string().to_uppercase());
+        let doc = format!(
+            "The reverse of `{name}::{}`: `{related_name}()` on the model it points at \
+             gives the `{name}` rows pointing there. Bring the trait into scope to call it.",
+            f.ident
+        );
+        let method_doc = format!("The `{name}` rows whose `{}` points at this row.", f.ident);
+        Some(quote! {
+            #[doc = #doc]
+            #vis trait #trait_name {
+                #[doc = #method_doc]
+                fn #method(&self) -> #krate::QuerySet<#name>;
+            }
+
+            impl #trait_name for #target {
+                #[track_caller]
+                fn #method(&self) -> #krate::QuerySet<#name> {
+                    #krate::Model::related(self, #name::#constant)
+                }
+            }
+        })
+    });
+
     quote! {
         #(#checks)*
+
+        #(#reverse_accessors)*
 
         impl #krate::Model for #name {
             const META: &'static #krate::ModelMeta = &#krate::ModelMeta {

@@ -52,7 +52,7 @@ pub use model::{
 };
 pub use query::{
     Assignment, ColExpr, Condition, Grouped, LookupValue, Numeric, Operand, OrderBy, QuerySet,
-    TextColumn,
+    RelationField, TextColumn,
 };
 pub use row::{Column, Decode, Row};
 pub use transaction::Transaction;

@@ -395,3 +395,142 @@ async fn one_to_one_allows_one_row_per_target() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn lookups_follow_relations_both_ways() {
+    each_backend(async |db| {
+        schema(&db).await;
+        let ann = author(&db, "Ann").await;
+        let bob = author(&db, "Bob").await;
+        let cy = author(&db, "Cy").await;
+        let b_side = book(&db, "B-side", &ann, Some(&bob)).await;
+        book(&db, "A-side", &bob, None).await;
+        book(&db, "Another", &bob, None).await;
+        let mut review = Review {
+            id: Auto::new(),
+            book: ForeignKey::to(&b_side).unwrap(),
+            stars: 5,
+        };
+        review.save(&db).await.unwrap();
+
+        // Forward: books whose author is called Ann.
+        let titles = |books: Vec<Book>| books.into_iter().map(|b| b.title).collect::<Vec<_>>();
+        let anns = Book::objects()
+            .filter(Book::AUTHOR.matching(Author::NAME.eq("Ann")))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(titles(anns), ["B-side"]);
+        // Chained through two relations.
+        let reviews = Review::objects()
+            .filter(Review::BOOK.matching(Book::AUTHOR.matching(Author::NAME.eq("Ann"))))
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(reviews, 1);
+        // Excluding on a nullable relation keeps the rows where it is NULL.
+        let not_edited_by_bob = Book::objects()
+            .exclude(Book::EDITOR.matching(Author::NAME.eq("Bob")))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(titles(not_edited_by_bob), ["A-side", "Another"]);
+
+        // Reverse: authors with a book starting with "A" — Bob once, though
+        // he has two.
+        let names = |authors: Vec<Author>| authors.into_iter().map(|a| a.name).collect::<Vec<_>>();
+        let a_writers = Author::objects()
+            .filter(Book::AUTHOR.any(Book::TITLE.startswith("A")))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(names(a_writers), ["Bob"]);
+        // Excluding a reverse relation whose column is mostly NULL still
+        // works (NULLs are left out of the subquery).
+        let non_editors = Author::objects()
+            .exclude(Book::EDITOR.any(Book::TITLE.contains("")))
+            .order_by([Author::NAME.asc()])
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(names(non_editors), ["Ann", "Cy"]);
+
+        // A subquery built from another QuerySet, sliced too.
+        let first_title = Book::objects().order_by([Book::TITLE.asc()]).limit(1);
+        let writer_of_first = Author::objects()
+            .filter(Author::ID.in_query(Book::AUTHOR, &first_title))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(names(writer_of_first), ["Bob"]);
+
+        // Reverse accessors: generic, and named by related_name.
+        assert_eq!(bob.related(Book::AUTHOR).count(&db).await.unwrap(), 2);
+        assert_eq!(ann.books().count(&db).await.unwrap(), 1);
+        assert_eq!(cy.books().count(&db).await.unwrap(), 0);
+        let unsaved = Author {
+            id: Auto::new(),
+            name: "Nobody".into(),
+        };
+        assert_eq!(unsaved.books().count(&db).await.unwrap(), 0);
+
+        // The same lookups drive update and delete.
+        let renamed = Book::objects()
+            .filter(Book::AUTHOR.matching(Author::NAME.eq("Bob")))
+            .update(&db, [Book::TITLE.set("by Bob")])
+            .await
+            .unwrap();
+        assert_eq!(renamed, 2);
+        let deleted = Author::objects()
+            .filter(Book::AUTHOR.any(Book::TITLE.eq("by Bob")))
+            .delete(&db)
+            .await
+            .unwrap();
+        assert_eq!(deleted.per_model["Author"], 1);
+        assert_eq!(deleted.per_model["Book"], 2);
+        assert_eq!(Book::objects().count(&db).await.unwrap(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn lookups_on_a_model_pointing_at_itself() {
+    each_backend(async |db| {
+        create_table(&db, Category::META).await.unwrap();
+        let mut root = Category {
+            id: Auto::new(),
+            name: "root".into(),
+            parent: None,
+        };
+        root.save(&db).await.unwrap();
+        for name in ["a", "b"] {
+            let mut child = Category {
+                id: Auto::new(),
+                name: name.into(),
+                parent: Some(ForeignKey::to(&root).unwrap()),
+            };
+            child.save(&db).await.unwrap();
+        }
+        let children = Category::objects()
+            .filter(Category::PARENT.matching(Category::NAME.eq("root")))
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(children, 2);
+        let parents = Category::objects()
+            .filter(Category::PARENT.any(Category::NAME.eq("a")))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(parents.len(), 1);
+        assert_eq!(parents[0].name, "root");
+        // An update whose subquery reads the table being updated.
+        let updated = Category::objects()
+            .filter(Category::PARENT.matching(Category::NAME.eq("root")))
+            .update(&db, [Category::NAME.set("child")])
+            .await
+            .unwrap();
+        assert_eq!(updated, 2);
+    })
+    .await;
+}

@@ -35,6 +35,11 @@ pub trait FieldValue: Sized + Send + Sync + 'static {
     /// The model a relation field points at (`ForeignKey<T>`), else `None`.
     const TARGET: Option<fn() -> &'static ModelMeta> = None;
 
+    /// The plain value type that compares with this field: `i64` for
+    /// `i64`, `Option<i64>`, `Auto<i64>` and a `ForeignKey` to a model with
+    /// an `Auto<i64>` key. Subquery lookups require both sides to agree.
+    type Plain;
+
     /// The value to bind.
     fn to_value(&self) -> Value;
 
@@ -90,6 +95,7 @@ macro_rules! plain_field {
         impl FieldValue for $ty {
             const FIELD_TYPE: FieldType = FieldType::$field_type;
             const KIND: Kind = Kind::$kind;
+            type Plain = $ty;
 
             fn to_value(&self) -> Value {
                 Value::$kind(self.clone())
@@ -117,6 +123,7 @@ plain_field! {
 impl FieldValue for String {
     const FIELD_TYPE: FieldType = FieldType::String;
     const KIND: Kind = Kind::String;
+    type Plain = Self;
     const ACCEPTS_MAX_LENGTH: bool = true;
 
     fn to_value(&self) -> Value {
@@ -131,6 +138,7 @@ impl FieldValue for String {
 impl FieldValue for Decimal {
     const FIELD_TYPE: FieldType = FieldType::Decimal;
     const KIND: Kind = Kind::Decimal;
+    type Plain = Self;
     const NEEDS_DIGITS: bool = true;
 
     fn to_value(&self) -> Value {
@@ -145,6 +153,7 @@ impl FieldValue for Decimal {
 impl FieldValue for Uuid {
     const FIELD_TYPE: FieldType = FieldType::Uuid;
     const KIND: Kind = Kind::Uuid;
+    type Plain = Self;
 
     fn to_value(&self) -> Value {
         Value::Uuid(*self)
@@ -158,6 +167,7 @@ impl FieldValue for Uuid {
 impl FieldValue for serde_json::Value {
     const FIELD_TYPE: FieldType = FieldType::Json;
     const KIND: Kind = Kind::Json;
+    type Plain = Self;
 
     fn to_value(&self) -> Value {
         Value::Json(self.clone())
@@ -177,6 +187,7 @@ impl<T: FieldValue> FieldValue for Option<T> {
     const ACCEPTS_MAX_LENGTH: bool = T::ACCEPTS_MAX_LENGTH;
     const NEEDS_DIGITS: bool = T::NEEDS_DIGITS;
     const TARGET: Option<fn() -> &'static ModelMeta> = T::TARGET;
+    type Plain = T::Plain;
 
     fn set_loaded(&mut self, value: Box<dyn Any + Send>) {
         if let Some(inner) = self {
@@ -245,6 +256,7 @@ macro_rules! auto_field {
         impl FieldValue for Auto<$ty> {
             const FIELD_TYPE: FieldType = FieldType::$field_type;
             const KIND: Kind = Kind::$kind;
+            type Plain = $ty;
 
             fn to_value(&self) -> Value {
                 match self {

@@ -66,6 +66,17 @@ pub trait Model: Sized + Send + Sync + 'static {
         QuerySet::new()
     }
 
+    /// The rows of model `C` whose relation `column` points at this row
+    /// (Django's `question.choice_set`): `question.related(Choice::QUESTION)`.
+    /// An unsaved instance has none.
+    #[track_caller]
+    fn related<C: Model, F: crate::query::RelationField<Target = Self>>(
+        &self,
+        column: Col<C, F>,
+    ) -> QuerySet<C> {
+        crate::query::pointing_at(column, self)
+    }
+
     /// Checks max_length and decimal digits; errors name the field.
     fn validate(&self) -> Result<(), DbError> {
         persist::validate(self)

@@ -161,6 +161,7 @@ impl<T: Model> FieldValue for ForeignKey<T> {
     const FIELD_TYPE: FieldType = <T::Key as FieldValue>::FIELD_TYPE;
     const KIND: Kind = <T::Key as FieldValue>::KIND;
     const TARGET: Option<fn() -> &'static ModelMeta> = Some(meta_of::<T>);
+    type Plain = <T::Key as FieldValue>::Plain;
     const ACCEPTS_MAX_LENGTH: bool = <T::Key as FieldValue>::ACCEPTS_MAX_LENGTH;
 
     fn to_value(&self) -> Value {

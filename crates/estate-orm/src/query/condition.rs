@@ -35,6 +35,12 @@ pub(crate) enum Node {
         op: CompareOp,
         value: i32,
     },
+    /// `table.column IN (subquery)`.
+    InSubquery {
+        table: &'static str,
+        column: &'static str,
+        select: Box<super::relations::SubSelect>,
+    },
     All(Vec<Node>),
     Any(Vec<Node>),
     Not(Box<Node>),
@@ -116,6 +122,13 @@ impl Node {
                 );
                 op.apply(extracted, Expr::val(*value)).into_condition()
             }
+            Node::InSubquery {
+                table,
+                column,
+                select,
+            } => Expr::col((*table, *column))
+                .in_subquery(select.compile(backend))
+                .into_condition(),
             Node::All(nodes) => nodes.iter().fold(sea_query::Condition::all(), |c, n| {
                 c.add(n.compile(backend))
             }),

@@ -16,9 +16,12 @@ mod condition;
 mod expr;
 mod lookups;
 mod queryset;
+mod relations;
 
 pub use condition::{Condition, DatePart};
 pub(crate) use condition::{Node, TextOp, like_pattern};
 pub use expr::{Assignment, ColExpr, Numeric, Operand};
 pub use lookups::{DateColumn, DatePartOf, LookupValue, OrderBy, TextColumn};
-pub use queryset::{Grouped, QuerySet, RelationTo};
+pub use queryset::{Grouped, QuerySet};
+pub use relations::RelationField;
+pub(crate) use relations::pointing_at;

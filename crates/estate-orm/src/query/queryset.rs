@@ -8,15 +8,11 @@ use sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 use super::condition::{Condition, Node};
 use super::expr::Assignment;
 use super::lookups::OrderBy;
+use super::relations::{RelationField, SubSelect};
 use crate::error::{DbError, ErrorKind};
 use crate::executor::{self, Executor};
 use crate::model::{Col, DeleteResult, FieldValue, Model};
 use crate::sql::{build, to_sea};
-
-/// A relation column: `ForeignKey<T>` or `Option<ForeignKey<T>>`.
-pub trait RelationTo<T: Model> {}
-impl<T: Model> RelationTo<T> for crate::model::ForeignKey<T> {}
-impl<T: Model> RelationTo<T> for Option<crate::model::ForeignKey<T>> {}
 
 /// Loads a related model from a joined row (type-erased for storage).
 type LoadRelated = fn(&crate::row::Row, usize) -> Result<Box<dyn std::any::Any + Send>, DbError>;
@@ -113,13 +109,13 @@ impl<M: Model> QuerySet<M> {
 
     /// Loads the row a foreign key points at in the same query (a JOIN), so
     /// `obj.question.get()` is `Some` without another query.
-    pub fn select_related<T: Model, F: RelationTo<T>>(mut self, column: Col<M, F>) -> Self {
+    pub fn select_related<F: RelationField>(mut self, column: Col<M, F>) -> Self {
         let field = column.field();
         self.related.push(Related {
             field_index: column.index(),
             column: field.column,
-            target: T::META,
-            load: load_related::<T>,
+            target: F::Target::META,
+            load: load_related::<F::Target>,
         });
         self
     }
@@ -150,6 +146,19 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
+    /// The explicit ordering, else the model's default: (column, descending).
+    fn effective_ordering(&self) -> Vec<(&'static str, bool)> {
+        let meta = M::META;
+        match &self.ordering {
+            Some(ordering) => ordering.clone(),
+            None => meta
+                .ordering
+                .iter()
+                .filter_map(|(name, desc)| meta.field(name).map(|f| (f.column, *desc)))
+                .collect(),
+        }
+    }
+
     fn select(&self, backend: crate::Backend) -> SelectStatement {
         let meta = M::META;
         let mut statement = Query::select();
@@ -170,15 +179,7 @@ impl<M: Model> QuerySet<M> {
         if let Some(filter) = &self.filter {
             statement.cond_where(filter.compile(backend));
         }
-        let ordering: Vec<(&str, bool)> = match &self.ordering {
-            Some(ordering) => ordering.clone(),
-            None => meta
-                .ordering
-                .iter()
-                .filter_map(|(name, desc)| meta.field(name).map(|f| (f.column, *desc)))
-                .collect(),
-        };
-        for (column, descending) in ordering {
+        for (column, descending) in self.effective_ordering() {
             let order = if descending { Order::Desc } else { Order::Asc };
             statement.order_by((meta.table, column), order);
         }
@@ -193,6 +194,19 @@ impl<M: Model> QuerySet<M> {
             statement.offset(offset);
         }
         statement
+    }
+
+    /// This query as a subquery selecting `column`.
+    pub(crate) fn sub_select(&self, column: &'static str) -> SubSelect {
+        SubSelect {
+            table: M::META.table,
+            column,
+            filter: self.filter.clone(),
+            ordering: self.effective_ordering(),
+            limit: self.limit,
+            offset: self.offset,
+            skip_nulls: true,
+        }
     }
 
     /// The SQL this query runs on `backend`, with `?`/`$n` placeholders.
