@@ -5,6 +5,7 @@
 //! on a `String`? does a `Decimal` have digits?) are emitted as constant
 //! assertions naming the field, so a mistake is a compile error at the field.
 
+mod many;
 mod model;
 
 use proc_macro::TokenStream;
@@ -12,11 +13,16 @@ use proc_macro::TokenStream;
 /// Derives `Model` for a struct: one database table, one column per field.
 ///
 /// Struct options: `#[model(table = "polls_question", ordering = "-pub_date",
-/// verbose_name = "question", verbose_name_plural = "questions", crate = "estate_orm")]`.
+/// verbose_name = "question", verbose_name_plural = "questions", crate = "estate_orm")]`,
+/// and repeatable `unique_together = "a, b"`, `check = "votes >= 0"`,
+/// `index = "a, b"`.
 ///
 /// Field options: `primary_key`, `unique`, `index`, `db_column = "name"`,
 /// `max_length = 200` (String → varchar), `max_digits = 10, decimal_places = 2`
-/// (Decimal), `default = <expr>`, `verbose_name = ".."`, `help_text = ".."`.
+/// (Decimal), `default = <expr>`, `verbose_name = ".."`, `help_text = ".."`;
+/// on relations `on_delete = Cascade`, `related_name = "choices"`; on a
+/// `ManyToMany<T>` field `through = Model, through_fields = "a, b"` or
+/// `db_table = ".."`.
 /// An `Auto<i64>` field is an auto-incrementing primary key; `Option<T>` is a
 /// nullable column.
 #[proc_macro_derive(Model, attributes(model))]

@@ -14,24 +14,37 @@ struct ModelOptions {
     verbose_name: Option<String>,
     verbose_name_plural: Option<String>,
     krate: Option<syn::Path>,
+    /// Field-name lists that are unique together.
+    unique_together: Vec<(Vec<String>, Span)>,
+    /// Field-name lists to index.
+    indexes: Vec<(Vec<String>, Span)>,
+    /// SQL check conditions.
+    checks: Vec<String>,
 }
 
 /// One field and its options.
-struct FieldSpec {
-    ident: Ident,
-    ty: Type,
-    column: String,
-    primary_key: bool,
-    unique: bool,
-    index: bool,
-    max_length: Option<u32>,
-    max_digits: Option<u32>,
-    decimal_places: Option<u32>,
-    default: Option<Expr>,
-    verbose_name: Option<String>,
-    help_text: Option<String>,
-    on_delete: Option<Ident>,
-    related_name: Option<String>,
+pub(crate) struct FieldSpec {
+    pub(crate) ident: Ident,
+    pub(crate) ty: Type,
+    pub(crate) column: String,
+    pub(crate) primary_key: bool,
+    pub(crate) unique: bool,
+    pub(crate) index: bool,
+    pub(crate) max_length: Option<u32>,
+    pub(crate) max_digits: Option<u32>,
+    pub(crate) decimal_places: Option<u32>,
+    pub(crate) default: Option<Expr>,
+    pub(crate) verbose_name: Option<String>,
+    pub(crate) help_text: Option<String>,
+    pub(crate) on_delete: Option<Ident>,
+    pub(crate) related_name: Option<String>,
+    /// The linked model, for `ManyToMany<T>` fields (which have no column).
+    pub(crate) many_to_many: Option<Type>,
+    /// A custom through model, and its fields pointing at (this, the target).
+    pub(crate) through: Option<(Type, Ident, Ident)>,
+    pub(crate) through_span: Option<Span>,
+    /// The generated through table's name.
+    pub(crate) db_table: Option<String>,
 }
 
 /// The `on_delete` rules (the variants of `OnDelete`).
@@ -64,13 +77,17 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         ));
     };
     let options = parse_model_options(input)?;
-    let fields = named
+    let all = named
         .named
         .iter()
         .map(parse_field)
         .collect::<syn::Result<Vec<_>>>()?;
+    // Many-to-many fields have no column: they are described apart.
+    let (links, fields): (Vec<FieldSpec>, Vec<FieldSpec>) =
+        all.into_iter().partition(|f| f.many_to_many.is_some());
     validate(input, &options, &fields)?;
-    Ok(generate(input, &options, &fields))
+    validate_links(&links)?;
+    Ok(generate(input, &options, &fields, &links))
 }
 
 fn parse_model_options(input: &DeriveInput) -> syn::Result<ModelOptions> {
@@ -101,10 +118,25 @@ fn parse_model_options(input: &DeriveInput) -> syn::Result<ModelOptions> {
                     let lit = meta.value()?.parse::<LitStr>()?;
                     options.krate = Some(lit.parse()?);
                 }
+                "unique_together" => {
+                    let lit = meta.value()?.parse::<LitStr>()?;
+                    options.unique_together.push((name_list(&lit)?, lit.span()));
+                }
+                "index" => {
+                    let lit = meta.value()?.parse::<LitStr>()?;
+                    options.indexes.push((name_list(&lit)?, lit.span()));
+                }
+                "check" => {
+                    let lit = meta.value()?.parse::<LitStr>()?;
+                    if lit.value().trim().is_empty() {
+                        return Err(syn::Error::new(lit.span(), "check needs an SQL condition"));
+                    }
+                    options.checks.push(lit.value());
+                }
                 _ => {
                     return Err(meta.error(format!(
                         "unknown model option `{key}`; expected one of: table, ordering, \
-                         verbose_name, verbose_name_plural, crate"
+                         verbose_name, verbose_name_plural, unique_together, index, check, crate"
                     )));
                 }
             }
@@ -112,6 +144,20 @@ fn parse_model_options(input: &DeriveInput) -> syn::Result<ModelOptions> {
         })?;
     }
     Ok(options)
+}
+
+/// `"question, choice_text"` → `["question", "choice_text"]`.
+fn name_list(lit: &LitStr) -> syn::Result<Vec<String>> {
+    let names: Vec<String> = lit
+        .value()
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Err(syn::Error::new(lit.span(), "name at least one field"));
+    }
+    Ok(names)
 }
 
 /// `"-pub_date, question_text"` → `[("pub_date", true), ("question_text", false)]`.
@@ -148,7 +194,13 @@ fn parse_field(field: &syn::Field) -> syn::Result<FieldSpec> {
         help_text: None,
         on_delete: None,
         related_name: None,
+        many_to_many: many_to_many_target(&field.ty).cloned(),
+        through: None,
+        through_span: None,
+        db_table: None,
     };
+    let mut through_type: Option<Type> = None;
+    let mut through_fields: Option<LitStr> = None;
     for attr in field.attrs.iter().filter(|a| a.path().is_ident("model")) {
         attr.parse_nested_meta(|meta| {
             let key = meta
@@ -172,6 +224,12 @@ fn parse_field(field: &syn::Field) -> syn::Result<FieldSpec> {
                 "related_name" => {
                     spec.related_name = Some(meta.value()?.parse::<LitStr>()?.value())
                 }
+                "through" => {
+                    spec.through_span = Some(meta.path.span());
+                    through_type = Some(meta.value()?.parse::<Type>()?);
+                }
+                "through_fields" => through_fields = Some(meta.value()?.parse::<LitStr>()?),
+                "db_table" => spec.db_table = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "on_delete" => {
                     let rule: Ident = meta.value()?.parse()?;
                     if !ON_DELETE.iter().any(|r| rule == r) {
@@ -190,7 +248,8 @@ fn parse_field(field: &syn::Field) -> syn::Result<FieldSpec> {
                     return Err(meta.error(format!(
                         "unknown field option `{key}` on `{}`; expected one of: primary_key, \
                          unique, index, db_column, max_length, max_digits, decimal_places, \
-                         default, verbose_name, help_text, on_delete, related_name",
+                         default, verbose_name, help_text, on_delete, related_name, through, \
+                         through_fields, db_table",
                         spec.ident
                     )));
                 }
@@ -198,7 +257,66 @@ fn parse_field(field: &syn::Field) -> syn::Result<FieldSpec> {
             Ok(())
         })?;
     }
+    match (through_type, through_fields) {
+        (None, None) => {}
+        (Some(model), Some(lit)) => {
+            let names = name_list(&lit)?;
+            let [source, target] = names.as_slice() else {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    format!(
+                        "field `{}`: through_fields names two fields of the through model: \
+                         the one pointing here, then the one pointing at the target",
+                        spec.ident
+                    ),
+                ));
+            };
+            let ident = |name: &str| {
+                syn::parse_str::<Ident>(name).map_err(|_| {
+                    syn::Error::new(lit.span(), format!("`{name}` is not a field name"))
+                })
+            };
+            spec.through = Some((model, ident(source)?, ident(target)?));
+        }
+        (Some(_), None) => {
+            return Err(syn::Error::new(
+                spec.through_span.unwrap_or_else(|| spec.ident.span()),
+                format!(
+                    "field `{}`: a through model needs through_fields = \"<field pointing here>, \
+                     <field pointing at the target>\"",
+                    spec.ident
+                ),
+            ));
+        }
+        (None, Some(lit)) => {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!(
+                    "field `{}`: through_fields goes with through = Model",
+                    spec.ident
+                ),
+            ));
+        }
+    }
     Ok(spec)
+}
+
+/// The linked model of a `ManyToMany<T>` field.
+fn many_to_many_target(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "ManyToMany" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first() {
+        Some(syn::GenericArgument::Type(inner)) => Some(inner),
+        _ => None,
+    }
 }
 
 fn parse_u32(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<u32> {
@@ -276,7 +394,7 @@ fn relation_target(ty: &Type) -> Option<&Type> {
 }
 
 /// `question` → `Question`.
-fn camel_case(name: &str) -> String {
+pub(crate) fn camel_case(name: &str) -> String {
     name.split('_')
         .map(|part| {
             let mut chars = part.chars();
@@ -293,7 +411,76 @@ fn is_auto(ty: &Type) -> bool {
     matches!(ty, Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Auto"))
 }
 
+/// Options that make no sense on a many-to-many field, and the reverse.
+fn validate_links(links: &[FieldSpec]) -> syn::Result<()> {
+    for link in links {
+        let column_options = [
+            ("primary_key", link.primary_key),
+            ("unique", link.unique),
+            ("index", link.index),
+            ("max_length", link.max_length.is_some()),
+            ("max_digits", link.max_digits.is_some()),
+            ("default", link.default.is_some()),
+            ("on_delete", link.on_delete.is_some()),
+            ("db_column", link.ident != link.column),
+        ];
+        if let Some((option, _)) = column_options.iter().find(|(_, set)| *set) {
+            return Err(syn::Error::new(
+                link.ident.span(),
+                format!(
+                    "field `{}`: `{option}` does not apply to a ManyToMany field (it has no \
+                     column; its links live in a through table)",
+                    link.ident
+                ),
+            ));
+        }
+        if link.through.is_some() && link.db_table.is_some() {
+            return Err(syn::Error::new(
+                link.ident.span(),
+                format!(
+                    "field `{}`: db_table names a generated through table; with through = ..., \
+                     set the table on that model",
+                    link.ident
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn validate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -> syn::Result<()> {
+    for (names, span) in options.unique_together.iter().chain(&options.indexes) {
+        for name in names {
+            if !fields.iter().any(|f| f.ident == name) {
+                return Err(syn::Error::new(
+                    *span,
+                    format!(
+                        "`{name}` is not a column field of `{}` (unique_together and index \
+                         name fields with a column)",
+                        input.ident
+                    ),
+                ));
+            }
+        }
+    }
+    for field in fields {
+        let misplaced = if field.through.is_some() {
+            Some("through")
+        } else if field.db_table.is_some() {
+            Some("db_table")
+        } else {
+            None
+        };
+        if let Some(option) = misplaced {
+            return Err(syn::Error::new(
+                field.ident.span(),
+                format!(
+                    "field `{}`: `{option}` applies only to ManyToMany fields",
+                    field.ident
+                ),
+            ));
+        }
+    }
     let keys: Vec<&FieldSpec> = fields.iter().filter(|f| f.primary_key).collect();
     match keys.len() {
         1 => {}
@@ -381,12 +568,12 @@ fn validate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
 }
 
 /// `question_text` → `question text`.
-fn humanize(name: &str) -> String {
+pub(crate) fn humanize(name: &str) -> String {
     name.replace('_', " ")
 }
 
 /// `PollQuestion` → `poll_question`.
-fn snake_case(name: &str) -> String {
+pub(crate) fn snake_case(name: &str) -> String {
     let mut out = String::new();
     for (i, c) in name.chars().enumerate() {
         if c.is_uppercase() {
@@ -401,6 +588,26 @@ fn snake_case(name: &str) -> String {
     out
 }
 
+/// `<base>_<suffix>`, at most 63 characters (PostgreSQL's limit; MySQL's
+/// is 64): a long name keeps its start and ends in a stable hash.
+pub(crate) fn limited_name(base: &str, suffix: &str) -> String {
+    const MAX: usize = 63;
+    let name = format!("{base}_{suffix}");
+    if name.len() <= MAX {
+        return name;
+    }
+    // FNV-1a: stable across runs and platforms.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let tail = format!("_{:08x}_{suffix}", hash as u32);
+    let mut keep = MAX - tail.len();
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}{tail}", &name[..keep])
+}
+
 fn opt_u32(value: Option<u32>) -> TokenStream {
     match value {
         Some(v) => quote!(::core::option::Option::Some(#v)),
@@ -408,7 +615,12 @@ fn opt_u32(value: Option<u32>) -> TokenStream {
     }
 }
 
-fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -> TokenStream {
+fn generate(
+    input: &DeriveInput,
+    options: &ModelOptions,
+    fields: &[FieldSpec],
+    links: &[FieldSpec],
+) -> TokenStream {
     let name = &input.ident;
     let krate = options
         .krate
@@ -429,6 +641,43 @@ fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
         .unwrap_or_else(|| format!("{verbose_name}s"));
     let pk_index = fields.iter().position(|f| f.primary_key).unwrap_or(0);
     let pk_ident = &fields[pk_index].ident;
+    let pk_ty = &fields[pk_index].ty;
+    let link_idents: Vec<&Ident> = links.iter().map(|l| &l.ident).collect();
+    let links = crate::many::generate(&krate, name, &table, pk_ty, &input.vis, links);
+    let link_metas = &links.metas;
+    let link_constants = &links.constants;
+    let link_loaders = &links.loaders;
+    let link_items = &links.items;
+    let constraints = options
+        .unique_together
+        .iter()
+        .map(|(names, _)| {
+            let constraint = limited_name(&format!("{table}_{}", names.join("_")), "uniq");
+            quote! {
+                #krate::Constraint {
+                    name: #constraint,
+                    kind: #krate::ConstraintKind::Unique(&[#(#names),*]),
+                }
+            }
+        })
+        .chain(options.checks.iter().map(|sql| {
+            // Named by a hash of the condition: stable when checks are reordered.
+            let hash = sql.bytes().fold(0x811c_9dc5u32, |h, b| {
+                (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+            });
+            let constraint = limited_name(&format!("{table}_{hash:08x}"), "check");
+            quote! {
+                #krate::Constraint {
+                    name: #constraint,
+                    kind: #krate::ConstraintKind::Check(#sql),
+                }
+            }
+        }))
+        .collect::<Vec<_>>();
+    let indexes = options.indexes.iter().map(|(names, _)| {
+        let index = limited_name(&format!("{table}_{}", names.join("_")), "idx");
+        quote!(#krate::Index { name: #index, fields: &[#(#names),*] })
+    });
 
     let metas = fields.iter().map(|f| {
         let ty = &f.ty;
@@ -564,7 +813,6 @@ fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
         let ty = &f.ty;
         quote!(<#ty as #krate::FieldValue>::to_value(&self.#ident))
     });
-    let pk_ty = &fields[pk_index].ty;
     let loaders = fields
         .iter()
         .enumerate()
@@ -628,10 +876,16 @@ fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
                 ordering: &[#(#ordering),*],
                 verbose_name: #verbose_name,
                 verbose_name_plural: #verbose_name_plural,
+                many_to_many: &[#(#link_metas),*],
+                constraints: &[#(#constraints),*],
+                indexes: &[#(#indexes),*],
             };
 
             fn from_row_at(row: &#krate::Row, offset: usize) -> ::core::result::Result<Self, #krate::DbError> {
-                ::core::result::Result::Ok(Self { #(#reads),* })
+                ::core::result::Result::Ok(Self {
+                    #(#reads,)*
+                    #(#link_idents: ::core::default::Default::default(),)*
+                })
             }
 
             fn to_values(&self) -> ::std::vec::Vec<#krate::Value> {
@@ -651,6 +905,13 @@ fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
                 }
             }
 
+            fn set_many_related(&mut self, index: usize, value: ::std::boxed::Box<dyn ::core::any::Any + ::core::marker::Send>) {
+                match index {
+                    #(#link_loaders)*
+                    _ => {}
+                }
+            }
+
             fn pk_value(&self) -> #krate::Value {
                 <#pk_ty as #krate::FieldValue>::to_value(&self.#pk_ident)
             }
@@ -663,7 +924,10 @@ fn generate(input: &DeriveInput, options: &ModelOptions, fields: &[FieldSpec]) -
         #[allow(missing_docs)]
         impl #name {
             #(#constants)*
+            #(#link_constants)*
         }
+
+        #(#link_items)*
     }
 }
 

@@ -104,12 +104,21 @@ impl Database {
         }
     }
 
-    /// Registers models, so that deleting a row applies the `on_delete` of
-    /// every registered model pointing at it. Apps register theirs at
+    /// Registers models (and their generated many-to-many tables), so that
+    /// deleting a row applies the `on_delete` of every registered model
+    /// pointing at it. Apps register theirs at
     /// startup; [`create_table`](crate::create_table) registers too.
     pub fn register(&self, models: &[&'static ModelMeta]) {
         let mut registered = self.0.models.write().unwrap_or_else(|e| e.into_inner());
-        for model in models {
+        // Generated through tables come with their model.
+        let through = models.iter().flat_map(|m| {
+            m.many_to_many
+                .iter()
+                .filter(|m2m| m2m.auto_created)
+                .map(|m2m| (m2m.through)())
+        });
+        let all: Vec<&'static ModelMeta> = models.iter().copied().chain(through).collect();
+        for model in &all {
             if !registered
                 .iter()
                 .any(|m| std::ptr::eq(*m, *model) || m.table == model.table)

@@ -66,8 +66,10 @@ pub trait Executor: Send + Sync {
 
 /// Where an [`Executor`] sends queries (opaque).
 #[doc(hidden)]
+#[derive(Clone, Copy)]
 pub struct Target<'a>(Destination<'a>);
 
+#[derive(Clone, Copy)]
 enum Destination<'a> {
     Pool(&'a Pool),
     Transaction(&'a Transaction),

@@ -47,12 +47,13 @@ pub mod executor_target {
 pub use aggregate::{Avg, Count, Max, Min, Sum};
 pub use model::schema::{create_table, create_table_sql, drop_table};
 pub use model::{
-    Auto, Col, DeleteResult, FieldMeta, FieldType, FieldValue, ForeignKey, Model, ModelMeta,
-    OnDelete, OneToOne, PrimaryKey, Relation, meta_of,
+    Auto, Col, Constraint, ConstraintKind, DeleteResult, FieldMeta, FieldType, FieldValue,
+    ForeignKey, Index, ManyToMany, ManyToManyField, ManyToManyMeta, Model, ModelMeta, OnDelete,
+    OneToOne, PrimaryKey, Relation, meta_of,
 };
 pub use query::{
-    Assignment, ColExpr, Condition, Grouped, LookupValue, Numeric, Operand, OrderBy, QuerySet,
-    RelationField, TextColumn,
+    Assignment, ColExpr, Condition, Grouped, LookupValue, Numeric, Operand, OrderBy, Prefetch,
+    QuerySet, RelationField, TextColumn,
 };
 pub use row::{Column, Decode, Row};
 pub use transaction::Transaction;

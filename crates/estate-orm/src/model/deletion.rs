@@ -86,29 +86,8 @@ async fn select_keys(
     executor::fetch_all(tx.target(), &sql, params)
         .await?
         .iter()
-        .map(|row| row.get_value(0, key_kind(pk)))
+        .map(|row| row.get_value(0, pk.field_type.kind()))
         .collect()
-}
-
-/// The value kind of a key column (known at run time from its field type).
-fn key_kind(field: &FieldMeta) -> crate::value::Kind {
-    use crate::model::FieldType;
-    use crate::value::Kind;
-    match field.field_type {
-        FieldType::AutoInt | FieldType::Int => Kind::I32,
-        FieldType::AutoBigInt | FieldType::BigInt => Kind::I64,
-        FieldType::SmallInt => Kind::I16,
-        FieldType::Uuid => Kind::Uuid,
-        FieldType::String => Kind::String,
-        FieldType::Bool => Kind::Bool,
-        FieldType::Float => Kind::F64,
-        FieldType::Decimal => Kind::Decimal,
-        FieldType::Date => Kind::Date,
-        FieldType::Time => Kind::Time,
-        FieldType::DateTime => Kind::DateTime,
-        FieldType::Json => Kind::Json,
-        FieldType::Bytes => Kind::Bytes,
-    }
 }
 
 fn in_chunks(column: (&'static str, &'static str), keys: &[Value]) -> Vec<Expr> {
@@ -161,7 +140,7 @@ async fn collect(
                     OnDelete::SetNull => plan.updates.push((
                         model,
                         field,
-                        Value::Null(key_kind(field)),
+                        Value::Null(field.field_type.kind()),
                         keys.clone(),
                     )),
                     OnDelete::SetDefault => {
@@ -200,7 +179,7 @@ async fn referencing_keys(
             .and_where(condition);
         let (sql, params) = build(&statement, tx.backend());
         for row in executor::fetch_all(tx.target(), &sql, params).await? {
-            found.push(row.get_value(0, key_kind(pk))?);
+            found.push(row.get_value(0, pk.field_type.kind())?);
         }
     }
     Ok(found)

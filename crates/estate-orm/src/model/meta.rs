@@ -20,6 +20,12 @@ pub struct ModelMeta {
     pub verbose_name: &'static str,
     /// Plural, e.g. `questions`.
     pub verbose_name_plural: &'static str,
+    /// Many-to-many relations (fields without a column of their own).
+    pub many_to_many: &'static [super::many::ManyToManyMeta],
+    /// Table constraints over several columns: unique together, checks.
+    pub constraints: &'static [Constraint],
+    /// Indexes over several columns (single-column ones are `FieldMeta::index`).
+    pub indexes: &'static [Index],
 }
 
 impl ModelMeta {
@@ -33,10 +39,45 @@ impl ModelMeta {
         self.fields.iter().find(|f| f.name == name)
     }
 
+    /// A many-to-many relation by its Rust name.
+    pub fn many_to_many(&self, name: &str) -> Option<&'static super::many::ManyToManyMeta> {
+        self.many_to_many.iter().find(|m| m.name == name)
+    }
+
     /// The columns, in field order.
     pub fn columns(&self) -> impl Iterator<Item = &'static str> {
         self.fields.iter().map(|f| f.column)
     }
+}
+
+/// A table constraint, named so migrations can add and remove it.
+#[derive(Debug)]
+pub struct Constraint {
+    /// The constraint's name in the database.
+    pub name: &'static str,
+    /// What it enforces.
+    pub kind: ConstraintKind,
+}
+
+/// What a [`Constraint`] enforces.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConstraintKind {
+    /// These fields' values, together, appear at most once (Django's
+    /// `UniqueConstraint(fields=...)`). Field names, not columns.
+    Unique(&'static [&'static str]),
+    /// An SQL condition every row satisfies, e.g. `votes >= 0`, written in
+    /// SQL all three backends understand.
+    Check(&'static str),
+}
+
+/// An index over one or more fields.
+#[derive(Debug)]
+pub struct Index {
+    /// The index's name in the database.
+    pub name: &'static str,
+    /// Field names, in index order.
+    pub fields: &'static [&'static str],
 }
 
 /// One field: its column, type and options.
@@ -113,4 +154,27 @@ pub enum FieldType {
     Json,
     /// `Vec<u8>`.
     Bytes,
+}
+
+impl FieldType {
+    /// The kind of value a column of this type holds (an `Auto` key reads
+    /// as its integer).
+    pub fn kind(self) -> crate::value::Kind {
+        use crate::value::Kind;
+        match self {
+            FieldType::AutoInt | FieldType::Int => Kind::I32,
+            FieldType::AutoBigInt | FieldType::BigInt => Kind::I64,
+            FieldType::SmallInt => Kind::I16,
+            FieldType::Uuid => Kind::Uuid,
+            FieldType::String => Kind::String,
+            FieldType::Bool => Kind::Bool,
+            FieldType::Float => Kind::F64,
+            FieldType::Decimal => Kind::Decimal,
+            FieldType::Date => Kind::Date,
+            FieldType::Time => Kind::Time,
+            FieldType::DateTime => Kind::DateTime,
+            FieldType::Json => Kind::Json,
+            FieldType::Bytes => Kind::Bytes,
+        }
+    }
 }

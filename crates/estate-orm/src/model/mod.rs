@@ -7,6 +7,7 @@
 
 pub(crate) mod deletion;
 mod field;
+mod many;
 mod meta;
 pub(crate) mod persist;
 mod relation;
@@ -17,7 +18,8 @@ use std::marker::PhantomData;
 
 pub use deletion::DeleteResult;
 pub use field::{Auto, FieldValue, PrimaryKey};
-pub use meta::{FieldMeta, FieldType, ModelMeta};
+pub use many::{ManyToMany, ManyToManyField, ManyToManyMeta};
+pub use meta::{Constraint, ConstraintKind, FieldMeta, FieldType, Index, ModelMeta};
 pub use relation::{ForeignKey, OnDelete, OneToOne, Relation, meta_of};
 
 use crate::error::DbError;
@@ -46,6 +48,10 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// Stores a related instance loaded by `select_related` into relation
     /// field number `index` (used by the derive).
     fn set_related(&mut self, index: usize, value: Box<dyn std::any::Any + Send>);
+
+    /// Stores the rows `prefetch_related` loaded for many-to-many field
+    /// number `index` (used by the derive).
+    fn set_many_related(&mut self, index: usize, value: Box<dyn std::any::Any + Send>);
 
     /// Builds an instance from a row whose columns, starting at `offset`,
     /// are this model's fields in order.
@@ -132,7 +138,7 @@ impl<M, T> Col<M, T> {
 
 impl<M: Model, T> Col<M, T> {
     /// The field's position in the model.
-    pub fn index(&self) -> usize {
+    pub const fn index(&self) -> usize {
         self.index
     }
 

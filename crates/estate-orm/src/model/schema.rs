@@ -2,7 +2,7 @@
 //! generate and record these; today tests and simple tools call them
 //! directly. The per-backend column types live in the backend modules.
 
-use super::meta::ModelMeta;
+use super::meta::{ConstraintKind, ModelMeta};
 use crate::backends::{self, Backend, mysql, postgres, sqlite};
 use crate::error::DbError;
 use crate::executor::{self, Executor};
@@ -51,6 +51,19 @@ pub fn create_table_sql(meta: &ModelMeta, backend: Backend) -> Vec<String> {
             sql
         })
         .collect();
+    let mut columns = columns;
+    for constraint in meta.constraints {
+        let body = match constraint.kind {
+            ConstraintKind::Unique(fields) => {
+                format!("UNIQUE ({})", column_list(meta, fields, backend))
+            }
+            ConstraintKind::Check(sql) => format!("CHECK ({sql})"),
+        };
+        columns.push(format!(
+            "CONSTRAINT {} {body}",
+            quote(backend, constraint.name)
+        ));
+    }
     let mut statements = vec![format!(
         "CREATE TABLE {} ({})",
         quote(backend, meta.table),
@@ -69,7 +82,27 @@ pub fn create_table_sql(meta: &ModelMeta, backend: Backend) -> Vec<String> {
             quote(backend, field.column)
         ));
     }
+    for index in meta.indexes {
+        statements.push(format!(
+            "CREATE INDEX {} ON {} ({})",
+            quote(backend, index.name),
+            quote(backend, meta.table),
+            column_list(meta, index.fields, backend)
+        ));
+    }
     statements
+}
+
+/// The quoted columns of the named fields (the derive checked the names).
+fn column_list(meta: &ModelMeta, fields: &[&str], backend: Backend) -> String {
+    fields
+        .iter()
+        .map(|name| {
+            let column = meta.field(name).map_or(*name, |f| f.column);
+            quote(backend, column)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `<table>_<column>_idx`, shortened with a stable hash when too long for
@@ -91,22 +124,38 @@ fn index_name(table: &str, column: &str, max: usize) -> String {
     format!("{}{suffix}", &name[..keep])
 }
 
-/// Creates a model's table (and its indexes).
+/// The tables generated for a model's many-to-many fields.
+fn generated_through_tables(meta: &ModelMeta) -> impl Iterator<Item = &'static ModelMeta> + '_ {
+    meta.many_to_many
+        .iter()
+        .filter(|m2m| m2m.auto_created)
+        .map(|m2m| (m2m.through)())
+}
+
+/// Creates a model's table (and its indexes), then the tables of its
+/// many-to-many fields (so the models they link to must exist already).
 pub async fn create_table<E: Executor + ?Sized>(
     db: &E,
     meta: &'static ModelMeta,
 ) -> Result<(), DbError> {
     db.database().register(&[meta]);
-    for statement in create_table_sql(meta, db.backend()) {
-        executor::execute(db.target(), &statement, Vec::new()).await?;
+    let tables = std::iter::once(meta).chain(generated_through_tables(meta));
+    for table in tables {
+        for statement in create_table_sql(table, db.backend()) {
+            executor::execute(db.target(), &statement, Vec::new()).await?;
+        }
     }
     Ok(())
 }
 
-/// Drops a model's table.
+/// Drops a model's table, and first the tables of its many-to-many fields.
 pub async fn drop_table<E: Executor + ?Sized>(db: &E, meta: &ModelMeta) -> Result<(), DbError> {
-    let statement = format!("DROP TABLE {}", quote(db.backend(), meta.table));
-    executor::execute(db.target(), &statement, Vec::new()).await?;
+    let mut tables: Vec<&str> = generated_through_tables(meta).map(|t| t.table).collect();
+    tables.push(meta.table);
+    for table in tables {
+        let statement = format!("DROP TABLE {}", quote(db.backend(), table));
+        executor::execute(db.target(), &statement, Vec::new()).await?;
+    }
     Ok(())
 }
 

@@ -15,6 +15,7 @@
 mod condition;
 mod expr;
 mod lookups;
+mod prefetch;
 mod queryset;
 mod relations;
 
@@ -22,6 +23,7 @@ pub use condition::{Condition, DatePart};
 pub(crate) use condition::{Node, TextOp, like_pattern};
 pub use expr::{Assignment, ColExpr, Numeric, Operand};
 pub use lookups::{DateColumn, DatePartOf, LookupValue, OrderBy, TextColumn};
+pub use prefetch::Prefetch;
 pub use queryset::{Grouped, QuerySet};
 pub use relations::RelationField;
-pub(crate) use relations::pointing_at;
+pub(crate) use relations::{SubSelect, pointing_at};

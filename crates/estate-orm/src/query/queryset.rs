@@ -8,6 +8,7 @@ use sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 use super::condition::{Condition, Node};
 use super::expr::Assignment;
 use super::lookups::OrderBy;
+use super::prefetch::{Prefetch, PrefetchStep};
 use super::relations::{RelationField, SubSelect};
 use crate::error::{DbError, ErrorKind};
 use crate::executor::{self, Executor};
@@ -40,6 +41,7 @@ pub struct QuerySet<M> {
     location: &'static std::panic::Location<'static>,
     filter: Option<Node>,
     related: Vec<Related>,
+    prefetch: Vec<PrefetchStep<M>>,
     ordering: Option<Vec<(&'static str, bool)>>,
     limit: Option<u64>,
     offset: Option<u64>,
@@ -52,6 +54,7 @@ impl<M> Clone for QuerySet<M> {
             location: self.location,
             filter: self.filter.clone(),
             related: self.related.clone(),
+            prefetch: self.prefetch.clone(),
             ordering: self.ordering.clone(),
             limit: self.limit,
             offset: self.offset,
@@ -75,6 +78,7 @@ impl<M: Model> QuerySet<M> {
             location: std::panic::Location::caller(),
             filter: None,
             related: Vec::new(),
+            prefetch: Vec::new(),
             ordering: None,
             limit: None,
             offset: None,
@@ -118,6 +122,30 @@ impl<M: Model> QuerySet<M> {
             load: load_related::<F::Target>,
         });
         self
+    }
+
+    /// Loads a relation of the result with one more query per relation
+    /// (not a JOIN): a foreign key (`Book::AUTHOR`, attached like
+    /// `select_related`) or a many-to-many field (`Article::TAGS`, filling
+    /// `article.tags.get()`).
+    pub fn prefetch_related(mut self, relation: impl Prefetch<M>) -> Self {
+        self.prefetch.push(relation.into_step());
+        self
+    }
+
+    /// Runs the `prefetch_related` steps on loaded objects.
+    async fn run_prefetch<E: Executor + ?Sized>(
+        &self,
+        db: &E,
+        objs: &mut [M],
+    ) -> Result<(), DbError> {
+        if objs.is_empty() {
+            return Ok(());
+        }
+        for step in &self.prefetch {
+            step(db.target(), db.backend(), objs).await?;
+        }
+        Ok(())
     }
 
     /// Builds an instance from a row of [`select`](Self::select), with the
@@ -219,11 +247,13 @@ impl<M: Model> QuerySet<M> {
         let location = self.location;
         crate::query_log::at(location, async move {
             let (sql, params) = build(&self.select(db.backend()), db.backend());
-            executor::fetch_all(db.target(), &sql, params)
+            let mut objs = executor::fetch_all(db.target(), &sql, params)
                 .await?
                 .iter()
                 .map(|row| self.decode(row))
-                .collect()
+                .collect::<Result<Vec<M>, DbError>>()?;
+            self.run_prefetch(db, &mut objs).await?;
+            Ok(objs)
         })
         .await
     }
@@ -239,10 +269,14 @@ impl<M: Model> QuerySet<M> {
                 query.ordering = Some(vec![(M::META.pk().column, false)]);
             }
             let (sql, params) = build(&query.select(db.backend()), db.backend());
-            executor::fetch_optional(db.target(), &sql, params)
+            let mut found = executor::fetch_optional(db.target(), &sql, params)
                 .await?
                 .map(|row| query.decode(&row))
-                .transpose()
+                .transpose()?;
+            if let Some(obj) = &mut found {
+                self.run_prefetch(db, std::slice::from_mut(obj)).await?;
+            }
+            Ok(found)
         })
         .await
     }
