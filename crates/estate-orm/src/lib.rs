@@ -53,7 +53,7 @@ pub use model::{
 };
 pub use query::{
     Assignment, ColExpr, Condition, Grouped, LookupValue, Numeric, Operand, OrderBy, Prefetch,
-    QuerySet, RelationField, TextColumn,
+    QuerySet, RelationField, TextColumn, Values,
 };
 pub use row::{Column, Decode, Row};
 pub use transaction::Transaction;

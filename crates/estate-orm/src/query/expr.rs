@@ -121,7 +121,7 @@ impl<M: Model, T: Numeric> Operand<M, T> for Col<M, T> {
     }
 }
 
-/// `column = expression`, for [`QuerySet::update`].
+/// `column = expression`, for [`QuerySet::update`](super::QuerySet::update).
 pub struct Assignment<M> {
     pub(crate) column: &'static str,
     pub(crate) expr: Expr,

@@ -1,5 +1,5 @@
 //! Lookups on a column: comparisons, `in_`, `isnull`, date parts, text
-//! matches, and ordering terms.
+//! matches.
 
 use std::marker::PhantomData;
 
@@ -51,14 +51,6 @@ impl LookupValue<Auto<i32>> for i32 {
     fn lookup_value(self) -> Value {
         Value::I32(self)
     }
-}
-
-/// An `ORDER BY` term: `Question::PUB_DATE.desc()`.
-#[derive(Clone, Copy, Debug)]
-pub struct OrderBy<M> {
-    pub(crate) column: &'static str,
-    pub(crate) descending: bool,
-    _model: PhantomData<fn() -> M>,
 }
 
 impl<M: Model, T> Col<M, T> {
@@ -129,24 +121,6 @@ impl<M: Model, T> Col<M, T> {
             self.expr().is_not_null()
         };
         Condition::new(expr)
-    }
-
-    /// Ascending order on this column.
-    pub fn asc(&self) -> OrderBy<M> {
-        OrderBy {
-            column: self.field().column,
-            descending: false,
-            _model: PhantomData,
-        }
-    }
-
-    /// Descending order on this column.
-    pub fn desc(&self) -> OrderBy<M> {
-        OrderBy {
-            column: self.field().column,
-            descending: true,
-            _model: PhantomData,
-        }
     }
 }
 

@@ -15,15 +15,19 @@
 mod condition;
 mod expr;
 mod lookups;
+mod ordering;
 mod prefetch;
 mod queryset;
 mod relations;
+mod values;
 
 pub use condition::{Condition, DatePart};
 pub(crate) use condition::{Node, TextOp, like_pattern};
 pub use expr::{Assignment, ColExpr, Numeric, Operand};
-pub use lookups::{DateColumn, DatePartOf, LookupValue, OrderBy, TextColumn};
+pub use lookups::{DateColumn, DatePartOf, LookupValue, TextColumn};
+pub use ordering::{Nulls, OrderBy};
 pub use prefetch::Prefetch;
 pub use queryset::{Grouped, QuerySet};
 pub use relations::RelationField;
 pub(crate) use relations::{SubSelect, pointing_at};
+pub use values::{Columns, Values};

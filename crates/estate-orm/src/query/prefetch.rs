@@ -124,12 +124,12 @@ async fn many<M: Model, T: Model>(
             .and_where(
                 Expr::col((through, link.source_column)).is_in(chunk.iter().cloned().map(to_sea)),
             );
-        for (name, descending) in meta.ordering {
-            if let Some(f) = meta.field(name) {
-                let order = if *descending { Order::Desc } else { Order::Asc };
-                statement.order_by((meta.table, f.column), order);
-            }
-        }
+        super::ordering::apply(
+            &mut statement,
+            meta.table,
+            &super::ordering::model_default(meta),
+            backend,
+        );
         statement.order_by((meta.table, meta.pk().column), Order::Asc);
         let (sql, params) = build(&statement, backend);
         for row in executor::fetch_all(target, &sql, params).await? {

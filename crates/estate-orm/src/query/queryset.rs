@@ -7,7 +7,7 @@ use sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 
 use super::condition::{Condition, Node};
 use super::expr::Assignment;
-use super::lookups::OrderBy;
+use super::ordering::{self, OrderBy, OrderTerm};
 use super::prefetch::{Prefetch, PrefetchStep};
 use super::relations::{RelationField, SubSelect};
 use crate::error::{DbError, ErrorKind};
@@ -38,13 +38,14 @@ struct Related {
 /// database (`all`, `first`, `get`, `count`, `exists`, `delete`).
 pub struct QuerySet<M> {
     /// Where the query was built, reported by the query log.
-    location: &'static std::panic::Location<'static>,
-    filter: Option<Node>,
+    pub(super) location: &'static std::panic::Location<'static>,
+    pub(super) filter: Option<Node>,
     related: Vec<Related>,
-    prefetch: Vec<PrefetchStep<M>>,
-    ordering: Option<Vec<(&'static str, bool)>>,
-    limit: Option<u64>,
-    offset: Option<u64>,
+    pub(super) prefetch: Vec<PrefetchStep<M>>,
+    pub(super) ordering: Option<Vec<OrderTerm>>,
+    pub(super) limit: Option<u64>,
+    pub(super) offset: Option<u64>,
+    pub(super) distinct: bool,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -58,6 +59,7 @@ impl<M> Clone for QuerySet<M> {
             ordering: self.ordering.clone(),
             limit: self.limit,
             offset: self.offset,
+            distinct: self.distinct,
             _model: PhantomData,
         }
     }
@@ -82,6 +84,7 @@ impl<M: Model> QuerySet<M> {
             ordering: None,
             limit: None,
             offset: None,
+            distinct: false,
             _model: PhantomData,
         }
     }
@@ -102,12 +105,36 @@ impl<M: Model> QuerySet<M> {
 
     /// Replaces the ordering (the model's default ordering applies otherwise).
     pub fn order_by(mut self, terms: impl IntoIterator<Item = OrderBy<M>>) -> Self {
-        self.ordering = Some(
-            terms
-                .into_iter()
-                .map(|t| (t.column, t.descending))
-                .collect(),
-        );
+        self.ordering = Some(terms.into_iter().map(|t| t.term).collect());
+        self
+    }
+
+    /// Orders by the key when nothing else orders the rows, so that "first"
+    /// means something (as in Django).
+    pub(super) fn ordered_by_key_if_unordered(mut self) -> Self {
+        if self.effective_ordering().is_empty() {
+            self.ordering = Some(vec![OrderTerm::Column {
+                column: M::META.pk().column,
+                descending: false,
+                nulls: None,
+            }]);
+        }
+        self
+    }
+
+    /// Reverses the ordering (the explicit one, else the model's, else the
+    /// primary key's), like Django's `reverse()`.
+    pub fn reverse(self) -> Self {
+        let mut query = self.ordered_by_key_if_unordered();
+        let terms = query.effective_ordering();
+        query.ordering = Some(terms.into_iter().map(OrderTerm::reversed).collect());
+        query
+    }
+
+    /// Leaves out duplicate rows (`SELECT DISTINCT`); mostly useful with
+    /// [`values`](Self::values).
+    pub fn distinct(mut self) -> Self {
+        self.distinct = true;
         self
     }
 
@@ -174,20 +201,15 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
-    /// The explicit ordering, else the model's default: (column, descending).
-    fn effective_ordering(&self) -> Vec<(&'static str, bool)> {
-        let meta = M::META;
+    /// The explicit ordering, else the model's default.
+    pub(super) fn effective_ordering(&self) -> Vec<OrderTerm> {
         match &self.ordering {
             Some(ordering) => ordering.clone(),
-            None => meta
-                .ordering
-                .iter()
-                .filter_map(|(name, desc)| meta.field(name).map(|f| (f.column, *desc)))
-                .collect(),
+            None => ordering::model_default(M::META),
         }
     }
 
-    fn select(&self, backend: crate::Backend) -> SelectStatement {
+    pub(super) fn select(&self, backend: crate::Backend) -> SelectStatement {
         let meta = M::META;
         let mut statement = Query::select();
         statement
@@ -207,10 +229,15 @@ impl<M: Model> QuerySet<M> {
         if let Some(filter) = &self.filter {
             statement.cond_where(filter.compile(backend));
         }
-        for (column, descending) in self.effective_ordering() {
-            let order = if descending { Order::Desc } else { Order::Asc };
-            statement.order_by((meta.table, column), order);
+        if self.distinct {
+            statement.distinct();
         }
+        ordering::apply(
+            &mut statement,
+            meta.table,
+            &self.effective_ordering(),
+            backend,
+        );
         if let Some(limit) = self.limit {
             statement.limit(limit);
         }
@@ -262,12 +289,7 @@ impl<M: Model> QuerySet<M> {
     pub async fn first<E: Executor + ?Sized>(&self, db: &E) -> Result<Option<M>, DbError> {
         let location = self.location;
         crate::query_log::at(location, async move {
-            let mut query = self.clone();
-            query.limit = Some(1);
-            if query.ordering.is_none() && M::META.ordering.is_empty() {
-                // Like Django: without an ordering, first() orders by the key.
-                query.ordering = Some(vec![(M::META.pk().column, false)]);
-            }
+            let query = self.clone().limit(1).ordered_by_key_if_unordered();
             let (sql, params) = build(&query.select(db.backend()), db.backend());
             let mut found = executor::fetch_optional(db.target(), &sql, params)
                 .await?
@@ -279,6 +301,21 @@ impl<M: Model> QuerySet<M> {
             Ok(found)
         })
         .await
+    }
+
+    /// The last matching row in the query's ordering (by key without one).
+    ///
+    /// # Errors
+    /// On a sliced query (limit/offset), where "last" would be ambiguous.
+    pub async fn last<E: Executor + ?Sized>(&self, db: &E) -> Result<Option<M>, DbError> {
+        if self.limit.is_some() || self.offset.is_some() {
+            return Err(DbError::new(
+                ErrorKind::Other,
+                "cannot take last() of a sliced query (limit/offset); reverse() the ordering \
+                 and take first() instead",
+            ));
+        }
+        self.clone().reverse().first(db).await
     }
 
     /// The one row matching `condition`: `DoesNotExist` if none,

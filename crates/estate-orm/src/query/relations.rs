@@ -6,7 +6,7 @@
 //! `update` and `delete`, and refers to its own table even when a model
 //! points at itself.
 
-use sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 
 use super::condition::{Condition, Node};
 use super::queryset::QuerySet;
@@ -36,7 +36,7 @@ pub(crate) struct SubSelect {
     pub(crate) filter: Option<Node>,
     /// Only set together with a limit or offset (ordering alone does not
     /// change which rows a subquery yields).
-    pub(crate) ordering: Vec<(&'static str, bool)>,
+    pub(crate) ordering: Vec<super::ordering::OrderTerm>,
     pub(crate) limit: Option<u64>,
     pub(crate) offset: Option<u64>,
     /// Leaves NULLs out, so `NOT IN` stays true or false (a NULL in the
@@ -57,10 +57,7 @@ impl SubSelect {
         if self.limit.is_none() && self.offset.is_none() {
             return select;
         }
-        for (column, descending) in &self.ordering {
-            let order = if *descending { Order::Desc } else { Order::Asc };
-            select.order_by((self.table, *column), order);
-        }
+        super::ordering::apply(&mut select, self.table, &self.ordering, backend);
         select.limit(self.limit.unwrap_or(i64::MAX as u64));
         if let Some(offset) = self.offset {
             select.offset(offset);
