@@ -5,6 +5,7 @@
 //! on a `String`? does a `Decimal` have digits?) are emitted as constant
 //! assertions naming the field, so a mistake is a compile error at the field.
 
+mod choices;
 mod many;
 mod model;
 
@@ -29,6 +30,21 @@ use proc_macro::TokenStream;
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     match model::expand(&input) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+/// Derives `Choices` for a fieldless enum, making it a model field type:
+/// each variant is stored as text (its snake_case name, or
+/// `#[choice(value = "pub")]`) or, when every variant has an integer
+/// (`#[choice(value = 1)]` or `Low = 1`), as an integer; `#[choice(label =
+/// "Published")]` sets what forms and the admin show (default: the variant's
+/// name in words). `Display` prints the label.
+#[proc_macro_derive(Choices, attributes(choice, choices))]
+pub fn derive_choices(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    match choices::expand(&input) {
         Ok(tokens) => tokens.into(),
         Err(error) => error.to_compile_error().into(),
     }

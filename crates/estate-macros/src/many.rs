@@ -133,6 +133,7 @@ pub(crate) fn generate(
                                     on_delete: #krate::OnDelete::Cascade,
                                     related_name: ::core::option::Option::None,
                                 }),
+                                choices: ::core::option::Option::None,
                             }
                         }
                     };
@@ -169,6 +170,7 @@ pub(crate) fn generate(
                                 verbose_name: "ID",
                                 help_text: "",
                                 relation: ::core::option::Option::None,
+                                choices: ::core::option::Option::None,
                             },
                             #source_meta,
                             #target_meta,

@@ -687,7 +687,10 @@ fn generate(
         let unique = f.unique || f.primary_key;
         // Foreign keys are indexed, as in Django.
         let index = f.index || f.on_delete.is_some();
-        let max_length = opt_u32(f.max_length);
+        let max_length = match f.max_length {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+            None => quote!(<#ty as #krate::FieldValue>::MAX_LENGTH),
+        };
         let max_digits = opt_u32(f.max_digits);
         let decimal_places = opt_u32(f.decimal_places);
         let verbose = f
@@ -741,6 +744,7 @@ fn generate(
                 verbose_name: #verbose,
                 help_text: #help,
                 relation: #relation,
+                choices: <#ty as #krate::FieldValue>::CHOICES,
             }
         }
     });
@@ -807,6 +811,15 @@ fn generate(
         let ident = &f.ident;
         let ty = &f.ty;
         quote!(#ident: <#ty as #krate::FieldValue>::from_row(row, offset + #i)?)
+    });
+    let field_checks = fields.iter().map(|f| {
+        let ident = &f.ident;
+        let ty = &f.ty;
+        let field_name = f.ident.to_string();
+        quote! {
+            <#ty as #krate::FieldValue>::check(&self.#ident)
+                .map_err(|message| #krate::DbError::validation(#field_name, message))?;
+        }
     });
     let writes = fields.iter().map(|f| {
         let ident = &f.ident;
@@ -886,6 +899,11 @@ fn generate(
                     #(#reads,)*
                     #(#link_idents: ::core::default::Default::default(),)*
                 })
+            }
+
+            fn check_fields(&self) -> ::core::result::Result<(), #krate::DbError> {
+                #(#field_checks)*
+                ::core::result::Result::Ok(())
             }
 
             fn to_values(&self) -> ::std::vec::Vec<#krate::Value> {

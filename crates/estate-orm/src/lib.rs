@@ -47,9 +47,9 @@ pub mod executor_target {
 pub use aggregate::{Avg, Count, Max, Min, Sum};
 pub use model::schema::{create_table, create_table_sql, drop_table};
 pub use model::{
-    Auto, Col, Constraint, ConstraintKind, DeleteResult, FieldMeta, FieldType, FieldValue,
-    ForeignKey, Index, ManyToMany, ManyToManyField, ManyToManyMeta, Model, ModelMeta, OnDelete,
-    OneToOne, PrimaryKey, Relation, meta_of,
+    Auto, Choice, ChoiceValue, Choices, Col, Constraint, ConstraintKind, DeleteResult, FieldMeta,
+    FieldType, FieldValue, ForeignKey, Index, Json, ManyToMany, ManyToManyField, ManyToManyMeta,
+    Model, ModelMeta, OnDelete, OneToOne, PrimaryKey, Relation, meta_of, unknown_choice,
 };
 pub use query::{
     Assignment, ColExpr, Condition, Grouped, LookupValue, Numeric, Operand, OrderBy, Prefetch,

@@ -21,7 +21,7 @@
 //!
 //! See the guide `docs/orm.md`.
 
-pub use estate_macros::Model;
+pub use estate_macros::{Choices, Model};
 pub use estate_orm::*;
 
 /// Date and time types for model fields.

@@ -111,6 +111,8 @@ pub struct FieldMeta {
     pub help_text: &'static str,
     /// The relation, for `ForeignKey` fields.
     pub relation: Option<super::relation::Relation>,
+    /// The allowed values and their labels, for enum fields.
+    pub choices: Option<&'static [super::choices::Choice]>,
 }
 
 impl FieldMeta {

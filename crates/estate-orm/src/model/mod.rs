@@ -5,6 +5,7 @@
 //! typed queries, and the [`Model`] impl. Saving, loading and deleting are the
 //! provided methods of [`Model`]; queries start at [`Model::objects`].
 
+mod choices;
 pub(crate) mod deletion;
 mod field;
 mod many;
@@ -16,8 +17,9 @@ pub(crate) mod schema;
 use std::future::Future;
 use std::marker::PhantomData;
 
+pub use choices::{Choice, ChoiceValue, Choices, unknown_choice};
 pub use deletion::DeleteResult;
-pub use field::{Auto, FieldValue, PrimaryKey};
+pub use field::{Auto, FieldValue, Json, PrimaryKey};
 pub use many::{ManyToMany, ManyToManyField, ManyToManyMeta};
 pub use meta::{Constraint, ConstraintKind, FieldMeta, FieldType, Index, ModelMeta};
 pub use relation::{ForeignKey, OnDelete, OneToOne, Relation, meta_of};
@@ -59,6 +61,9 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// The field values, in field order.
     fn to_values(&self) -> Vec<Value>;
+
+    /// Runs each field's [`FieldValue::check`]; errors name the field.
+    fn check_fields(&self) -> Result<(), DbError>;
 
     /// The primary key's value (NULL for an unsaved `Auto` key).
     fn pk_value(&self) -> Value;

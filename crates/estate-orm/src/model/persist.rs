@@ -12,6 +12,7 @@ use crate::value::Value;
 /// Checks the declared rules (max_length, decimal digits) before any SQL
 /// runs, so a bad value gets an error naming its field and nothing is written.
 pub(crate) fn validate<M: Model>(obj: &M) -> Result<(), DbError> {
+    obj.check_fields()?;
     for (field, value) in M::META.fields.iter().zip(obj.to_values()) {
         validate_value(field, &value)?;
     }

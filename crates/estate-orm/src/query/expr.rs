@@ -77,6 +77,24 @@ value_operands!(
     serde_json::Value,
 );
 
+impl<M, T: crate::model::Choices + FieldValue> Operand<M, T> for T {
+    fn into_expr(self) -> Expr {
+        Expr::val(to_sea(self.to_value()))
+    }
+}
+
+impl<M, T: crate::model::Choices + FieldValue> Operand<M, Option<T>> for T {
+    fn into_expr(self) -> Expr {
+        Expr::val(to_sea(self.to_value()))
+    }
+}
+
+impl<M, T: crate::model::Choices + FieldValue> Operand<M, Option<T>> for Option<T> {
+    fn into_expr(self) -> Expr {
+        Expr::val(to_sea(self.to_value()))
+    }
+}
+
 impl<M> Operand<M, String> for &str {
     fn into_expr(self) -> Expr {
         Expr::val(self)
