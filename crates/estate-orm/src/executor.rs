@@ -186,6 +186,37 @@ pub(crate) async fn execute(
     result
 }
 
+/// Runs a query and hands each row to `each` as it arrives, without holding
+/// the whole result in memory; stops at the first error `each` returns.
+pub(crate) async fn for_each_row(
+    target: Target<'_>,
+    sql: &str,
+    values: Vec<Value>,
+    each: &mut (dyn FnMut(Row) -> Result<(), DbError> + Send),
+) -> Result<u64, DbError> {
+    use futures_util::TryStreamExt;
+    let started = std::time::Instant::now();
+    let result = async {
+        on_backend!(target, sql, values, |query, exec, row| {
+            let mut stream = query.fetch(exec);
+            let mut count = 0;
+            while let Some(next) = stream.try_next().await? {
+                each(row(next))?;
+                count += 1;
+            }
+            Ok(count)
+        })
+    }
+    .await;
+    crate::query_log::record(sql, started);
+    result
+}
+
+/// Whether queries on `target` run inside a transaction.
+pub(crate) fn in_transaction(target: Target<'_>) -> bool {
+    matches!(target.0, Destination::Transaction(_))
+}
+
 /// Runs a query; returns every row.
 pub(crate) async fn fetch_all(
     target: Target<'_>,

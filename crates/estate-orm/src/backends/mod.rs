@@ -289,6 +289,52 @@ pub(crate) fn text_match(
     }
 }
 
+/// Adds `FOR UPDATE` to a select of `table` (with `joined` tables from
+/// `select_related`). SQLite has no row locks (a write transaction locks the
+/// database), so there it adds nothing, as in Django. PostgreSQL cannot lock
+/// the optional side of an outer join, so it locks `table`'s rows only
+/// (`FOR UPDATE OF`); MySQL and MariaDB lock the joined rows too.
+pub(crate) fn lock_rows(
+    backend: Backend,
+    statement: &mut sea_query::SelectStatement,
+    table: &'static str,
+    joined: bool,
+    wait: crate::query::ForUpdate,
+) {
+    use crate::query::ForUpdate;
+    use sea_query::{LockBehavior, LockType};
+    let behavior = match wait {
+        ForUpdate::Wait => None,
+        ForUpdate::NoWait => Some(LockBehavior::Nowait),
+        ForUpdate::SkipLocked => Some(LockBehavior::SkipLocked),
+    };
+    match (backend, behavior) {
+        (Backend::Sqlite, _) => {}
+        (Backend::Postgres, behavior) if joined => {
+            match behavior {
+                Some(b) => statement.lock_with_tables_behavior(LockType::Update, [table], b),
+                None => statement.lock_with_tables(LockType::Update, [table]),
+            };
+        }
+        (_, Some(b)) => {
+            statement.lock_with_behavior(LockType::Update, b);
+        }
+        (_, None) => {
+            statement.lock(LockType::Update);
+        }
+    }
+}
+
+/// How to ask the backend for a query plan: the statement prefix and the
+/// result column holding one line of the plan.
+pub(crate) fn explain(backend: Backend) -> (&'static str, usize) {
+    match backend {
+        Backend::Sqlite => sqlite::EXPLAIN,
+        Backend::Postgres => postgres::EXPLAIN,
+        Backend::MySql => mysql::EXPLAIN,
+    }
+}
+
 /// Casts an aggregate back to a 64-bit integer where the backend widens it.
 pub(crate) fn cast_to_i64(backend: Backend, expr: sea_query::Expr) -> sea_query::Expr {
     match backend {

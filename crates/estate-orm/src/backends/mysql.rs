@@ -104,3 +104,6 @@ pub(crate) fn date_part(column: sea_query::Expr, part: crate::query::DatePart) -
     };
     sea_query::Expr::cust_with_exprs(template, [column])
 }
+
+/// `EXPLAIN FORMAT=JSON` (MySQL 8 and MariaDB alike): one JSON document.
+pub(crate) const EXPLAIN: (&str, usize) = ("EXPLAIN FORMAT=JSON ", 0);

@@ -102,3 +102,6 @@ pub(crate) fn date_part(
     };
     sea_query::Expr::cust_with_exprs(template, [column])
 }
+
+/// `EXPLAIN`: one text line per row.
+pub(crate) const EXPLAIN: (&str, usize) = ("EXPLAIN ", 0);

@@ -140,3 +140,6 @@ pub(crate) fn date_part(column: sea_query::Expr, part: crate::query::DatePart) -
     };
     sea_query::Expr::cust_with_exprs(template, [column])
 }
+
+/// `EXPLAIN QUERY PLAN`: one row per step, described in column 3 (`detail`).
+pub(crate) const EXPLAIN: (&str, usize) = ("EXPLAIN QUERY PLAN ", 3);

@@ -12,6 +12,7 @@
 //! Conditions are typed by model: a `Choice` column cannot filter a
 //! `Question` query, and a value of the wrong type does not compile.
 
+mod bulk;
 mod condition;
 mod expr;
 mod lookups;
@@ -27,7 +28,7 @@ pub use expr::{Assignment, ColExpr, Numeric, Operand};
 pub use lookups::{DateColumn, DatePartOf, LookupValue, TextColumn};
 pub use ordering::{Nulls, OrderBy};
 pub use prefetch::Prefetch;
-pub use queryset::{Grouped, QuerySet};
+pub use queryset::{ForUpdate, Grouped, QuerySet};
 pub use relations::RelationField;
 pub(crate) use relations::{SubSelect, pointing_at};
 pub use values::{Columns, Values};

@@ -34,6 +34,17 @@ struct Related {
     load: LoadRelated,
 }
 
+/// How `select_for_update` treats rows another transaction has locked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForUpdate {
+    /// Wait until they are free.
+    Wait,
+    /// Fail at once (`NOWAIT`).
+    NoWait,
+    /// Leave them out (`SKIP LOCKED`): for work queues.
+    SkipLocked,
+}
+
 /// A lazy query over model `M`. Nothing runs until a method that takes the
 /// database (`all`, `first`, `get`, `count`, `exists`, `delete`).
 pub struct QuerySet<M> {
@@ -46,6 +57,7 @@ pub struct QuerySet<M> {
     pub(super) limit: Option<u64>,
     pub(super) offset: Option<u64>,
     pub(super) distinct: bool,
+    lock: Option<ForUpdate>,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -60,6 +72,7 @@ impl<M> Clone for QuerySet<M> {
             limit: self.limit,
             offset: self.offset,
             distinct: self.distinct,
+            lock: self.lock,
             _model: PhantomData,
         }
     }
@@ -85,6 +98,7 @@ impl<M: Model> QuerySet<M> {
             limit: None,
             offset: None,
             distinct: false,
+            lock: None,
             _model: PhantomData,
         }
     }
@@ -129,6 +143,30 @@ impl<M: Model> QuerySet<M> {
         let terms = query.effective_ordering();
         query.ordering = Some(terms.into_iter().map(OrderTerm::reversed).collect());
         query
+    }
+
+    /// Locks the selected rows until the transaction ends (`SELECT ... FOR
+    /// UPDATE`), so no other transaction changes them meanwhile. Must run
+    /// inside `atomic`; on SQLite, which locks the whole database for a
+    /// write transaction, it adds nothing.
+    pub fn select_for_update(mut self, wait: ForUpdate) -> Self {
+        self.lock = Some(wait);
+        self
+    }
+
+    /// The error for a locking query outside a transaction.
+    fn check_lock<E: Executor + ?Sized>(&self, db: &E) -> Result<(), DbError> {
+        if self.lock.is_some() && !executor::in_transaction(db.target()) {
+            return Err(DbError::new(
+                ErrorKind::Other,
+                format!(
+                    "select_for_update() on {} outside a transaction: the lock would end with \
+                     the statement; run it inside db.atomic(..)",
+                    M::META.name
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Leaves out duplicate rows (`SELECT DISTINCT`); mostly useful with
@@ -232,6 +270,15 @@ impl<M: Model> QuerySet<M> {
         if self.distinct {
             statement.distinct();
         }
+        if let Some(wait) = self.lock {
+            crate::backends::lock_rows(
+                backend,
+                &mut statement,
+                meta.table,
+                !self.related.is_empty(),
+                wait,
+            );
+        }
         ordering::apply(
             &mut statement,
             meta.table,
@@ -269,10 +316,55 @@ impl<M: Model> QuerySet<M> {
         build(&self.select(backend), backend).0
     }
 
+    /// The database's plan for this query (`EXPLAIN`; `EXPLAIN QUERY PLAN`
+    /// on SQLite, JSON on MySQL), one line per row of the answer.
+    pub async fn explain<E: Executor + ?Sized>(&self, db: &E) -> Result<String, DbError> {
+        let backend = db.backend();
+        let (sql, params) = build(&self.select(backend), backend);
+        let (prefix, column) = crate::backends::explain(backend);
+        let rows = executor::fetch_all(db.target(), &format!("{prefix}{sql}"), params).await?;
+        let lines = rows
+            .iter()
+            .map(|row| row.get::<String, usize>(column))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(lines.join("\n"))
+    }
+
+    /// Streams the matching rows to `each`, one at a time, without loading
+    /// them all (Django's `iterator()`): for exports and batch jobs over
+    /// large tables. Holds one connection meanwhile; returns how many rows
+    /// there were. An error from `each` stops the query.
+    ///
+    /// # Errors
+    /// With `prefetch_related`, which needs every row first.
+    pub async fn for_each<E, F>(&self, db: &E, mut each: F) -> Result<u64, DbError>
+    where
+        E: Executor + ?Sized,
+        F: FnMut(M) -> Result<(), DbError> + Send,
+    {
+        if !self.prefetch.is_empty() {
+            return Err(DbError::new(
+                ErrorKind::Other,
+                "for_each() streams rows one by one, so it cannot prefetch_related; use all() \
+                 or select_related",
+            ));
+        }
+        self.check_lock(db)?;
+        let (sql, params) = build(&self.select(db.backend()), db.backend());
+        crate::query_log::at(
+            self.location,
+            executor::for_each_row(db.target(), &sql, params, &mut |row| {
+                each(self.decode(&row)?)
+            }),
+        )
+        .await
+    }
+
     /// Every matching row.
     pub async fn all<E: Executor + ?Sized>(&self, db: &E) -> Result<Vec<M>, DbError> {
         let location = self.location;
         crate::query_log::at(location, async move {
+            self.check_lock(db)?;
             let (sql, params) = build(&self.select(db.backend()), db.backend());
             let mut objs = executor::fetch_all(db.target(), &sql, params)
                 .await?
@@ -289,6 +381,7 @@ impl<M: Model> QuerySet<M> {
     pub async fn first<E: Executor + ?Sized>(&self, db: &E) -> Result<Option<M>, DbError> {
         let location = self.location;
         crate::query_log::at(location, async move {
+            self.check_lock(db)?;
             let query = self.clone().limit(1).ordered_by_key_if_unordered();
             let (sql, params) = build(&query.select(db.backend()), db.backend());
             let mut found = executor::fetch_optional(db.target(), &sql, params)
