@@ -12,6 +12,7 @@ struct Entry {
     city: String,
     score: i32,
     rank: Option<i32>,
+    goal: i32,
 }
 
 async fn fill(db: &estate::db::Database) {
@@ -29,6 +30,7 @@ async fn fill(db: &estate::db::Database) {
             city: city.into(),
             score,
             rank,
+            goal: 3,
         };
         entry.save(db).await.unwrap();
     }
@@ -146,6 +148,42 @@ async fn last_reverse_nulls_and_random_orderings() {
 
         // distinct() on whole rows changes nothing here but stays valid SQL.
         assert_eq!(Entry::objects().distinct().all(&db).await.unwrap().len(), 5);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn columns_compare_with_columns_and_expressions() {
+    each_backend(async |db| {
+        fill(&db).await;
+        let over_goal = Entry::objects()
+            .filter(Entry::SCORE.f().gt(Entry::GOAL))
+            .order_by([Entry::SCORE.desc()])
+            .values(Entry::SCORE)
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(over_goal, [5, 4]);
+        let doubled = Entry::objects()
+            .filter((Entry::SCORE * 2).lte(Entry::GOAL + 1))
+            .order_by([Entry::SCORE.asc()])
+            .values(Entry::SCORE)
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(doubled, [1, 2]);
+        let at_goal = Entry::objects()
+            .filter(Entry::GOAL.f().eq(Entry::SCORE))
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(at_goal, 1);
+        let cities = Entry::objects()
+            .filter(Entry::CITY.f().ne("Oslo") & Entry::CITY.f().lt(Entry::CITY))
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(cities, 0, "a value is never less than itself");
     })
     .await;
 }

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 
 use sea_query::{Expr, ExprTrait};
 
+use super::condition::Condition;
 use crate::model::{Col, FieldValue, Model};
 use crate::sql::to_sea;
 
@@ -133,9 +134,53 @@ macro_rules! arithmetic {
 
 arithmetic!(Add add add, Sub sub sub, Mul mul mul, Div div div);
 
-impl<M: Model, T: Numeric> Operand<M, T> for Col<M, T> {
+impl<M: Model, T> Operand<M, T> for Col<M, T> {
     fn into_expr(self) -> Expr {
         self.expr()
+    }
+}
+
+impl<M: Model, T> Col<M, T> {
+    /// The column as an expression, like Django's `F("votes")`, to compare
+    /// with another column: `Question::VOTES.f().gt(Question::MIN_VOTES)`.
+    pub fn f(&self) -> ColExpr<M, T> {
+        ColExpr::new(self.expr())
+    }
+}
+
+impl<M, T> ColExpr<M, T> {
+    fn compare(self, op: fn(Expr, Expr) -> Expr, other: impl Operand<M, T>) -> Condition<M> {
+        Condition::new(op(self.expr, other.into_expr()))
+    }
+
+    /// `expression = other` (a value, a column or an expression).
+    pub fn eq(self, other: impl Operand<M, T>) -> Condition<M> {
+        self.compare(|a, b| a.eq(b), other)
+    }
+
+    /// `expression <> other`.
+    pub fn ne(self, other: impl Operand<M, T>) -> Condition<M> {
+        self.compare(|a, b| a.ne(b), other)
+    }
+
+    /// `expression < other`.
+    pub fn lt(self, other: impl Operand<M, T>) -> Condition<M> {
+        self.compare(|a, b| a.lt(b), other)
+    }
+
+    /// `expression <= other`.
+    pub fn lte(self, other: impl Operand<M, T>) -> Condition<M> {
+        self.compare(|a, b| a.lte(b), other)
+    }
+
+    /// `expression > other`.
+    pub fn gt(self, other: impl Operand<M, T>) -> Condition<M> {
+        self.compare(|a, b| a.gt(b), other)
+    }
+
+    /// `expression >= other`.
+    pub fn gte(self, other: impl Operand<M, T>) -> Condition<M> {
+        self.compare(|a, b| a.gte(b), other)
     }
 }
 
