@@ -34,6 +34,11 @@ pub trait Aggregate<M> {
     fn expr(&self, backend: Backend) -> Expr;
     /// Reads the result from column `index`.
     fn read(row: &Row, index: usize) -> Result<Self::Output, DbError>;
+    /// The result over no rows when the database would give NULL instead
+    /// (a count is 0); used when annotating rows that nothing points at.
+    fn over_no_rows() -> Option<i64> {
+        None
+    }
 }
 
 /// A list of aggregates: a tuple of up to four.
@@ -44,6 +49,8 @@ pub trait Aggregates<M> {
     fn exprs(&self, backend: Backend) -> Vec<Expr>;
     /// Reads the results from columns starting at `offset`.
     fn read(row: &Row, offset: usize) -> Result<Self::Output, DbError>;
+    /// [`Aggregate::over_no_rows`] of each, in order.
+    fn over_no_rows() -> Vec<Option<i64>>;
 }
 
 macro_rules! aggregate_tuples {
@@ -55,6 +62,9 @@ macro_rules! aggregate_tuples {
             }
             fn read(row: &Row, offset: usize) -> Result<Self::Output, DbError> {
                 Ok(($($name::read(row, offset + $index)?,)+))
+            }
+            fn over_no_rows() -> Vec<Option<i64>> {
+                vec![$($name::over_no_rows()),+]
             }
         }
     )*};
@@ -151,6 +161,9 @@ impl<M> Aggregate<M> for Count<M> {
     }
     fn read(row: &Row, index: usize) -> Result<i64, DbError> {
         row.get::<i64, usize>(index)
+    }
+    fn over_no_rows() -> Option<i64> {
+        Some(0)
     }
 }
 

@@ -52,8 +52,8 @@ pub use model::{
     Model, ModelMeta, OnDelete, OneToOne, PrimaryKey, Relation, meta_of, unknown_choice,
 };
 pub use query::{
-    Assignment, ColExpr, Condition, ForUpdate, Grouped, LookupValue, Numeric, Operand, OrderBy,
-    Prefetch, QuerySet, RelationField, TextColumn, Values,
+    Annotated, Assignment, ColExpr, Condition, ForUpdate, Grouped, LookupValue, Numeric, Operand,
+    OrderBy, Prefetch, QuerySet, RelationField, TextColumn, Values,
 };
 pub use row::{Column, Decode, Row};
 pub use transaction::Transaction;

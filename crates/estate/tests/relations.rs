@@ -534,3 +534,127 @@ async fn lookups_on_a_model_pointing_at_itself() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn annotate_counts_and_sums_the_rows_pointing_at_each_row() {
+    use estate::orm::{Count, Max, Sum};
+    each_backend(async |db| {
+        schema(&db).await;
+        let ann = author(&db, "Ann").await;
+        let bob = author(&db, "Bob").await;
+        let cy = author(&db, "Cy").await;
+        let one = book(&db, "One", &ann, None).await;
+        let two = book(&db, "Two", &ann, Some(&bob)).await;
+        book(&db, "Three", &bob, None).await;
+        for (b, stars) in [(&one, 5), (&one, 3), (&two, 4)] {
+            let mut review = Review {
+                id: Auto::new(),
+                book: ForeignKey::to(b).unwrap(),
+                stars,
+            };
+            review.save(&db).await.unwrap();
+        }
+
+        let authors = Author::objects()
+            .order_by([Author::NAME.asc()])
+            .annotate(
+                Book::AUTHOR,
+                (
+                    Count::all(),
+                    Count::all().filter(Book::TITLE.startswith("T")),
+                    Max::of(Book::TITLE),
+                ),
+            )
+            .all(&db)
+            .await
+            .unwrap();
+        let summary: Vec<(&str, i64, i64, Option<&str>)> = authors
+            .iter()
+            .map(|(a, (books, t_books, last))| (a.name.as_str(), *books, *t_books, last.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("Ann", 2, 1, Some("Two")),
+                ("Bob", 1, 1, Some("Three")),
+                ("Cy", 0, 0, None)
+            ]
+        );
+        let _ = cy;
+
+        // Filters and slices of the outer query stay as they are; a
+        // nullable relation counts only the rows that point.
+        let edited = Author::objects()
+            .filter(Author::NAME.ne("Ann"))
+            .order_by([Author::NAME.asc()])
+            .limit(1)
+            .annotate(Book::EDITOR, (Count::all(),))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(edited.len(), 1);
+        assert_eq!((edited[0].0.name.as_str(), edited[0].1.0), ("Bob", 1));
+
+        let books = Book::objects()
+            .select_related(Book::AUTHOR)
+            .annotate(Review::BOOK, (Sum::of(Review::STARS), Count::all()))
+            .all(&db)
+            .await
+            .unwrap();
+        let stars: Vec<(&str, &str, Option<i64>, i64)> = books
+            .iter()
+            .map(|(b, (sum, n))| {
+                (
+                    b.title.as_str(),
+                    b.author.get().unwrap().name.as_str(),
+                    *sum,
+                    *n,
+                )
+            })
+            .collect();
+        assert_eq!(
+            stars,
+            [
+                ("One", "Ann", Some(8), 2),
+                ("Three", "Bob", None, 0),
+                ("Two", "Ann", Some(4), 1)
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn annotate_a_model_pointing_at_itself() {
+    use estate::orm::Count;
+    each_backend(async |db| {
+        create_table(&db, Category::META).await.unwrap();
+        let mut root = Category {
+            id: Auto::new(),
+            name: "root".into(),
+            parent: None,
+        };
+        root.save(&db).await.unwrap();
+        for name in ["a", "b"] {
+            let mut child = Category {
+                id: Auto::new(),
+                name: name.into(),
+                parent: Some(ForeignKey::to(&root).unwrap()),
+            };
+            child.save(&db).await.unwrap();
+        }
+        let counted = Category::objects()
+            .order_by([Category::NAME.desc()])
+            .annotate(
+                Category::PARENT,
+                (Count::all(), Count::all().filter(Category::NAME.eq("a"))),
+            )
+            .all(&db)
+            .await
+            .unwrap();
+        let children: Vec<(&str, (i64, i64))> =
+            counted.iter().map(|(c, n)| (c.name.as_str(), *n)).collect();
+        assert_eq!(children, [("root", (2, 1)), ("b", (0, 0)), ("a", (0, 0))]);
+    })
+    .await;
+}

@@ -12,6 +12,7 @@
 //! Conditions are typed by model: a `Choice` column cannot filter a
 //! `Question` query, and a value of the wrong type does not compile.
 
+mod annotate;
 mod bulk;
 mod condition;
 mod expr;
@@ -22,6 +23,7 @@ mod queryset;
 mod relations;
 mod values;
 
+pub use annotate::Annotated;
 pub use condition::{Condition, DatePart};
 pub(crate) use condition::{Node, TextOp, like_pattern};
 pub use expr::{Assignment, ColExpr, Numeric, Operand};

@@ -199,7 +199,7 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Runs the `prefetch_related` steps on loaded objects.
-    async fn run_prefetch<E: Executor + ?Sized>(
+    pub(super) async fn run_prefetch<E: Executor + ?Sized>(
         &self,
         db: &E,
         objs: &mut [M],
@@ -215,7 +215,7 @@ impl<M: Model> QuerySet<M> {
 
     /// Builds an instance from a row of [`select`](Self::select), with the
     /// `select_related` instances attached.
-    fn decode(&self, row: &crate::row::Row) -> Result<M, DbError> {
+    pub(super) fn decode(&self, row: &crate::row::Row) -> Result<M, DbError> {
         let mut obj = M::from_row_at(row, 0)?;
         let mut offset = M::META.fields.len();
         for related in &self.related {
