@@ -63,6 +63,16 @@ async fn fast_names(db: estate::db::Db) -> estate::Result<String> {
         .join(","))
 }
 
+/// Runs two queries, then fails.
+async fn broken(db: estate::db::Db) -> estate::Result<String> {
+    let count = Post::objects().count(&db).await?;
+    let first = Writer::objects().first(&db).await?;
+    Err(estate::Error::internal(format!(
+        "gave up after {count} posts and {:?}",
+        first.map(|w| w.name)
+    )))
+}
+
 fn app(db: &Database, extra: impl FnOnce(SettingsLoader) -> SettingsLoader) -> App {
     let settings = extra(SettingsLoader::new().set("debug", true))
         .load()
@@ -71,6 +81,7 @@ fn app(db: &Database, extra: impl FnOnce(SettingsLoader) -> SettingsLoader) -> A
         .database(db.clone())
         .route("/slow", get(slow_names))
         .route("/fast", get(fast_names))
+        .route("/broken", get(broken))
 }
 
 #[tokio::test]
@@ -162,6 +173,52 @@ async fn tests_can_count_queries() {
         let message = message.downcast_ref::<String>().unwrap();
         assert!(message.contains("expected 2 queries, 1 ran"), "{message}");
         assert!(message.contains("1. SELECT COUNT(*)"), "{message}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_debug_error_page_lists_the_queries_the_request_ran() {
+    each_backend(async |db| {
+        seed(&db).await;
+        let server = TestServer::start(app(&db, |s| s)).await;
+        let response = server
+            .get("/broken")
+            .header("accept", "text/html")
+            .send()
+            .await;
+        assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let page = response.text();
+        assert!(page.contains("SQL queries"), "{page}");
+        assert!(page.contains("2 queries in"), "{page}");
+        assert!(page.contains("COUNT(*)"), "{page}");
+        let line = include_str!("queries.rs")
+            .lines()
+            .position(|l| l.contains("let count = Post::objects().count(&db)"))
+            .unwrap()
+            + 1;
+        assert!(page.contains(&format!("tests/queries.rs:{line}")), "{page}");
+        server.shutdown().await;
+
+        // Never outside DEBUG.
+        let production = common::production()
+            .set("logging.query_log", true)
+            .load()
+            .unwrap();
+        let server = TestServer::start(
+            App::with_settings(production)
+                .database(db.clone())
+                .route("/broken", get(broken)),
+        )
+        .await;
+        let response = server
+            .get("/broken")
+            .header("accept", "text/html")
+            .send()
+            .await;
+        assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!response.text().contains("SQL"), "{}", response.text());
+        server.shutdown().await;
     })
     .await;
 }

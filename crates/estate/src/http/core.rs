@@ -214,6 +214,10 @@ fn start(
     (summary, routed)
 }
 
+/// The queries a failed request ran, kept for the DEBUG error page.
+#[derive(Clone)]
+struct RequestQueries(Arc<Vec<estate_orm::query_log::QueryRecord>>);
+
 /// Reports a request's queries: an `x-query-count` header, and for N+1
 /// patterns a warning naming the call site (or, if configured, a 500).
 fn review_queries(
@@ -228,6 +232,12 @@ fn review_queries(
         response
             .headers_mut()
             .insert(HeaderName::from_static("x-query-count"), count);
+    }
+    if config.debug && response.status().is_server_error() && !queries.is_empty() {
+        // For the DEBUG error page, rendered on the way out.
+        response
+            .extensions_mut()
+            .insert(RequestQueries(Arc::new(queries.to_vec())));
     }
     if rule == NPlusOne::Off {
         return response;
@@ -253,7 +263,11 @@ fn review_queries(
             .chain(repeated.iter().map(ToString::to_string))
             .collect(),
         };
-        return axum::response::IntoResponse::into_response(report);
+        let mut response = axum::response::IntoResponse::into_response(report);
+        response
+            .extensions_mut()
+            .insert(RequestQueries(Arc::new(queries.to_vec())));
+        return response;
     }
     response
 }
@@ -437,7 +451,9 @@ fn report_response(status: StatusCode, message: impl Into<String>) -> Response {
 /// Error pages, security headers, request id, access log.
 fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary) -> Response {
     if let Some(report) = response.extensions_mut().remove::<Arc<ErrorReport>>() {
-        response = render_error(config, response, &report, summary);
+        let queries = response.extensions_mut().remove::<RequestQueries>();
+        let queries = queries.as_ref().map_or(&[][..], |q| q.0.as_slice());
+        response = render_error(config, response, &report, summary, queries);
     }
     let headers = response.headers_mut();
     for (name, value) in &config.headers {
@@ -471,6 +487,7 @@ fn render_error(
     original: Response,
     report: &ErrorReport,
     summary: &RequestSummary,
+    queries: &[estate_orm::query_log::QueryRecord],
 ) -> Response {
     let status = original.status();
     let generic;
@@ -497,6 +514,7 @@ fn render_error(
             &[]
         },
         headers: summary.all_headers.as_ref(),
+        queries,
     };
     let mut page = config.error_pages.render(&context);
     // Keep headers that belong to the error (Allow, Retry-After,

@@ -40,6 +40,8 @@ pub struct ErrorContext<'a> {
     pub routes: &'a [RouteInfo],
     /// DEBUG: the request headers (secrets masked when rendered).
     pub headers: Option<&'a HeaderMap>,
+    /// DEBUG, with `logging.query_log`: the SQL the request ran, in order.
+    pub queries: &'a [estate_orm::query_log::QueryRecord],
 }
 
 /// A custom error page: builds the whole response from the context.
@@ -209,6 +211,30 @@ fn debug_details(html: &mut String, context: &ErrorContext<'_>) {
             let _ = write!(html, "<li><pre>{}</pre></li>", escape(cause));
         }
         html.push_str("</ol>");
+    }
+    if !context.queries.is_empty() {
+        let total: std::time::Duration = context.queries.iter().map(|q| q.duration).sum();
+        let _ = write!(
+            html,
+            "<h2>SQL queries</h2><p>{} queries in {:.1} ms, in the order they ran:</p>\
+             <table><tr><th>#</th><th>SQL</th><th>ms</th><th>called from</th></tr>",
+            context.queries.len(),
+            total.as_secs_f64() * 1000.0
+        );
+        for (i, query) in context.queries.iter().enumerate() {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td><code>{}</code></td><td>{:.2}</td><td>{}</td></tr>",
+                i + 1,
+                escape(&query.sql),
+                query.duration.as_secs_f64() * 1000.0,
+                query
+                    .location
+                    .map(|l| escape(&l.to_string()))
+                    .unwrap_or_default()
+            );
+        }
+        html.push_str("</table>");
     }
     if let Some(headers) = context.headers {
         html.push_str("<h2>Request headers</h2><table>");
