@@ -36,16 +36,35 @@ enum Pool {
 }
 
 /// Times `iterations` runs of `op`.
-async fn time<F, Fut>(iterations: usize, mut op: F) -> Duration
+/// Times two versions of an operation, interleaved one call at a time (and
+/// alternating which goes first), so both see the same machine state: the
+/// same caches, the same background noise.
+async fn paired<F, Fut, G, Gut>(iterations: usize, mut orm: F, mut sqlx: G) -> (Duration, Duration)
 where
     F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = ()>,
+    G: FnMut(usize) -> Gut,
+    Gut: std::future::Future<Output = ()>,
 {
-    let started = Instant::now();
+    let (mut orm_time, mut sqlx_time) = (Duration::ZERO, Duration::ZERO);
     for i in 0..iterations {
-        op(i).await;
+        if i % 2 == 0 {
+            let started = Instant::now();
+            orm(i).await;
+            orm_time += started.elapsed();
+            let started = Instant::now();
+            sqlx(i).await;
+            sqlx_time += started.elapsed();
+        } else {
+            let started = Instant::now();
+            sqlx(i).await;
+            sqlx_time += started.elapsed();
+            let started = Instant::now();
+            orm(i).await;
+            orm_time += started.elapsed();
+        }
     }
-    started.elapsed()
+    (orm_time, sqlx_time)
 }
 
 fn key(i: usize) -> i64 {
@@ -131,204 +150,221 @@ async fn run(url: &str) -> Vec<Report> {
     for _ in 0..ROUNDS {
         // 1. one row by key
         let n = reports[0].iterations;
-        reports[0].orm += time(n, |i| {
-            let db = &db;
-            async move {
-                std::hint::black_box(World::objects().get_by_key(db, key(i)).await.unwrap());
-            }
-        })
+        let (orm, sqlx) = paired(
+            n,
+            |i| {
+                let db = &db;
+                async move {
+                    std::hint::black_box(World::objects().get_by_key(db, key(i)).await.unwrap());
+                }
+            },
+            |i| async move {
+                match pool {
+                    Pool::Sqlite(p) => sqlx_fetch_one!(
+                        p,
+                        "SELECT id, random_number FROM bench_world WHERE id = ? LIMIT 1",
+                        key(i)
+                    ),
+                    Pool::Postgres(p) => sqlx_fetch_one!(
+                        p,
+                        "SELECT id, random_number FROM bench_world WHERE id = $1 LIMIT 1",
+                        key(i)
+                    ),
+                }
+            },
+        )
         .await;
-        reports[0].sqlx += time(n, |i| async move {
-            match pool {
-                Pool::Sqlite(p) => sqlx_fetch_one!(
-                    p,
-                    "SELECT id, random_number FROM bench_world WHERE id = ? LIMIT 2",
-                    key(i)
-                ),
-                Pool::Postgres(p) => sqlx_fetch_one!(
-                    p,
-                    "SELECT id, random_number FROM bench_world WHERE id = $1 LIMIT 2",
-                    key(i)
-                ),
-            }
-        })
-        .await;
+        reports[0].orm += orm;
+        reports[0].sqlx += sqlx;
 
         // 2. twenty rows by key list
         let n = reports[1].iterations;
-        reports[1].orm += time(n, |i| {
-            let db = &db;
-            async move {
+        let (orm, sqlx) = paired(
+            n,
+            |i| {
+                let db = &db;
+                async move {
+                    let keys: Vec<i64> = (0..20).map(|k| key(i * 20 + k)).collect();
+                    std::hint::black_box(
+                        World::objects()
+                            .filter(World::ID.in_(keys))
+                            .all(db)
+                            .await
+                            .unwrap(),
+                    );
+                }
+            },
+            |i| async move {
                 let keys: Vec<i64> = (0..20).map(|k| key(i * 20 + k)).collect();
-                std::hint::black_box(
-                    World::objects()
-                        .filter(World::ID.in_(keys))
-                        .all(db)
-                        .await
-                        .unwrap(),
+                let marks: Vec<String> = match pool {
+                    Pool::Sqlite(_) => vec!["?".into(); 20],
+                    Pool::Postgres(_) => (1..=20).map(|n| format!("${n}")).collect(),
+                };
+                let sql = format!(
+                    "SELECT id, random_number FROM bench_world WHERE id IN ({})",
+                    marks.join(", ")
                 );
-            }
-        })
-        .await;
-        reports[1].sqlx += time(n, |i| async move {
-            let keys: Vec<i64> = (0..20).map(|k| key(i * 20 + k)).collect();
-            let marks: Vec<String> = match pool {
-                Pool::Sqlite(_) => vec!["?".into(); 20],
-                Pool::Postgres(_) => (1..=20).map(|n| format!("${n}")).collect(),
-            };
-            let sql = format!(
-                "SELECT id, random_number FROM bench_world WHERE id IN ({})",
-                marks.join(", ")
-            );
-            match pool {
-                Pool::Sqlite(p) => {
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for k in &keys {
-                        q = q.bind(*k);
+                match pool {
+                    Pool::Sqlite(p) => {
+                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                        for k in &keys {
+                            q = q.bind(*k);
+                        }
+                        let rows = q.fetch_all(p).await.unwrap();
+                        std::hint::black_box(
+                            rows.iter()
+                                .map(|r| (r.get::<i64, _>(0), r.get::<i32, _>(1)))
+                                .collect::<Vec<_>>(),
+                        );
                     }
-                    let rows = q.fetch_all(p).await.unwrap();
-                    std::hint::black_box(
-                        rows.iter()
-                            .map(|r| (r.get::<i64, _>(0), r.get::<i32, _>(1)))
-                            .collect::<Vec<_>>(),
-                    );
-                }
-                Pool::Postgres(p) => {
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for k in &keys {
-                        q = q.bind(*k);
+                    Pool::Postgres(p) => {
+                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                        for k in &keys {
+                            q = q.bind(*k);
+                        }
+                        let rows = q.fetch_all(p).await.unwrap();
+                        std::hint::black_box(
+                            rows.iter()
+                                .map(|r| (r.get::<i64, _>(0), r.get::<i32, _>(1)))
+                                .collect::<Vec<_>>(),
+                        );
                     }
-                    let rows = q.fetch_all(p).await.unwrap();
-                    std::hint::black_box(
-                        rows.iter()
-                            .map(|r| (r.get::<i64, _>(0), r.get::<i32, _>(1)))
-                            .collect::<Vec<_>>(),
-                    );
                 }
-            }
-        })
+            },
+        )
         .await;
+        reports[1].orm += orm;
+        reports[1].sqlx += sqlx;
 
         // 3. a thousand rows
         let n = reports[2].iterations;
-        reports[2].orm += time(n, |_| {
-            let db = &db;
-            async move {
-                std::hint::black_box(
-                    World::objects()
-                        .order_by([World::ID.asc()])
-                        .limit(1000)
-                        .all(db)
-                        .await
-                        .unwrap(),
-                );
-            }
-        })
-        .await;
-        reports[2].sqlx += time(n, |_| async move {
-            let sql = match pool {
-                Pool::Sqlite(_) => {
-                    "SELECT id, random_number FROM bench_world ORDER BY id ASC LIMIT ?"
-                }
-                Pool::Postgres(_) => {
-                    "SELECT id, random_number FROM bench_world ORDER BY id ASC LIMIT $1"
-                }
-            };
-            match pool {
-                Pool::Sqlite(p) => {
-                    let rows = sqlx::query(sql).bind(1000i64).fetch_all(p).await.unwrap();
+        let (orm, sqlx) = paired(
+            n,
+            |_| {
+                let db = &db;
+                async move {
                     std::hint::black_box(
-                        rows.iter()
-                            .map(|r| (r.get::<i64, _>(0), r.get::<i32, _>(1)))
-                            .collect::<Vec<_>>(),
+                        World::objects()
+                            .order_by([World::ID.asc()])
+                            .limit(1000)
+                            .all(db)
+                            .await
+                            .unwrap(),
                     );
                 }
-                Pool::Postgres(p) => {
-                    let rows = sqlx::query(sql).bind(1000i64).fetch_all(p).await.unwrap();
-                    std::hint::black_box(
-                        rows.iter()
-                            .map(|r| (r.get::<i64, _>(0), r.get::<i32, _>(1)))
-                            .collect::<Vec<_>>(),
-                    );
+            },
+            |_| async move {
+                let sql = match pool {
+                    Pool::Sqlite(_) => {
+                        "SELECT id, random_number FROM bench_world ORDER BY id ASC LIMIT ?"
+                    }
+                    Pool::Postgres(_) => {
+                        "SELECT id, random_number FROM bench_world ORDER BY id ASC LIMIT $1"
+                    }
+                };
+                match pool {
+                    Pool::Sqlite(p) => {
+                        let rows = sqlx::query(sql).bind(1000i64).fetch_all(p).await.unwrap();
+                        std::hint::black_box(
+                            rows.iter()
+                                .map(|r| (r.get::<i64, _>(0), r.get::<i32, _>(1)))
+                                .collect::<Vec<_>>(),
+                        );
+                    }
+                    Pool::Postgres(p) => {
+                        let rows = sqlx::query(sql).bind(1000i64).fetch_all(p).await.unwrap();
+                        std::hint::black_box(
+                            rows.iter()
+                                .map(|r| (r.get::<i64, _>(0), r.get::<i32, _>(1)))
+                                .collect::<Vec<_>>(),
+                        );
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
+        reports[2].orm += orm;
+        reports[2].sqlx += sqlx;
 
         // 4. a thousand inserts in one transaction
         let n = reports[3].iterations;
-        reports[3].orm += time(n, |_| {
-            let db = &db;
-            async move {
-                let rows: Vec<World> = (0..1000)
-                    .map(|i| World {
-                        id: Auto::new(),
-                        random_number: i,
-                    })
-                    .collect();
-                std::hint::black_box(World::objects().bulk_create(db, rows).await.unwrap());
-            }
-        })
-        .await;
-        reports[3].sqlx += time(n, |_| async move {
-            match pool {
-                Pool::Sqlite(p) => {
-                    let mut tx = p.begin().await.unwrap();
-                    let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                        "INSERT INTO bench_world (random_number) ",
-                    );
-                    builder.push_values(0..1000, |mut row, i: i32| {
-                        row.push_bind(i);
-                    });
-                    builder.push(" RETURNING id");
-                    let ids = builder.build().fetch_all(&mut *tx).await.unwrap();
-                    std::hint::black_box(ids.len());
-                    tx.commit().await.unwrap();
+        let (orm, sqlx) = paired(
+            n,
+            |_| {
+                let db = &db;
+                async move {
+                    let rows: Vec<World> = (0..1000)
+                        .map(|i| World {
+                            id: Auto::new(),
+                            random_number: i,
+                        })
+                        .collect();
+                    std::hint::black_box(World::objects().bulk_create(db, rows).await.unwrap());
                 }
-                Pool::Postgres(p) => {
-                    let mut tx = p.begin().await.unwrap();
-                    let mut builder = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-                        "INSERT INTO bench_world (random_number) ",
-                    );
-                    builder.push_values(0..1000, |mut row, i: i32| {
-                        row.push_bind(i);
-                    });
-                    builder.push(" RETURNING id");
-                    let ids = builder.build().fetch_all(&mut *tx).await.unwrap();
-                    std::hint::black_box(ids.len());
-                    tx.commit().await.unwrap();
+            },
+            |_| async move {
+                match pool {
+                    Pool::Sqlite(p) => {
+                        let mut tx = p.begin().await.unwrap();
+                        let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                            "INSERT INTO bench_world (random_number) ",
+                        );
+                        builder.push_values(0..1000, |mut row, i: i32| {
+                            row.push_bind(i);
+                        });
+                        builder.push(" RETURNING id");
+                        let ids = builder.build().fetch_all(&mut *tx).await.unwrap();
+                        std::hint::black_box(ids.len());
+                        tx.commit().await.unwrap();
+                    }
+                    Pool::Postgres(p) => {
+                        let mut tx = p.begin().await.unwrap();
+                        let mut builder = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+                            "INSERT INTO bench_world (random_number) ",
+                        );
+                        builder.push_values(0..1000, |mut row, i: i32| {
+                            row.push_bind(i);
+                        });
+                        builder.push(" RETURNING id");
+                        let ids = builder.build().fetch_all(&mut *tx).await.unwrap();
+                        std::hint::black_box(ids.len());
+                        tx.commit().await.unwrap();
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
+        reports[3].orm += orm;
+        reports[3].sqlx += sqlx;
 
         // 5. an F-expression update
         let n = reports[4].iterations;
-        reports[4].orm += time(n, |i| {
-            let db = &db;
-            async move {
-                World::objects()
-                    .filter(World::ID.eq(key(i)))
-                    .update(db, [World::RANDOM_NUMBER.set(World::RANDOM_NUMBER + 1)])
-                    .await
-                    .unwrap();
-            }
-        })
-        .await;
-        reports[4].sqlx += time(n, |i| async move {
-            match pool {
-                Pool::Sqlite(p) => {
-                    sqlx::query(
-                        "UPDATE bench_world SET random_number = random_number + ? WHERE id = ?",
-                    )
-                    .bind(1i32)
-                    .bind(key(i))
-                    .execute(p)
-                    .await
-                    .unwrap();
+        let (orm, sqlx) = paired(
+            n,
+            |i| {
+                let db = &db;
+                async move {
+                    World::objects()
+                        .filter(World::ID.eq(key(i)))
+                        .update(db, [World::RANDOM_NUMBER.set(World::RANDOM_NUMBER + 1)])
+                        .await
+                        .unwrap();
                 }
-                Pool::Postgres(p) => {
-                    sqlx::query(
+            },
+            |i| async move {
+                match pool {
+                    Pool::Sqlite(p) => {
+                        sqlx::query(
+                            "UPDATE bench_world SET random_number = random_number + ? WHERE id = ?",
+                        )
+                        .bind(1i32)
+                        .bind(key(i))
+                        .execute(p)
+                        .await
+                        .unwrap();
+                    }
+                    Pool::Postgres(p) => {
+                        sqlx::query(
                         "UPDATE bench_world SET random_number = random_number + $1 WHERE id = $2",
                     )
                     .bind(1i32)
@@ -336,10 +372,13 @@ async fn run(url: &str) -> Vec<Report> {
                     .execute(p)
                     .await
                     .unwrap();
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
+        reports[4].orm += orm;
+        reports[4].sqlx += sqlx;
     }
     let _ = db.execute("DROP TABLE bench_world", params![]).await;
     reports

@@ -12,11 +12,18 @@ use crate::value::Value;
 /// Checks the declared rules (max_length, decimal digits) before any SQL
 /// runs, so a bad value gets an error naming its field and nothing is written.
 pub(crate) fn validate<M: Model>(obj: &M) -> Result<(), DbError> {
+    validated_values(obj).map(drop)
+}
+
+/// The instance's values, after the checks of [`validate`] (computed once
+/// for both).
+pub(crate) fn validated_values<M: Model>(obj: &M) -> Result<Vec<Value>, DbError> {
     obj.check_fields()?;
-    for (field, value) in M::META.fields.iter().zip(obj.to_values()) {
-        validate_value(field, &value)?;
+    let values = obj.to_values();
+    for (field, value) in M::META.fields.iter().zip(&values) {
+        validate_value(field, value)?;
     }
-    Ok(())
+    Ok(values)
 }
 
 fn validate_value(field: &FieldMeta, value: &Value) -> Result<(), DbError> {
@@ -70,9 +77,8 @@ pub(crate) async fn save<M: Model, E: Executor + ?Sized>(
     obj: &mut M,
     db: &E,
 ) -> Result<(), DbError> {
-    validate(obj)?;
+    let values = validated_values(obj)?;
     let meta = M::META;
-    let values = obj.to_values();
     let pk_value = values[meta.primary_key].clone();
     let unsaved = meta.pk().is_auto() && matches!(pk_value, Value::Null(_));
     if !unsaved && update(meta, db, &values, pk_value).await? > 0 {

@@ -51,8 +51,7 @@ impl<M: Model> QuerySet<M> {
         }
         let mut rows = Vec::with_capacity(objs.len());
         for obj in objs {
-            obj.validate()?;
-            let values = obj.to_values();
+            let values = crate::model::persist::validated_values(obj)?;
             if matches!(values[meta.primary_key], Value::Null(_)) {
                 return Err(DbError::new(
                     ErrorKind::Other,

@@ -605,10 +605,10 @@ impl<M: Model> QuerySet<M> {
         db: &E,
         mut objs: Vec<M>,
     ) -> Result<Vec<M>, DbError> {
-        for obj in &objs {
-            obj.validate()?;
-        }
-        let rows: Vec<Vec<crate::value::Value>> = objs.iter().map(Model::to_values).collect();
+        let rows = objs
+            .iter()
+            .map(crate::model::persist::validated_values)
+            .collect::<Result<Vec<_>, DbError>>()?;
         crate::executor::atomic(db, async |tx| {
             crate::model::persist::insert_rows(tx, &mut objs, rows).await
         })
@@ -662,7 +662,30 @@ impl<M: Model> QuerySet<M> {
         let meta = M::META;
         let condition =
             Condition::new(Expr::col((meta.table, meta.pk().column)).eq(to_sea(key.to_value())));
-        self.get(db, condition).await
+        let mut query = self.clone().filter(condition);
+        // Keys are unique: one row at most, so no LIMIT 2 / MultipleObjects
+        // check, no ordering, and the backend can stop at the first row.
+        query.limit = Some(1);
+        query.ordering = Some(Vec::new());
+        crate::query_log::at(self.location, async move {
+            query.check_lock(db)?;
+            let backend = db.backend();
+            let (sql, params) = build(&query.select(backend), backend);
+            let mut found = executor::fetch_optional(db.target(), &sql, params)
+                .await?
+                .map(|row| query.decode(&row))
+                .transpose()?;
+            if let Some(obj) = &mut found {
+                query.run_prefetch(db, std::slice::from_mut(obj)).await?;
+            }
+            found.ok_or_else(|| {
+                DbError::new(
+                    ErrorKind::DoesNotExist,
+                    format!("{} matching query does not exist", meta.name),
+                )
+            })
+        })
+        .await
     }
 }
 
