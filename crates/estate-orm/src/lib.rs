@@ -53,7 +53,7 @@ pub use model::{
 };
 pub use query::{
     Annotated, Assignment, ColExpr, Condition, ForUpdate, Grouped, LookupValue, Numeric, Operand,
-    OrderBy, Prefetch, QuerySet, RelationField, TextColumn, Values,
+    OrderBy, Prefetch, QuerySet, RelationField, TextColumn, Values, WithRelated,
 };
 pub use row::{Column, Decode, Row};
 pub use transaction::Transaction;

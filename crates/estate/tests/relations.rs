@@ -658,3 +658,68 @@ async fn annotate_a_model_pointing_at_itself() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn with_related_loads_the_rows_pointing_at_each_row_in_one_query() {
+    use estate::test::assert_num_queries;
+    each_backend(async |db| {
+        schema(&db).await;
+        let ann = author(&db, "Ann").await;
+        let bob = author(&db, "Bob").await;
+        author(&db, "Cy").await;
+        book(&db, "Beta", &ann, None).await;
+        book(&db, "Alpha", &ann, Some(&bob)).await;
+        book(&db, "Gamma", &bob, None).await;
+
+        let authors = assert_num_queries(
+            2,
+            Author::objects()
+                .order_by([Author::NAME.asc()])
+                .with_related(Book::AUTHOR)
+                .all(&db),
+        )
+        .await
+        .unwrap();
+        let shelf: Vec<(&str, Vec<&str>)> = authors
+            .iter()
+            .map(|(a, books)| {
+                (
+                    a.name.as_str(),
+                    books.iter().map(|b| b.title.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shelf,
+            [
+                ("Ann", vec!["Alpha", "Beta"]),
+                ("Bob", vec!["Gamma"]),
+                ("Cy", vec![])
+            ]
+        );
+
+        // Which children, in what order; a nullable relation works too.
+        let authors = Author::objects()
+            .order_by([Author::NAME.asc()])
+            .with_related(Book::AUTHOR)
+            .children(
+                Book::objects()
+                    .exclude(Book::TITLE.eq("Alpha"))
+                    .order_by([Book::TITLE.desc()]),
+            )
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(authors[0].1.len(), 1);
+        assert_eq!(authors[0].1[0].title, "Beta");
+        let editors = Author::objects()
+            .filter(Author::NAME.eq("Bob"))
+            .with_related(Book::EDITOR)
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(editors[0].1.len(), 1);
+        assert_eq!(editors[0].1[0].title, "Alpha");
+    })
+    .await;
+}

@@ -29,7 +29,7 @@ pub(crate) use condition::{Node, TextOp, like_pattern};
 pub use expr::{Assignment, ColExpr, Numeric, Operand};
 pub use lookups::{DateColumn, DatePartOf, LookupValue, TextColumn};
 pub use ordering::{Nulls, OrderBy};
-pub use prefetch::Prefetch;
+pub use prefetch::{Prefetch, WithRelated};
 pub use queryset::{ForUpdate, Grouped, QuerySet};
 pub use relations::RelationField;
 pub(crate) use relations::{SubSelect, pointing_at};
