@@ -82,6 +82,32 @@ async fn values_give_typed_columns() {
             .await
             .unwrap();
         assert_eq!(none, None);
+
+        // Into a struct of your own.
+        #[derive(Debug, PartialEq)]
+        struct CityScore {
+            city: String,
+            score: i32,
+        }
+        impl From<(String, i32)> for CityScore {
+            fn from((city, score): (String, i32)) -> Self {
+                CityScore { city, score }
+            }
+        }
+        let best: Vec<CityScore> = Entry::objects()
+            .order_by([Entry::SCORE.desc()])
+            .limit(1)
+            .values((Entry::CITY, Entry::SCORE))
+            .all_as(&db)
+            .await
+            .unwrap();
+        assert_eq!(
+            best,
+            [CityScore {
+                city: "Lima".into(),
+                score: 5
+            }]
+        );
     })
     .await;
 }

@@ -136,6 +136,16 @@ impl<M: Model, C: Columns<M>> Values<M, C> {
         .await
     }
 
+    /// Every row's values turned into `S` (a struct with
+    /// `impl From<(A, B)> for S`, say): Django's `values()` into your own type.
+    pub async fn all_as<S, E>(&self, db: &E) -> Result<Vec<S>, DbError>
+    where
+        S: From<C::Output>,
+        E: Executor + ?Sized,
+    {
+        Ok(self.all(db).await?.into_iter().map(S::from).collect())
+    }
+
     /// The first row's values, if any.
     pub async fn first<E: Executor + ?Sized>(&self, db: &E) -> Result<Option<C::Output>, DbError> {
         let limited: Values<M, C> = Values {
