@@ -51,6 +51,11 @@ pub trait Aggregates<M> {
     fn read(row: &Row, offset: usize) -> Result<Self::Output, DbError>;
     /// [`Aggregate::over_no_rows`] of each, in order.
     fn over_no_rows() -> Vec<Option<i64>>;
+    /// Handles on the results as annotations of rows of `Outer`, to filter
+    /// and order by (see [`Annotated`](crate::query::Annotated)).
+    type Refs<Outer>;
+    /// The handles, in order.
+    fn refs<Outer>() -> Self::Refs<Outer>;
 }
 
 macro_rules! aggregate_tuples {
@@ -65,6 +70,10 @@ macro_rules! aggregate_tuples {
             }
             fn over_no_rows() -> Vec<Option<i64>> {
                 vec![$($name::over_no_rows()),+]
+            }
+            type Refs<Outer> = ($(crate::query::AnnotationRef<Outer, $name::Output>,)+);
+            fn refs<Outer>() -> Self::Refs<Outer> {
+                ($(crate::query::AnnotationRef::new($index, $name::over_no_rows()),)+)
             }
         }
     )*};

@@ -723,3 +723,71 @@ async fn with_related_loads_the_rows_pointing_at_each_row_in_one_query() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn annotations_filter_and_order_the_rows() {
+    use estate::orm::{Count, Sum};
+    each_backend(async |db| {
+        schema(&db).await;
+        let ann = author(&db, "Ann").await;
+        let bob = author(&db, "Bob").await;
+        author(&db, "Cy").await;
+        let one = book(&db, "One", &ann, None).await;
+        book(&db, "Two", &ann, None).await;
+        let three = book(&db, "Three", &bob, None).await;
+        for (b, stars) in [(&one, 2), (&three, 5), (&three, 4)] {
+            let mut review = Review {
+                id: Auto::new(),
+                book: ForeignKey::to(b).unwrap(),
+                stars,
+            };
+            review.save(&db).await.unwrap();
+        }
+        let names = |rows: Vec<(Author, (i64,))>| {
+            rows.into_iter()
+                .map(|(a, (n,))| (a.name, n))
+                .collect::<Vec<_>>()
+        };
+
+        // Most books first; a count of nothing is 0 and sorts as 0.
+        let by_books = Author::objects()
+            .annotate(Book::AUTHOR, (Count::all(),))
+            .order_by_annotations(|(books,)| [books.desc(), Author::NAME.asc()])
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(
+            names(by_books),
+            [("Ann".into(), 2), ("Bob".into(), 1), ("Cy".into(), 0)]
+        );
+        let fewest = Author::objects()
+            .annotate(Book::AUTHOR, (Count::all(),))
+            .order_by_annotations(|(books,)| [books.asc()])
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(fewest[0].0.name, "Cy");
+
+        // HAVING: authors with fewer than two books, zero included.
+        let few = Author::objects()
+            .annotate(Book::AUTHOR, (Count::all(),))
+            .filter_annotations(|(books,)| books.lt(2))
+            .order_by_annotations(|(books,)| [books.desc()])
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(names(few), [("Bob".into(), 1), ("Cy".into(), 0)]);
+
+        // Sums: books whose reviews add up to more than 5 stars.
+        let starred = Book::objects()
+            .annotate(Review::BOOK, (Sum::of(Review::STARS), Count::all()))
+            .filter_annotations(|(stars, reviews)| stars.gt(5) & reviews.gte(2))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(starred.len(), 1);
+        assert_eq!(starred[0].0.title, "Three");
+        assert_eq!(starred[0].1, (Some(9), 2));
+    })
+    .await;
+}

@@ -10,6 +10,9 @@ use std::marker::PhantomData;
 
 use sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, SelectStatement};
 
+use super::condition::Condition;
+use super::lookups::LookupValue;
+use super::ordering::{Nulls, OrderBy, OrderTerm};
 use super::queryset::QuerySet;
 use super::relations::RelationField;
 use crate::aggregate::Aggregates;
@@ -20,6 +23,8 @@ use crate::sql::build;
 
 const JOINED: &str = "annotations";
 const KEY: &str = "annotated_key";
+/// The result columns of the joined subquery (a tuple has at most four).
+const RESULTS: [&str; 4] = ["a0", "a1", "a2", "a3"];
 
 /// A query whose rows come with aggregates; see [`QuerySet::annotate`].
 pub struct Annotated<M, C, A> {
@@ -51,13 +56,34 @@ impl<M: Model> QuerySet<M> {
 }
 
 impl<M: Model, C: Model, A: Aggregates<C>> Annotated<M, C, A> {
+    /// Keeps the rows whose annotations match (SQL's `HAVING`): the closure
+    /// gets one handle per aggregate, in order.
+    /// `.filter_annotations(|(choices,)| choices.gt(1))`.
+    pub fn filter_annotations(
+        mut self,
+        condition: impl FnOnce(A::Refs<M>) -> Condition<M>,
+    ) -> Self {
+        self.query = self.query.filter(condition(A::refs()));
+        self
+    }
+
+    /// Orders by annotations (and columns): replaces the ordering.
+    /// `.order_by_annotations(|(choices,)| [choices.desc(), Question::ID.asc()])`.
+    pub fn order_by_annotations<I: IntoIterator<Item = OrderBy<M>>>(
+        mut self,
+        terms: impl FnOnce(A::Refs<M>) -> I,
+    ) -> Self {
+        self.query = self.query.order_by(terms(A::refs()));
+        self
+    }
+
     fn statement(&self, backend: crate::Backend) -> SelectStatement {
         let child = C::META.table;
         let mut grouped = Query::select();
         grouped.expr_as(Expr::col((child, self.column)), Alias::new(KEY));
         let exprs = self.aggregates.exprs(backend);
         for (i, expr) in exprs.iter().enumerate() {
-            grouped.expr_as(expr.clone(), Alias::new(format!("a{i}")));
+            grouped.expr_as(expr.clone(), Alias::new(RESULTS[i]));
         }
         grouped
             .from(child)
@@ -73,7 +99,7 @@ impl<M: Model, C: Model, A: Aggregates<C>> Annotated<M, C, A> {
             Expr::col((Alias::new(JOINED), Alias::new(KEY))).equals((meta.table, meta.pk().column)),
         );
         for (i, empty) in A::over_no_rows().into_iter().enumerate() {
-            let value = Expr::col((Alias::new(JOINED), Alias::new(format!("a{i}"))));
+            let value = Expr::col((JOINED, RESULTS[i]));
             match empty {
                 Some(zero) => statement.expr(Func::coalesce([value, Expr::val(zero)])),
                 None => statement.expr(value),
@@ -103,5 +129,94 @@ impl<M: Model, C: Model, A: Aggregates<C>> Annotated<M, C, A> {
             Ok(objs.into_iter().zip(results).collect())
         })
         .await
+    }
+}
+
+/// One annotation of rows of `M`, with Rust type `T`, to filter and order
+/// by; handed out by [`Annotated::filter_annotations`] and
+/// [`Annotated::order_by_annotations`]. A count of rows nothing points at is
+/// 0 here too.
+pub struct AnnotationRef<M, T> {
+    index: usize,
+    zero: Option<i64>,
+    _types: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> AnnotationRef<M, T> {
+    /// The handle on result `index` (used by the aggregate tuples).
+    #[doc(hidden)]
+    pub fn new(index: usize, zero: Option<i64>) -> Self {
+        AnnotationRef {
+            index,
+            zero,
+            _types: PhantomData,
+        }
+    }
+
+    fn expr(&self) -> Expr {
+        let value = Expr::col((JOINED, RESULTS[self.index]));
+        match self.zero {
+            Some(zero) => Func::coalesce([value, Expr::val(zero)]).into(),
+            None => value,
+        }
+    }
+
+    fn compare(&self, op: fn(Expr, Expr) -> Expr, value: crate::Value) -> Condition<M> {
+        Condition::new(op(self.expr(), Expr::val(crate::sql::to_sea(value))))
+    }
+
+    /// `annotation = value`.
+    pub fn eq(&self, value: impl LookupValue<T>) -> Condition<M> {
+        self.compare(|a, b| a.eq(b), value.lookup_value())
+    }
+
+    /// `annotation <> value`.
+    pub fn ne(&self, value: impl LookupValue<T>) -> Condition<M> {
+        self.compare(|a, b| a.ne(b), value.lookup_value())
+    }
+
+    /// `annotation < value`.
+    pub fn lt(&self, value: impl LookupValue<T>) -> Condition<M> {
+        self.compare(|a, b| a.lt(b), value.lookup_value())
+    }
+
+    /// `annotation <= value`.
+    pub fn lte(&self, value: impl LookupValue<T>) -> Condition<M> {
+        self.compare(|a, b| a.lte(b), value.lookup_value())
+    }
+
+    /// `annotation > value`.
+    pub fn gt(&self, value: impl LookupValue<T>) -> Condition<M> {
+        self.compare(|a, b| a.gt(b), value.lookup_value())
+    }
+
+    /// `annotation >= value`.
+    pub fn gte(&self, value: impl LookupValue<T>) -> Condition<M> {
+        self.compare(|a, b| a.gte(b), value.lookup_value())
+    }
+
+    fn order(&self, descending: bool) -> OrderBy<M> {
+        // A missing count is 0, the smallest count: first going up, last
+        // going down. Other missing results (NULL) go last either way.
+        let nulls = match (self.zero, descending) {
+            (Some(_), false) => Nulls::First,
+            _ => Nulls::Last,
+        };
+        OrderBy::new(OrderTerm::Joined {
+            table: JOINED,
+            column: RESULTS[self.index],
+            descending,
+            nulls: Some(nulls),
+        })
+    }
+
+    /// Ascending order on this annotation.
+    pub fn asc(&self) -> OrderBy<M> {
+        self.order(false)
+    }
+
+    /// Descending order on this annotation.
+    pub fn desc(&self) -> OrderBy<M> {
+        self.order(true)
     }
 }

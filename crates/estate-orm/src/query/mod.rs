@@ -23,7 +23,7 @@ mod queryset;
 mod relations;
 mod values;
 
-pub use annotate::Annotated;
+pub use annotate::{Annotated, AnnotationRef};
 pub use condition::{Condition, DatePart};
 pub(crate) use condition::{Node, TextOp, like_pattern};
 pub use expr::{Assignment, ColExpr, Numeric, Operand};

@@ -24,7 +24,21 @@ pub(crate) enum OrderTerm {
         descending: bool,
         nulls: Option<Nulls>,
     },
+    /// A column of a joined table or subquery (an annotation).
+    Joined {
+        table: &'static str,
+        column: &'static str,
+        descending: bool,
+        nulls: Option<Nulls>,
+    },
     Random,
+}
+
+fn flip(nulls: Option<Nulls>) -> Option<Nulls> {
+    nulls.map(|n| match n {
+        Nulls::First => Nulls::Last,
+        Nulls::Last => Nulls::First,
+    })
 }
 
 impl OrderTerm {
@@ -38,10 +52,18 @@ impl OrderTerm {
             } => OrderTerm::Column {
                 column,
                 descending: !descending,
-                nulls: nulls.map(|n| match n {
-                    Nulls::First => Nulls::Last,
-                    Nulls::Last => Nulls::First,
-                }),
+                nulls: flip(nulls),
+            },
+            OrderTerm::Joined {
+                table,
+                column,
+                descending,
+                nulls,
+            } => OrderTerm::Joined {
+                table,
+                column,
+                descending: !descending,
+                nulls: flip(nulls),
             },
             OrderTerm::Random => OrderTerm::Random,
         }
@@ -56,7 +78,7 @@ pub struct OrderBy<M> {
 }
 
 impl<M> OrderBy<M> {
-    fn new(term: OrderTerm) -> Self {
+    pub(crate) fn new(term: OrderTerm) -> Self {
         OrderBy {
             term,
             _model: PhantomData,
@@ -84,6 +106,17 @@ impl<M> OrderBy<M> {
             OrderTerm::Column {
                 column, descending, ..
             } => Self::new(OrderTerm::Column {
+                column,
+                descending,
+                nulls: Some(where_),
+            }),
+            OrderTerm::Joined {
+                table,
+                column,
+                descending,
+                ..
+            } => Self::new(OrderTerm::Joined {
+                table,
                 column,
                 descending,
                 nulls: Some(where_),
@@ -135,31 +168,37 @@ pub(crate) fn apply(
     backend: crate::Backend,
 ) {
     for term in terms {
-        match *term {
+        let (table, column, descending, nulls) = match *term {
             OrderTerm::Column {
                 column,
                 descending,
                 nulls,
-            } => {
-                let order = if descending { Order::Desc } else { Order::Asc };
-                match nulls {
-                    // MySQL has no NULLS FIRST/LAST; sea-query emulates it.
-                    Some(Nulls::First) => {
-                        statement.order_by_with_nulls((table, column), order, NullOrdering::First)
-                    }
-                    Some(Nulls::Last) => {
-                        statement.order_by_with_nulls((table, column), order, NullOrdering::Last)
-                    }
-                    None => statement.order_by((table, column), order),
-                };
-            }
+            } => (table, column, descending, nulls),
+            OrderTerm::Joined {
+                table,
+                column,
+                descending,
+                nulls,
+            } => (table, column, descending, nulls),
             OrderTerm::Random => {
                 let random = match backend {
                     crate::Backend::MySql => Func::cust("RAND"),
                     _ => Func::cust("RANDOM"),
                 };
                 statement.order_by_expr(Expr::from(random), Order::Asc);
+                continue;
             }
-        }
+        };
+        let order = if descending { Order::Desc } else { Order::Asc };
+        match nulls {
+            // MySQL has no NULLS FIRST/LAST; sea-query emulates it.
+            Some(Nulls::First) => {
+                statement.order_by_with_nulls((table, column), order, NullOrdering::First)
+            }
+            Some(Nulls::Last) => {
+                statement.order_by_with_nulls((table, column), order, NullOrdering::Last)
+            }
+            None => statement.order_by((table, column), order),
+        };
     }
 }
