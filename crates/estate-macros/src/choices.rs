@@ -21,6 +21,33 @@ struct Variant {
     label: Option<String>,
 }
 
+/// A stored value written as a string, an integer or a negative integer.
+fn stored_value(expr: &syn::Expr) -> syn::Result<Stored> {
+    match expr {
+        syn::Expr::Lit(lit) => match &lit.lit {
+            Lit::Str(text) => Ok(Stored::Text(text.value())),
+            Lit::Int(number) => Ok(Stored::Int(number.base10_parse()?)),
+            other => Err(syn::Error::new(
+                other.span(),
+                "a choice value is a string or an integer",
+            )),
+        },
+        syn::Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Neg(_)) => {
+            match stored_value(&unary.expr)? {
+                Stored::Int(n) => Ok(Stored::Int(-n)),
+                Stored::Text(_) => Err(syn::Error::new(
+                    unary.span(),
+                    "a choice value is a string or an integer",
+                )),
+            }
+        }
+        other => Err(syn::Error::new(
+            other.span(),
+            "a choice value is a literal string or integer (like \"pub\" or -1)",
+        )),
+    }
+}
+
 pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let Data::Enum(data) = &input.data else {
         return Err(syn::Error::new(
@@ -67,24 +94,13 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             value: None,
             label: None,
         };
-        if let Some((_, syn::Expr::Lit(lit))) = &variant.discriminant {
-            if let Lit::Int(number) = &lit.lit {
-                parsed.value = Some(Stored::Int(number.base10_parse()?));
-            }
+        if let Some((_, discriminant)) = &variant.discriminant {
+            parsed.value = Some(stored_value(discriminant)?);
         }
         for attr in variant.attrs.iter().filter(|a| a.path().is_ident("choice")) {
             attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("value") {
-                    parsed.value = Some(match meta.value()?.parse::<Lit>()? {
-                        Lit::Str(text) => Stored::Text(text.value()),
-                        Lit::Int(number) => Stored::Int(number.base10_parse()?),
-                        other => {
-                            return Err(syn::Error::new(
-                                other.span(),
-                                "a choice value is a string or an integer",
-                            ));
-                        }
-                    });
+                    parsed.value = Some(stored_value(&meta.value()?.parse::<syn::Expr>()?)?);
                     Ok(())
                 } else if meta.path.is_ident("label") {
                     parsed.label = Some(meta.value()?.parse::<LitStr>()?.value());

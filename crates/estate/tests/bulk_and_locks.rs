@@ -116,6 +116,14 @@ async fn bulk_update_writes_the_named_columns_of_many_rows() {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("unsaved Item"), "{err}");
+        // A column named twice is written once.
+        assert_eq!(
+            Item::objects()
+                .bulk_update(&db, &all[2..], (Item::COUNT, Item::COUNT))
+                .await
+                .unwrap(),
+            2
+        );
         let err = Item::objects()
             .bulk_update(&db, &all, Item::ID)
             .await

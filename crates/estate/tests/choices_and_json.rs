@@ -27,6 +27,14 @@ enum Priority {
     Urgent = 9,
 }
 
+#[derive(Choices, Clone, Copy, Debug, PartialEq)]
+enum Temperature {
+    Freezing = -10,
+    #[choice(value = -1)]
+    Cold,
+    Warm = 20,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 struct Settings {
     theme: String,
@@ -102,6 +110,12 @@ fn choices_describe_values_and_labels() {
     );
     assert_eq!(Priority::from_value(ChoiceValue::Int(2)), None);
     assert_eq!(Status::InProgress.to_string(), "Work in progress");
+    assert_eq!(Temperature::Freezing.value(), ChoiceValue::Int(-10));
+    assert_eq!(Temperature::Cold.value(), ChoiceValue::Int(-1));
+    assert_eq!(
+        Temperature::from_value(ChoiceValue::Int(20)),
+        Some(Temperature::Warm)
+    );
 
     let status = Ticket::META.field("status").unwrap();
     assert_eq!(status.field_type, FieldType::String);

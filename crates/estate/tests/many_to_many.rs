@@ -413,3 +413,41 @@ fn generated_through_tables_are_described_like_models() {
         "{sql}"
     );
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Label {
+    #[model(primary_key, max_length = 20)]
+    code: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Parcel {
+    #[model(primary_key, max_length = 20)]
+    code: String,
+    labels: ManyToMany<Label>,
+}
+
+#[tokio::test]
+async fn text_keys_link_on_every_backend() {
+    each_backend(async |db| {
+        create_table(&db, Label::META).await.unwrap();
+        create_table(&db, Parcel::META).await.unwrap();
+        let mut fragile = Label {
+            code: "FRAGILE".into(),
+        };
+        fragile.save(&db).await.unwrap();
+        let mut parcel = Parcel {
+            code: "P-1".into(),
+            labels: ManyToMany::default(),
+        };
+        parcel.save(&db).await.unwrap();
+        Parcel::LABELS.add(&db, &parcel, [&fragile]).await.unwrap();
+        Parcel::LABELS
+            .add(&db, &parcel, ["FRAGILE".to_owned()])
+            .await
+            .unwrap();
+        let labels = Parcel::LABELS.of(&parcel).all(&db).await.unwrap();
+        assert_eq!(labels, [fragile]);
+    })
+    .await;
+}

@@ -791,3 +791,84 @@ async fn annotations_filter_and_order_the_rows() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn subquery_edge_cases_null_columns_slices_and_locks() {
+    use estate::orm::{Count, ForUpdate};
+    each_backend(async |db| {
+        schema(&db).await;
+        let ann = author(&db, "Ann").await;
+        let bob = author(&db, "Bob").await;
+        // Books in key order: no editor, edited by Bob, no editor, by Ann.
+        book(&db, "A", &ann, None).await;
+        book(&db, "B", &ann, Some(&bob)).await;
+        book(&db, "C", &bob, None).await;
+        book(&db, "D", &bob, Some(&ann)).await;
+
+        // The slice is taken before NULLs are left out: the first two books
+        // have one editor between them.
+        let first_two = Book::objects().order_by([Book::ID.asc()]).limit(2);
+        let editors = Author::objects()
+            .filter(Author::ID.in_query(Book::EDITOR, &first_two))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(editors.len(), 1);
+        assert_eq!(editors[0].name, "Bob");
+
+        // `!in_query` on a nullable column keeps the rows where it is NULL.
+        let not_bob = Book::objects()
+            .exclude(Book::EDITOR.in_query(
+                Author::ID,
+                &Author::objects().filter(Author::NAME.eq("Bob")),
+            ))
+            .values(Book::TITLE)
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(not_bob, ["A", "C", "D"]);
+
+        // Locking with annotate: PostgreSQL locks only the main rows.
+        let locked = db
+            .atomic(async |tx| {
+                Author::objects()
+                    .select_for_update(ForUpdate::Wait)
+                    .annotate(Book::AUTHOR, (Count::all(),))
+                    .all(tx)
+                    .await
+            })
+            .await
+            .unwrap();
+        assert_eq!(locked.len(), 2);
+        // ... and never outside a transaction, whatever the result shape.
+        let err = Author::objects()
+            .select_for_update(ForUpdate::Wait)
+            .values(Author::NAME)
+            .all(&db)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("outside a transaction"), "{err}");
+
+        // A filtered count of 0 ties with "no rows at all".
+        let cy = author(&db, "Cy").await;
+        let _ = cy;
+        let by_d = Author::objects()
+            .annotate(Book::AUTHOR, (Count::all().filter(Book::TITLE.eq("D")),))
+            .order_by_annotations(|(d,)| [d.asc(), Author::NAME.asc()])
+            .all(&db)
+            .await
+            .unwrap();
+        let order: Vec<(&str, i64)> = by_d.iter().map(|(a, (n,))| (a.name.as_str(), *n)).collect();
+        assert_eq!(order, [("Ann", 0), ("Cy", 0), ("Bob", 1)]);
+
+        // Updating through a subquery on the same table (MySQL needs the
+        // keys selected first).
+        let renamed = Book::objects()
+            .filter(Book::ID.in_query(Book::ID, &Book::objects().filter(Book::TITLE.lt("C"))))
+            .update(&db, [Book::TITLE.set("early")])
+            .await
+            .unwrap();
+        assert_eq!(renamed, 2);
+    })
+    .await;
+}

@@ -227,6 +227,15 @@ where
 /// A field's column type on `backend`: the backend's own type where it has
 /// one, else the standard SQL type (like Django's per-backend `data_types`).
 pub(crate) fn column_type(backend: Backend, field: &FieldMeta) -> String {
+    // A foreign key to a text key has the key's length (MySQL cannot index
+    // an unbounded text column, and the types should match anyway).
+    let mut field = *field;
+    if field.field_type == FieldType::String && field.max_length.is_none() {
+        if let Some(relation) = field.relation {
+            field.max_length = (relation.target)().pk().max_length;
+        }
+    }
+    let field = &field;
     let specific = match backend {
         Backend::Sqlite => sqlite::column_type(field),
         Backend::Postgres => postgres::column_type(field),
@@ -289,16 +298,15 @@ pub(crate) fn text_match(
     }
 }
 
-/// Adds `FOR UPDATE` to a select of `table` (with `joined` tables from
-/// `select_related`). SQLite has no row locks (a write transaction locks the
-/// database), so there it adds nothing, as in Django. PostgreSQL cannot lock
-/// the optional side of an outer join, so it locks `table`'s rows only
-/// (`FOR UPDATE OF`); MySQL and MariaDB lock the joined rows too.
+/// Adds `FOR UPDATE` to a select of `table`. SQLite has no row locks (a
+/// write transaction locks the database), so there it adds nothing, as in
+/// Django. PostgreSQL locks `table`'s rows only (`FOR UPDATE OF`), since it
+/// cannot lock the optional side of an outer join (`select_related`) or a
+/// grouped subquery (`annotate`); MySQL and MariaDB lock the joined rows too.
 pub(crate) fn lock_rows(
     backend: Backend,
     statement: &mut sea_query::SelectStatement,
     table: &'static str,
-    joined: bool,
     wait: crate::query::ForUpdate,
 ) {
     use crate::query::ForUpdate;
@@ -310,16 +318,16 @@ pub(crate) fn lock_rows(
     };
     match (backend, behavior) {
         (Backend::Sqlite, _) => {}
-        (Backend::Postgres, behavior) if joined => {
-            match behavior {
-                Some(b) => statement.lock_with_tables_behavior(LockType::Update, [table], b),
-                None => statement.lock_with_tables(LockType::Update, [table]),
-            };
+        (Backend::Postgres, Some(b)) => {
+            statement.lock_with_tables_behavior(LockType::Update, [table], b);
         }
-        (_, Some(b)) => {
+        (Backend::Postgres, None) => {
+            statement.lock_with_tables(LockType::Update, [table]);
+        }
+        (Backend::MySql, Some(b)) => {
             statement.lock_with_behavior(LockType::Update, b);
         }
-        (_, None) => {
+        (Backend::MySql, None) => {
             statement.lock(LockType::Update);
         }
     }

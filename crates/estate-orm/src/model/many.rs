@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 
-use sea_query::{Expr, ExprTrait, Query};
+use sea_query::{Expr, ExprTrait, OnConflict, Query};
 
 use super::Model;
 use super::meta::ModelMeta;
@@ -403,7 +403,9 @@ impl<M: Model, T: Model> ManyToManyField<M, T> {
         }
     }
 
-    /// Inserts the links from `owner_key` to those of `keys` not linked yet.
+    /// Inserts the links from `owner_key` to `keys`; links that exist
+    /// (even ones another request added a moment ago) are skipped by the
+    /// database (`ON CONFLICT DO NOTHING`, MySQL's `ON DUPLICATE KEY`).
     async fn insert_missing(
         &self,
         tx: &crate::Transaction,
@@ -414,37 +416,20 @@ impl<M: Model, T: Model> ManyToManyField<M, T> {
             return Ok(());
         }
         let meta = self.meta();
-        let through = self.through().table;
-        let mut existing = Query::select();
-        existing
-            .column((through, meta.target_column))
-            .from(through)
-            .and_where(Expr::col((through, meta.source_column)).eq(to_sea(owner_key.clone())))
-            .and_where(
-                Expr::col((through, meta.target_column)).is_in(keys.iter().cloned().map(to_sea)),
-            );
-        let (sql, params) = build(&existing, tx.backend());
-        let kind = keys[0].kind();
-        let mut present: HashSet<String> = HashSet::new();
-        for row in executor::fetch_all(tx.target(), &sql, params).await? {
-            present.insert(key_text(&row.get_value(0, kind)?));
-        }
         let mut statement = Query::insert();
         statement
-            .into_table(through)
-            .columns([meta.source_column, meta.target_column]);
-        let mut any = false;
+            .into_table(self.through().table)
+            .columns([meta.source_column, meta.target_column])
+            .on_conflict(
+                OnConflict::columns([meta.source_column, meta.target_column])
+                    .do_nothing_on([meta.source_column])
+                    .to_owned(),
+            );
         for key in keys {
-            if present.insert(key_text(&key)) {
-                statement
-                    .values_panic([Expr::val(to_sea(owner_key.clone())), Expr::val(to_sea(key))]);
-                any = true;
-            }
+            statement.values_panic([Expr::val(to_sea(owner_key.clone())), Expr::val(to_sea(key))]);
         }
-        if any {
-            let (sql, params) = build(&statement, tx.backend());
-            executor::execute(tx.target(), &sql, params).await?;
-        }
+        let (sql, params) = build(&statement, tx.backend());
+        executor::execute(tx.target(), &sql, params).await?;
         Ok(())
     }
 }

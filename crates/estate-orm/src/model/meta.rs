@@ -81,7 +81,7 @@ pub struct Index {
 }
 
 /// One field: its column, type and options.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct FieldMeta {
     /// Rust field name.
     pub name: &'static str,

@@ -115,6 +115,7 @@ impl<M: Model, C: Model, A: Aggregates<C>> Annotated<M, C, A> {
 
     /// Every matching row with its aggregates.
     pub async fn all<E: Executor + ?Sized>(&self, db: &E) -> Result<Vec<(M, A::Output)>, DbError> {
+        self.query.check_lock(db)?;
         let (sql, params) = build(&self.statement(db.backend()), db.backend());
         let count = A::over_no_rows().len();
         crate::query_log::at(self.query.location, async move {
@@ -196,17 +197,15 @@ impl<M, T> AnnotationRef<M, T> {
     }
 
     fn order(&self, descending: bool) -> OrderBy<M> {
-        // A missing count is 0, the smallest count: first going up, last
-        // going down. Other missing results (NULL) go last either way.
-        let nulls = match (self.zero, descending) {
-            (Some(_), false) => Nulls::First,
-            _ => Nulls::Last,
-        };
+        // A missing count sorts as the 0 it means (like the filters);
+        // other missing results (NULL) go last either way.
+        let nulls = Nulls::Last;
         OrderBy::new(OrderTerm::Joined {
             table: JOINED,
             column: RESULTS[self.index],
             descending,
             nulls: Some(nulls),
+            missing: self.zero,
         })
     }
 

@@ -1,7 +1,7 @@
 //! `bulk_update`: write the same columns of many instances with a few
 //! statements (`SET col = CASE WHEN pk = .. THEN .. END`), like Django's.
 
-use sea_query::{CaseStatement, Expr, ExprTrait, Query};
+use sea_query::{CaseStatement, Expr, ExprTrait, IntoCondition, Query};
 
 use super::queryset::QuerySet;
 use super::values::Columns;
@@ -31,15 +31,18 @@ impl<M: Model> QuerySet<M> {
     {
         let meta = M::META;
         let names = columns.columns();
-        let fields: Vec<usize> = names
-            .iter()
-            .map(|column| {
-                meta.fields
-                    .iter()
-                    .position(|f| f.column == *column)
-                    .expect("columns come from this model")
-            })
-            .collect();
+        let mut fields: Vec<usize> = Vec::with_capacity(names.len());
+        for column in &names {
+            let field = meta
+                .fields
+                .iter()
+                .position(|f| f.column == *column)
+                .expect("columns come from this model");
+            // A column named twice is written once.
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
         if fields.contains(&meta.primary_key) {
             return Err(DbError::new(
                 ErrorKind::Other,
@@ -87,9 +90,17 @@ impl<M: Model> QuerySet<M> {
                     let keys = batch
                         .iter()
                         .map(|values| to_sea(values[meta.primary_key].clone()));
-                    statement.and_where(pk.clone().is_in(keys));
-                    if let Some(filter) = &self.filter {
-                        statement.cond_where(filter.compile(tx.backend()));
+                    if self.keys_first(tx.backend()) {
+                        // MySQL: the rows the filter allows, selected first.
+                        let allowed = self
+                            .matching_keys(tx, Some(pk.clone().is_in(keys).into_condition()))
+                            .await?;
+                        statement.and_where(pk.clone().is_in(allowed.into_iter().map(to_sea)));
+                    } else {
+                        statement.and_where(pk.clone().is_in(keys));
+                        if let Some(filter) = &self.filter {
+                            statement.cond_where(filter.compile(tx.backend()));
+                        }
                     }
                     let (sql, params) = build(&statement, tx.backend());
                     updated += executor::execute(tx.target(), &sql, params).await?;

@@ -89,6 +89,22 @@ pub(crate) enum TextOp {
 }
 
 impl Node {
+    /// Whether a subquery in this condition reads `table`.
+    pub(crate) fn reads_table(&self, table: &str) -> bool {
+        match self {
+            Node::InSubquery { select, .. } => {
+                select.table == table
+                    || select
+                        .filter
+                        .as_ref()
+                        .is_some_and(|filter| filter.reads_table(table))
+            }
+            Node::All(nodes) | Node::Any(nodes) => nodes.iter().any(|n| n.reads_table(table)),
+            Node::Not(node) => node.reads_table(table),
+            Node::Expr(_) | Node::Text { .. } | Node::DatePart { .. } => false,
+        }
+    }
+
     pub(crate) fn compile(&self, backend: crate::Backend) -> sea_query::Condition {
         match self {
             Node::Expr(expr) => expr.clone().into_condition(),

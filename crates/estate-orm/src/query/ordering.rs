@@ -24,12 +24,14 @@ pub(crate) enum OrderTerm {
         descending: bool,
         nulls: Option<Nulls>,
     },
-    /// A column of a joined table or subquery (an annotation).
+    /// A column of a joined table or subquery (an annotation); `missing`
+    /// is the value a NULL stands for (a count of nothing is 0).
     Joined {
         table: &'static str,
         column: &'static str,
         descending: bool,
         nulls: Option<Nulls>,
+        missing: Option<i64>,
     },
     Random,
 }
@@ -59,11 +61,13 @@ impl OrderTerm {
                 column,
                 descending,
                 nulls,
+                missing,
             } => OrderTerm::Joined {
                 table,
                 column,
                 descending: !descending,
                 nulls: flip(nulls),
+                missing,
             },
             OrderTerm::Random => OrderTerm::Random,
         }
@@ -114,12 +118,14 @@ impl<M> OrderBy<M> {
                 table,
                 column,
                 descending,
+                missing,
                 ..
             } => Self::new(OrderTerm::Joined {
                 table,
                 column,
                 descending,
                 nulls: Some(where_),
+                missing,
             }),
             OrderTerm::Random => self,
         }
@@ -178,7 +184,20 @@ pub(crate) fn apply(
                 table,
                 column,
                 descending,
+                missing: Some(missing),
+                ..
+            } => {
+                let order = if descending { Order::Desc } else { Order::Asc };
+                let value = Func::coalesce([Expr::col((table, column)), Expr::val(missing)]);
+                statement.order_by_expr(value.into(), order);
+                continue;
+            }
+            OrderTerm::Joined {
+                table,
+                column,
+                descending,
                 nulls,
+                missing: None,
             } => (table, column, descending, nulls),
             OrderTerm::Random => {
                 let random = match backend {

@@ -165,6 +165,7 @@ impl<M: Model> QuerySet<M> {
     /// Each row with the rows of `C` whose `relation` points at it (the
     /// reverse of a foreign key, Django's `prefetch_related("choice_set")`),
     /// in one more query per 500 rows: `Vec<(Question, Vec<Choice>)>`.
+    #[track_caller]
     pub fn with_related<C: Model, F: RelationField<Target = M>>(
         self,
         relation: Col<C, F>,

@@ -34,6 +34,10 @@ struct Related {
     load: LoadRelated,
 }
 
+/// Keys per `IN (...)` list when writing by key, well under every
+/// backend's parameter limit.
+const KEY_CHUNK: usize = 500;
+
 /// How `select_for_update` treats rows another transaction has locked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ForUpdate {
@@ -137,7 +141,8 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Reverses the ordering (the explicit one, else the model's, else the
-    /// primary key's), like Django's `reverse()`.
+    /// primary key's), like Django's `reverse()`. On a sliced query the
+    /// slice is then taken from the other end (Django refuses instead).
     pub fn reverse(self) -> Self {
         let mut query = self.ordered_by_key_if_unordered();
         let terms = query.effective_ordering();
@@ -155,7 +160,7 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// The error for a locking query outside a transaction.
-    fn check_lock<E: Executor + ?Sized>(&self, db: &E) -> Result<(), DbError> {
+    pub(super) fn check_lock<E: Executor + ?Sized>(&self, db: &E) -> Result<(), DbError> {
         if self.lock.is_some() && !executor::in_transaction(db.target()) {
             return Err(DbError::new(
                 ErrorKind::Other,
@@ -271,13 +276,7 @@ impl<M: Model> QuerySet<M> {
             statement.distinct();
         }
         if let Some(wait) = self.lock {
-            crate::backends::lock_rows(
-                backend,
-                &mut statement,
-                meta.table,
-                !self.related.is_empty(),
-                wait,
-            );
+            crate::backends::lock_rows(backend, &mut statement, meta.table, wait);
         }
         ordering::apply(
             &mut statement,
@@ -503,15 +502,71 @@ impl<M: Model> QuerySet<M> {
             if values.is_empty() {
                 return Ok(0);
             }
-            let mut statement = Query::update();
-            statement.table(M::META.table).values(values);
-            if let Some(filter) = &self.filter {
-                statement.cond_where(filter.compile(db.backend()));
+            let meta = M::META;
+            if !self.keys_first(db.backend()) {
+                let mut statement = Query::update();
+                statement.table(meta.table).values(values);
+                if let Some(filter) = &self.filter {
+                    statement.cond_where(filter.compile(db.backend()));
+                }
+                let (sql, params) = build(&statement, db.backend());
+                return executor::execute(db.target(), &sql, params).await;
             }
-            let (sql, params) = build(&statement, db.backend());
-            executor::execute(db.target(), &sql, params).await
+            executor::atomic(db, async |tx| {
+                let keys = self.matching_keys(tx, None).await?;
+                let mut updated = 0;
+                for chunk in keys.chunks(KEY_CHUNK) {
+                    let mut statement = Query::update();
+                    statement
+                        .table(meta.table)
+                        .values(values.clone())
+                        .and_where(
+                            Expr::col((meta.table, meta.pk().column))
+                                .is_in(chunk.iter().cloned().map(to_sea)),
+                        );
+                    let (sql, params) = build(&statement, tx.backend());
+                    updated += executor::execute(tx.target(), &sql, params).await?;
+                }
+                Ok(updated)
+            })
+            .await
         })
         .await
+    }
+
+    /// Whether a write filtered by this query must select the keys first:
+    /// MySQL refuses to change a table that a subquery in the same
+    /// statement reads (error 1093); MariaDB, PostgreSQL and SQLite do not.
+    pub(super) fn keys_first(&self, backend: crate::Backend) -> bool {
+        backend == crate::Backend::MySql
+            && self
+                .filter
+                .as_ref()
+                .is_some_and(|filter| filter.reads_table(M::META.table))
+    }
+
+    /// The keys of the rows matching the filter (and `extra`).
+    pub(super) async fn matching_keys(
+        &self,
+        tx: &crate::Transaction,
+        extra: Option<sea_query::Condition>,
+    ) -> Result<Vec<crate::Value>, DbError> {
+        let meta = M::META;
+        let pk = meta.pk();
+        let mut select = Query::select();
+        select.column((meta.table, pk.column)).from(meta.table);
+        if let Some(filter) = &self.filter {
+            select.cond_where(filter.compile(tx.backend()));
+        }
+        if let Some(extra) = extra {
+            select.cond_where(extra);
+        }
+        let (sql, params) = build(&select, tx.backend());
+        executor::fetch_all(tx.target(), &sql, params)
+            .await?
+            .iter()
+            .map(|row| row.get_value(0, pk.field_type.kind()))
+            .collect()
     }
 
     /// Deletes every matching row, applying `on_delete` to rows pointing at

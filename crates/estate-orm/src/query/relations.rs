@@ -2,8 +2,9 @@
 //! `column IN (SELECT ...)`.
 //!
 //! A subquery rather than a JOIN keeps one row per object (a question with
-//! three matching choices is still one question), works unchanged inside
-//! `update` and `delete`, and refers to its own table even when a model
+//! three matching choices is still one question), works inside `update` and
+//! `delete` (on MySQL, which refuses to change a table a subquery reads, the
+//! keys are selected first), and refers to its own table even when a model
 //! points at itself.
 
 use sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
@@ -51,10 +52,11 @@ impl SubSelect {
         if let Some(filter) = &self.filter {
             select.cond_where(filter.compile(backend));
         }
-        if self.skip_nulls {
+        let sliced = self.limit.is_some() || self.offset.is_some();
+        if self.skip_nulls && !sliced {
             select.and_where(Expr::col((self.table, self.column)).is_not_null());
         }
-        if self.limit.is_none() && self.offset.is_none() {
+        if !sliced {
             return select;
         }
         super::ordering::apply(&mut select, self.table, &self.ordering, backend);
@@ -68,7 +70,11 @@ impl SubSelect {
         let mut outer = Query::select();
         outer
             .column((alias.clone(), self.column))
-            .from_subquery(select, alias);
+            .from_subquery(select, alias.clone());
+        if self.skip_nulls {
+            // After the slice: NULLs count towards which rows it takes.
+            outer.and_where(Expr::col((alias, self.column)).is_not_null());
+        }
         outer
     }
 }
@@ -124,17 +130,26 @@ impl<M: Model, T: FieldValue> Col<M, T> {
     /// `column IN (SELECT other FROM ... WHERE ...)`: the values of
     /// `other` in the rows of `query` (Django's `id__in=qs.values("x")`).
     /// Both columns must hold the same kind of value; NULLs in `other` are
-    /// left out.
+    /// left out, and a row whose column is NULL never matches (so `!` of
+    /// this keeps it).
     pub fn in_query<N: Model, U: FieldValue<Plain = T::Plain>>(
         &self,
         other: Col<N, U>,
         query: &QuerySet<N>,
     ) -> Condition<M> {
-        Condition::from_node(Node::InSubquery {
+        let field = self.field();
+        let inside = Node::InSubquery {
             table: M::META.table,
-            column: self.field().column,
+            column: field.column,
             select: Box::new(query.sub_select(other.field().column)),
-        })
+        };
+        if !field.null {
+            return Condition::from_node(inside);
+        }
+        // A NULL column is never in the list, and `!` of this keeps it (as
+        // Django's `exclude(x__in=...)` does), instead of SQL's unknown.
+        let not_null = Node::Expr(Expr::col((M::META.table, field.column)).is_not_null());
+        Condition::from_node(Node::All(vec![not_null, inside]))
     }
 }
 

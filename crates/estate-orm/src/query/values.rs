@@ -125,6 +125,7 @@ impl<M: Model, C: Columns<M>> Values<M, C> {
 
     /// Every row's values.
     pub async fn all<E: Executor + ?Sized>(&self, db: &E) -> Result<Vec<C::Output>, DbError> {
+        self.query.check_lock(db)?;
         let (sql, params) = build(&self.statement(db.backend()), db.backend());
         crate::query_log::at(self.query.location, async move {
             executor::fetch_all(db.target(), &sql, params)
