@@ -24,6 +24,7 @@ pub mod backends;
 mod database;
 mod error;
 mod executor;
+pub mod migrations;
 pub mod model;
 pub mod query;
 pub mod query_log;

@@ -162,8 +162,26 @@ impl Database {
         F: AsyncFnOnce(&Transaction) -> Result<T, E>,
         E: From<DbError>,
     {
+        self.atomic_with_settings(None, block).await
+    }
+
+    /// [`atomic`](Self::atomic) with connection settings that can only change
+    /// outside a transaction (SQLite's `PRAGMA foreign_keys`): `settings.0`
+    /// runs before BEGIN, `settings.1` after the end, whatever the outcome.
+    pub(crate) async fn atomic_with_settings<T, E, F>(
+        &self,
+        settings: Option<(&str, &str)>,
+        block: F,
+    ) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&Transaction) -> Result<T, E>,
+        E: From<DbError>,
+    {
         let backend = self.backend();
         let mut conn = Conn::acquire(self.pool()).await?;
+        if let Some((before, _)) = settings {
+            conn.control(before.to_owned()).await?;
+        }
         // SQLite: take the write lock up front, so two transactions never
         // deadlock upgrading from read to write.
         let begin = match backend {
@@ -184,23 +202,39 @@ impl Database {
         };
         let outcome = AssertUnwindSafe(block(&tx)).catch_unwind().await;
         tx.level_open.store(false, Ordering::Release);
-        match outcome {
-            Ok(Ok(value)) => {
-                tx.control("COMMIT".to_owned()).await?;
-                tx.slot.open.store(false, Ordering::Release);
-                Ok(value)
-            }
-            Ok(Err(err)) => {
-                tx.control("ROLLBACK".to_owned()).await?;
-                tx.slot.open.store(false, Ordering::Release);
-                Err(err)
-            }
+        let ended = match outcome {
+            Ok(Ok(value)) => tx
+                .control("COMMIT".to_owned())
+                .await
+                .map(|()| Ok(value))
+                .map_err(E::from),
+            Ok(Err(err)) => tx
+                .control("ROLLBACK".to_owned())
+                .await
+                .map(|()| Err(err))
+                .map_err(E::from),
             Err(panic) => {
                 if tx.control("ROLLBACK".to_owned()).await.is_ok() {
                     tx.slot.open.store(false, Ordering::Release);
                 }
                 std::panic::resume_unwind(panic)
             }
+        };
+        if ended.is_ok() {
+            tx.slot.open.store(false, Ordering::Release);
         }
+        if let Some((_, after)) = settings {
+            let restored = match ended {
+                Ok(_) => tx.control(after.to_owned()).await.is_ok(),
+                Err(_) => false,
+            };
+            if !restored {
+                // Never hand a connection with changed settings back to the pool.
+                if let Some(conn) = tx.slot.conn.lock().await.as_mut() {
+                    conn.close_on_drop();
+                }
+            }
+        }
+        ended?
     }
 }

@@ -77,6 +77,8 @@ pub mod guide {
     pub mod database {}
     #[doc = include_str!("../../../docs/orm.md")]
     pub mod orm {}
+    #[doc = include_str!("../../../docs/migrations.md")]
+    pub mod migrations {}
 }
 
 /// Re-exports of the crates Estate builds on, at the versions it uses.

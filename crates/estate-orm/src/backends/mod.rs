@@ -12,7 +12,7 @@ use sqlx::Arguments;
 use sqlx::error::BoxDynError;
 
 use crate::error::{DbError, ErrorKind};
-use crate::model::{FieldMeta, FieldType};
+use crate::model::FieldType;
 use crate::row::Row;
 use crate::value::{Kind, Value};
 
@@ -226,25 +226,58 @@ where
 
 /// A field's column type on `backend`: the backend's own type where it has
 /// one, else the standard SQL type (like Django's per-backend `data_types`).
-pub(crate) fn column_type(backend: Backend, field: &FieldMeta) -> String {
-    // A foreign key to a text key has the key's length (MySQL cannot index
-    // an unbounded text column, and the types should match anyway).
-    let mut field = *field;
-    if field.field_type == FieldType::String && field.max_length.is_none() {
-        if let Some(relation) = field.relation {
-            field.max_length = (relation.target)().pk().max_length;
-        }
-    }
-    let field = &field;
+pub(crate) fn column_type(backend: Backend, column: &ColumnSpec) -> String {
     let specific = match backend {
-        Backend::Sqlite => sqlite::column_type(field),
-        Backend::Postgres => postgres::column_type(field),
-        Backend::MySql => mysql::column_type(field),
+        Backend::Sqlite => sqlite::column_type(column),
+        Backend::Postgres => postgres::column_type(column),
+        Backend::MySql => mysql::column_type(column),
     };
-    specific.unwrap_or_else(|| standard_column_type(field))
+    specific.unwrap_or_else(|| standard_column_type(column))
 }
 
-fn standard_column_type(field: &FieldMeta) -> String {
+/// Quotes an identifier for `backend`.
+pub(crate) fn quote(backend: Backend, name: &str) -> String {
+    match backend {
+        Backend::Sqlite => sqlite::quote(name),
+        Backend::Postgres => postgres::quote(name),
+        Backend::MySql => mysql::quote(name),
+    }
+}
+
+/// What follows the type of an auto-increment primary key.
+pub(crate) fn auto_key(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => sqlite::AUTO_KEY,
+        Backend::Postgres => postgres::AUTO_KEY,
+        Backend::MySql => mysql::AUTO_KEY,
+    }
+}
+
+/// Makes an existing column NOT NULL (`definition` is its full column
+/// definition, which MySQL restates). SQLite rebuilds the table instead.
+pub(crate) fn set_not_null(
+    backend: Backend,
+    table: &str,
+    column: &str,
+    definition: &str,
+) -> String {
+    match backend {
+        Backend::Postgres => postgres::set_not_null(table, column),
+        Backend::MySql => mysql::set_not_null(table, definition),
+        Backend::Sqlite => unreachable!("SQLite changes nullability by rebuilding the table"),
+    }
+}
+
+/// What decides a column's SQL type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ColumnSpec {
+    pub(crate) field_type: FieldType,
+    pub(crate) max_length: Option<u32>,
+    pub(crate) max_digits: Option<u32>,
+    pub(crate) decimal_places: Option<u32>,
+}
+
+fn standard_column_type(field: &ColumnSpec) -> String {
     match field.field_type {
         FieldType::AutoInt | FieldType::Int => "integer".into(),
         FieldType::AutoBigInt | FieldType::BigInt => "bigint".into(),

@@ -10,7 +10,7 @@ use sqlx::{Arguments, MySql};
 use super::{BindTypes, Features};
 use crate::database::PoolSettings;
 use crate::error::DbError;
-use crate::model::{FieldMeta, FieldType};
+use crate::model::FieldType;
 use crate::query::TextOp;
 use crate::query::like_pattern;
 
@@ -68,7 +68,7 @@ pub(crate) fn quote(name: &str) -> String {
 
 /// Where MySQL's column types differ from the standard ones: times keep
 /// microseconds, and text without a maximum is `longtext`.
-pub(crate) fn column_type(field: &FieldMeta) -> Option<String> {
+pub(crate) fn column_type(field: &super::ColumnSpec) -> Option<String> {
     Some(
         match field.field_type {
             FieldType::Bool => "bool",
@@ -107,3 +107,8 @@ pub(crate) fn date_part(column: sea_query::Expr, part: crate::query::DatePart) -
 
 /// `EXPLAIN FORMAT=JSON` (MySQL 8 and MariaDB alike): one JSON document.
 pub(crate) const EXPLAIN: (&str, usize) = ("EXPLAIN FORMAT=JSON ", 0);
+
+/// MySQL restates the whole column to change it: `ALTER TABLE t MODIFY <definition>`.
+pub(crate) fn set_not_null(table: &str, definition: &str) -> String {
+    format!("ALTER TABLE {} MODIFY {definition}", quote(table))
+}

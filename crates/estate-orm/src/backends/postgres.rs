@@ -8,7 +8,7 @@ use sqlx::{Arguments, Postgres};
 use super::{BindTypes, Features};
 use crate::database::PoolSettings;
 use crate::error::DbError;
-use crate::model::{FieldMeta, FieldType};
+use crate::model::FieldType;
 use crate::query::TextOp;
 use crate::query::like_pattern;
 
@@ -60,7 +60,7 @@ pub(crate) fn quote(name: &str) -> String {
 }
 
 /// Where PostgreSQL's column types differ from the standard ones.
-pub(crate) fn column_type(field: &FieldMeta) -> Option<String> {
+pub(crate) fn column_type(field: &super::ColumnSpec) -> Option<String> {
     Some(
         match field.field_type {
             FieldType::Uuid => "uuid",
@@ -105,3 +105,12 @@ pub(crate) fn date_part(
 
 /// `EXPLAIN`: one text line per row.
 pub(crate) const EXPLAIN: (&str, usize) = ("EXPLAIN ", 0);
+
+/// `ALTER TABLE t ALTER COLUMN c SET NOT NULL`.
+pub(crate) fn set_not_null(table: &str, column: &str) -> String {
+    format!(
+        "ALTER TABLE {} ALTER COLUMN {} SET NOT NULL",
+        quote(table),
+        quote(column)
+    )
+}

@@ -14,7 +14,7 @@ use sqlx::{Arguments, Sqlite};
 use super::{BindTypes, Features};
 use crate::database::PoolSettings;
 use crate::error::DbError;
-use crate::model::{FieldMeta, FieldType};
+use crate::model::FieldType;
 use crate::query::TextOp;
 
 pub(crate) const FEATURES: Features = Features {
@@ -91,7 +91,7 @@ pub(crate) fn quote(name: &str) -> String {
 /// Where SQLite's column types differ from the standard ones: the key must
 /// be `integer` (an alias of the rowid), and decimals and JSON are stored as
 /// text (exact and readable).
-pub(crate) fn column_type(field: &FieldMeta) -> Option<String> {
+pub(crate) fn column_type(field: &super::ColumnSpec) -> Option<String> {
     Some(
         match field.field_type {
             FieldType::AutoInt | FieldType::AutoBigInt => "integer",

@@ -1,0 +1,194 @@
+//! Migrations and the order they run in: each names the migrations it
+//! depends on (the previous one of its app, and those of other apps whose
+//! models it points at), and the graph orders them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::operation::Operation;
+use super::state::ProjectState;
+use crate::error::{DbError, ErrorKind};
+
+/// One migration: a named list of operations of one app.
+#[derive(Clone, Debug)]
+pub struct Migration {
+    /// The app.
+    pub app: String,
+    /// The name, like `0001_initial`.
+    pub name: String,
+    /// The migrations that must run first: (app, name).
+    pub dependencies: Vec<(String, String)>,
+    /// The steps.
+    pub operations: Vec<Operation>,
+}
+
+impl Migration {
+    /// An empty migration of `app` called `name`.
+    pub fn new(app: impl Into<String>, name: impl Into<String>) -> Self {
+        Migration {
+            app: app.into(),
+            name: name.into(),
+            dependencies: Vec::new(),
+            operations: Vec::new(),
+        }
+    }
+
+    /// Runs after migration `name` of `app`.
+    pub fn depends_on(mut self, app: impl Into<String>, name: impl Into<String>) -> Self {
+        self.dependencies.push((app.into(), name.into()));
+        self
+    }
+
+    /// Adds an operation.
+    pub fn operation(mut self, operation: Operation) -> Self {
+        self.operations.push(operation);
+        self
+    }
+
+    /// `app.name`.
+    pub fn label(&self) -> String {
+        format!("{}.{}", self.app, self.name)
+    }
+}
+
+/// Every migration of the project, checked and ordered.
+#[derive(Clone, Debug)]
+pub struct MigrationGraph {
+    /// In an order where each comes after its dependencies (ties broken by
+    /// app and name, so the order is the same everywhere).
+    ordered: Vec<Migration>,
+}
+
+impl MigrationGraph {
+    /// Checks the migrations (unique names, known dependencies, no cycles,
+    /// one latest migration per app) and orders them.
+    ///
+    /// # Errors
+    /// Naming the migrations at fault: a duplicate, a dependency on a
+    /// migration that does not exist, a cycle, or two latest migrations in
+    /// one app (two branches each added one: merge them).
+    pub fn new(migrations: Vec<Migration>) -> Result<MigrationGraph, DbError> {
+        let mut by_key: BTreeMap<(String, String), Migration> = BTreeMap::new();
+        for migration in migrations {
+            let key = (migration.app.clone(), migration.name.clone());
+            if by_key.contains_key(&key) {
+                return Err(graph_error(format!(
+                    "migration {} is defined twice",
+                    migration.label()
+                )));
+            }
+            by_key.insert(key, migration);
+        }
+        for migration in by_key.values() {
+            for dependency in &migration.dependencies {
+                if !by_key.contains_key(dependency) {
+                    return Err(graph_error(format!(
+                        "migration {} depends on {}.{}, which does not exist",
+                        migration.label(),
+                        dependency.0,
+                        dependency.1
+                    )));
+                }
+            }
+        }
+        // Several leaves in one app: two branches each added a migration.
+        let mut depended_on: BTreeSet<&(String, String)> = BTreeSet::new();
+        for migration in by_key.values() {
+            depended_on.extend(migration.dependencies.iter());
+        }
+        let mut leaves: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (key, migration) in &by_key {
+            if !depended_on.contains(key) {
+                leaves
+                    .entry(&migration.app)
+                    .or_default()
+                    .push(&migration.name);
+            }
+        }
+        for (app, names) in &leaves {
+            if names.len() > 1 {
+                return Err(graph_error(format!(
+                    "conflicting migrations in {app}: {} are both latest (two branches each \
+                     added one); merge them with `makemigrations --merge`",
+                    names.join(" and ")
+                )));
+            }
+        }
+        // Kahn's algorithm, taking the smallest (app, name) ready each time.
+        let mut remaining: BTreeMap<(String, String), Migration> = by_key;
+        let mut done: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut ordered = Vec::with_capacity(remaining.len());
+        while !remaining.is_empty() {
+            let ready = remaining
+                .iter()
+                .find(|(_, m)| m.dependencies.iter().all(|d| done.contains(d)))
+                .map(|(key, _)| key.clone());
+            let Some(key) = ready else {
+                let stuck: Vec<String> = remaining.values().map(Migration::label).collect();
+                return Err(graph_error(format!(
+                    "the dependencies of these migrations form a cycle: {}",
+                    stuck.join(", ")
+                )));
+            };
+            let migration = remaining.remove(&key).expect("found above");
+            done.insert(key);
+            ordered.push(migration);
+        }
+        Ok(MigrationGraph { ordered })
+    }
+
+    /// Every migration, dependencies first.
+    pub fn ordered(&self) -> &[Migration] {
+        &self.ordered
+    }
+
+    /// The index of `app.name` in [`ordered`](Self::ordered).
+    pub fn position(&self, app: &str, name: &str) -> Option<usize> {
+        self.ordered
+            .iter()
+            .position(|m| m.app == app && m.name == name)
+    }
+
+    /// The latest migration of `app`.
+    pub fn leaf(&self, app: &str) -> Option<&Migration> {
+        self.ordered.iter().rev().find(|m| m.app == app)
+    }
+
+    /// The project state after the first `count` migrations.
+    pub fn state_after(&self, count: usize) -> Result<ProjectState, DbError> {
+        let mut state = ProjectState::new();
+        for migration in &self.ordered[..count] {
+            for operation in &migration.operations {
+                operation.state_forwards(&mut state).map_err(|err| {
+                    graph_error(format!(
+                        "replaying {} (`{}`): {}",
+                        migration.label(),
+                        operation.describe(),
+                        err.message()
+                    ))
+                })?;
+            }
+        }
+        Ok(state)
+    }
+
+    /// Whether migration `later` depends, directly or not, on `earlier`.
+    pub fn depends_on(&self, later: &Migration, earlier: &Migration) -> bool {
+        let mut stack: Vec<&(String, String)> = later.dependencies.iter().collect();
+        let mut seen = BTreeSet::new();
+        while let Some(key) = stack.pop() {
+            if key.0 == earlier.app && key.1 == earlier.name {
+                return true;
+            }
+            if seen.insert(key.clone()) {
+                if let Some(i) = self.position(&key.0, &key.1) {
+                    stack.extend(self.ordered[i].dependencies.iter());
+                }
+            }
+        }
+        false
+    }
+}
+
+fn graph_error(message: String) -> DbError {
+    DbError::new(ErrorKind::Configuration, message)
+}

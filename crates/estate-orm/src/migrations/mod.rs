@@ -1,0 +1,26 @@
+//! Migrations: the history of the schema as a list of operations per app,
+//! applied and unapplied by an executor that records what ran.
+//!
+//! ```text
+//! let initial = Migration::new("polls", "0001_initial").operation(Operation::CreateModel(
+//!     ModelState::new("polls", "Question", "polls_question")
+//!         .field(FieldState::auto("id"))
+//!         .field(FieldState::new("question_text", FieldType::String).max_length(200)),
+//! ));
+//! let graph = MigrationGraph::new(vec![initial])?;
+//! migrate(&db, &graph, &MigrateTarget::Latest, &mut |_, _| {}).await?;
+//! ```
+
+mod executor;
+mod graph;
+mod operation;
+pub(crate) mod schema;
+mod state;
+
+pub use executor::{Applied, MigrateTarget, applied, migrate, plan, sql_for};
+pub use graph::{Migration, MigrationGraph};
+pub use operation::{Operation, RustFuture, RustStep, Step};
+pub use schema::Statement;
+pub use state::{
+    ConstraintState, FieldState, IndexState, ModelKey, ModelState, ProjectState, RelationState,
+};

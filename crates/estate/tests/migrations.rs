@@ -1,0 +1,393 @@
+//! Migrations on every backend: forwards, backwards and forwards again with
+//! the rows kept, failures that leave nothing half-done, concurrent runs,
+//! data migrations, and a graph that refuses what it cannot order.
+
+use estate::db::{Backend, Database, DbError, ErrorKind};
+use estate::orm::migrations::{
+    FieldState, MigrateTarget, Migration, MigrationGraph, ModelKey, ModelState, Operation,
+    RustFuture, applied, migrate, plan,
+};
+use estate::orm::{FieldType, OnDelete, RawSql, Value, params};
+use estate::test::each_backend;
+
+fn question() -> ModelState {
+    ModelState::new("polls", "Question", "polls_question")
+        .field(FieldState::auto("id"))
+        .field(FieldState::new("question_text", FieldType::String).max_length(50))
+        .field(FieldState::new("votes", FieldType::Int))
+}
+
+fn choice() -> ModelState {
+    ModelState::new("polls", "Choice", "polls_choice")
+        .field(FieldState::auto("id"))
+        .field(
+            FieldState::new("question", FieldType::BigInt)
+                .column("question_id")
+                .references(ModelKey::new("polls", "Question"), OnDelete::Cascade),
+        )
+        .field(FieldState::new("choice_text", FieldType::String).max_length(20))
+}
+
+fn history() -> Vec<Migration> {
+    vec![
+        Migration::new("polls", "0001_initial")
+            .operation(Operation::CreateModel(question()))
+            .operation(Operation::CreateModel(choice())),
+        Migration::new("polls", "0002_slug_and_note")
+            .depends_on("polls", "0001_initial")
+            .operation(Operation::AddField {
+                app: "polls".into(),
+                model: "Question".into(),
+                field: FieldState::new("slug", FieldType::String)
+                    .max_length(30)
+                    .unique()
+                    .null(),
+                fill: None,
+            })
+            .operation(Operation::AddField {
+                app: "polls".into(),
+                model: "Question".into(),
+                field: FieldState::new("status", FieldType::String).max_length(10),
+                fill: Some(Value::String("draft".into())),
+            })
+            .operation(Operation::AddField {
+                app: "polls".into(),
+                model: "Question".into(),
+                field: FieldState::new("note", FieldType::String).null(),
+                fill: None,
+            }),
+        Migration::new("polls", "0003_drop_votes")
+            .depends_on("polls", "0002_slug_and_note")
+            .operation(Operation::RemoveField {
+                app: "polls".into(),
+                model: "Question".into(),
+                name: "votes".into(),
+                fill: Some(Value::I32(0)),
+            })
+            .operation(Operation::RemoveField {
+                app: "polls".into(),
+                model: "Choice".into(),
+                name: "question".into(),
+                fill: Some(Value::I64(1)),
+            }),
+    ]
+}
+
+async fn run(db: &Database, graph: &MigrationGraph, target: MigrateTarget) -> Vec<String> {
+    migrate(db, graph, &target, &mut |_, _| {})
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| format!("{}{}", if a.forwards { "+" } else { "-" }, a.label))
+        .collect()
+}
+
+async fn texts(db: &Database) -> Vec<String> {
+    db.fetch_all(
+        "SELECT question_text FROM polls_question ORDER BY id",
+        params![],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.get::<String, usize>(0).unwrap())
+    .collect()
+}
+
+async fn has_column(db: &Database, table: &str, column: &str) -> bool {
+    db.fetch_all(&format!("SELECT {column} FROM {table}"), params![])
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn forwards_backwards_and_forwards_again_keep_the_rows() {
+    each_backend(async |db| {
+        let graph = MigrationGraph::new(history()).unwrap();
+        let first = MigrateTarget::To {
+            app: "polls".into(),
+            name: "0001_initial".into(),
+        };
+        assert_eq!(
+            run(&db, &graph, first.clone()).await,
+            ["+polls.0001_initial"]
+        );
+        for (text, votes) in [("Why?", 3), ("How?", 5)] {
+            db.execute(
+                "INSERT INTO polls_question (question_text, votes) VALUES (?, ?)",
+                params![text, votes],
+            )
+            .await
+            .unwrap();
+        }
+        db.execute(
+            "INSERT INTO polls_choice (question_id, choice_text) VALUES (?, ?)",
+            params![1i64, "Because"],
+        )
+        .await
+        .unwrap();
+
+        // Forwards: a nullable unique column, a NOT NULL one filled for the
+        // existing rows, a nullable one; then two columns dropped.
+        assert_eq!(
+            run(&db, &graph, MigrateTarget::Latest).await,
+            ["+polls.0002_slug_and_note", "+polls.0003_drop_votes"]
+        );
+        assert_eq!(texts(&db).await, ["Why?", "How?"]);
+        let statuses = db
+            .fetch_all("SELECT status FROM polls_question", params![])
+            .await
+            .unwrap();
+        assert!(
+            statuses
+                .iter()
+                .all(|r| r.get::<String, usize>(0).unwrap() == "draft")
+        );
+        assert!(!has_column(&db, "polls_question", "votes").await);
+        assert!(!has_column(&db, "polls_choice", "question_id").await);
+        // The new NOT NULL column refuses NULL; the unique one duplicates.
+        let err = db
+            .execute(
+                "INSERT INTO polls_question (question_text, status) VALUES (?, NULL)",
+                params!["x"],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotNullViolation, "{err}");
+        db.execute("UPDATE polls_question SET slug = ?", params!["same"])
+            .await
+            .unwrap_err();
+
+        // Nothing left to do.
+        assert!(run(&db, &graph, MigrateTarget::Latest).await.is_empty());
+
+        // Backwards to 0001: the columns come back (votes filled with 0),
+        // the added ones go, the rows stay.
+        assert_eq!(
+            run(&db, &graph, first).await,
+            ["-polls.0003_drop_votes", "-polls.0002_slug_and_note"]
+        );
+        assert_eq!(texts(&db).await, ["Why?", "How?"]);
+        let votes = db
+            .fetch_all("SELECT votes FROM polls_question", params![])
+            .await
+            .unwrap();
+        assert!(votes.iter().all(|r| r.get::<i32, usize>(0).unwrap() == 0));
+        assert!(!has_column(&db, "polls_question", "slug").await);
+        assert!(has_column(&db, "polls_choice", "question_id").await);
+
+        // And forwards again.
+        assert_eq!(run(&db, &graph, MigrateTarget::Latest).await.len(), 2);
+        assert_eq!(texts(&db).await, ["Why?", "How?"]);
+
+        // Zero: every table of the app gone, the record empty.
+        assert_eq!(
+            run(&db, &graph, MigrateTarget::Zero("polls".into())).await,
+            [
+                "-polls.0003_drop_votes",
+                "-polls.0002_slug_and_note",
+                "-polls.0001_initial"
+            ]
+        );
+        assert!(!has_column(&db, "polls_question", "id").await);
+        assert!(applied(&db).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failing_migration_leaves_nothing_half_done() {
+    each_backend(async |db| {
+        let mut migrations = history();
+        migrations.truncate(1);
+        migrations.push(
+            Migration::new("polls", "0002_broken")
+                .depends_on("polls", "0001_initial")
+                .operation(Operation::AddField {
+                    app: "polls".into(),
+                    model: "Question".into(),
+                    field: FieldState::new("note", FieldType::String).null(),
+                    fill: None,
+                })
+                .operation(Operation::RunSql {
+                    forward: vec!["UPDATE nowhere SET x = 1".into()],
+                    backward: None,
+                }),
+        );
+        let graph = MigrationGraph::new(migrations).unwrap();
+        let err = migrate(&db, &graph, &MigrateTarget::Latest, &mut |_, _| {})
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains(
+                "applying polls.0002_broken failed at operation 2 of 2 (`Raw SQL operation`)"
+            ),
+            "{message}"
+        );
+        let recorded = applied(&db).await.unwrap();
+        assert!(recorded.contains(&("polls".into(), "0001_initial".into())));
+        assert!(!recorded.contains(&("polls".into(), "0002_broken".into())));
+        if db.backend() == Backend::MySql {
+            // Schema changes commit themselves on MySQL: the error says so.
+            assert!(
+                message.contains("1 operation(s) before it stay done"),
+                "{message}"
+            );
+        } else {
+            assert!(!has_column(&db, "polls_question", "note").await);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_runs_apply_each_migration_once() {
+    each_backend(async |db| {
+        let graph = MigrationGraph::new(history()).unwrap();
+        let runs = (0..4).map(|_| {
+            let db = db.clone();
+            let graph = graph.clone();
+            tokio::spawn(async move {
+                migrate(&db, &graph, &MigrateTarget::Latest, &mut |_, _| {})
+                    .await
+                    .map(|done| done.len())
+            })
+        });
+        let mut total = 0;
+        for run in runs {
+            total += run.await.unwrap().unwrap();
+        }
+        assert_eq!(total, 3, "each migration applied by exactly one run");
+        assert_eq!(applied(&db).await.unwrap().len(), 3);
+    })
+    .await;
+}
+
+fn add_rows(tx: &estate::db::Transaction) -> RustFuture<'_> {
+    Box::pin(async move {
+        tx.execute(
+            "INSERT INTO polls_question (question_text, votes) VALUES (?, ?)",
+            params!["Seeded", 1],
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+fn remove_rows(tx: &estate::db::Transaction) -> RustFuture<'_> {
+    Box::pin(async move {
+        tx.execute(
+            "DELETE FROM polls_question WHERE question_text = ?",
+            params!["Seeded"],
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+#[tokio::test]
+async fn data_migrations_run_rust_both_ways() {
+    each_backend(async |db| {
+        let mut migrations = history();
+        migrations.truncate(1);
+        migrations.push(
+            Migration::new("polls", "0002_seed")
+                .depends_on("polls", "0001_initial")
+                .operation(Operation::RunRust {
+                    forward: add_rows,
+                    backward: Some(remove_rows),
+                }),
+        );
+        migrations.push(
+            Migration::new("polls", "0003_one_way")
+                .depends_on("polls", "0002_seed")
+                .operation(Operation::RunSql {
+                    forward: vec!["UPDATE polls_question SET votes = votes + 1".into()],
+                    backward: None,
+                }),
+        );
+        let graph = MigrationGraph::new(migrations).unwrap();
+        run(&db, &graph, MigrateTarget::Latest).await;
+        assert_eq!(texts(&db).await, ["Seeded"]);
+        // The one-way migration cannot be undone, and says so.
+        let err = migrate(
+            &db,
+            &graph,
+            &MigrateTarget::To {
+                app: "polls".into(),
+                name: "0001_initial".into(),
+            },
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("cannot be undone"), "{err}");
+        assert_eq!(applied(&db).await.unwrap().len(), 3);
+    })
+    .await;
+}
+
+#[test]
+fn the_graph_orders_apps_and_refuses_what_it_cannot_order() {
+    let polls = Migration::new("polls", "0001_initial");
+    let auth = Migration::new("auth", "0001_initial");
+    let polls2 = Migration::new("polls", "0002_author")
+        .depends_on("polls", "0001_initial")
+        .depends_on("auth", "0001_initial");
+    let graph = MigrationGraph::new(vec![polls2.clone(), polls.clone(), auth.clone()]).unwrap();
+    let order: Vec<String> = graph.ordered().iter().map(Migration::label).collect();
+    assert_eq!(
+        order,
+        [
+            "auth.0001_initial",
+            "polls.0001_initial",
+            "polls.0002_author"
+        ]
+    );
+    // Migrating one app applies what it needs from others.
+    let steps = plan(
+        &graph,
+        &Default::default(),
+        &MigrateTarget::App("polls".into()),
+    )
+    .unwrap();
+    assert_eq!(steps.len(), 3);
+    // Unapplying auth takes the polls migration that needs it along.
+    let all = graph
+        .ordered()
+        .iter()
+        .map(|m| (m.app.clone(), m.name.clone()))
+        .collect();
+    let back = plan(&graph, &all, &MigrateTarget::Zero("auth".into())).unwrap();
+    let labels: Vec<String> = back
+        .iter()
+        .map(|(i, _)| graph.ordered()[*i].label())
+        .collect();
+    assert_eq!(labels, ["polls.0002_author", "auth.0001_initial"]);
+
+    let err = MigrationGraph::new(vec![
+        polls.clone(),
+        Migration::new("polls", "0002_a").depends_on("polls", "0001_initial"),
+        Migration::new("polls", "0002_b").depends_on("polls", "0001_initial"),
+    ])
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("conflicting migrations in polls: 0002_a and 0002_b"),
+        "{err}"
+    );
+    let err = MigrationGraph::new(vec![polls2]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("depends on polls.0001_initial, which does not exist"),
+        "{err}"
+    );
+    let err = MigrationGraph::new(vec![
+        Migration::new("a", "0001").depends_on("b", "0001"),
+        Migration::new("b", "0001").depends_on("a", "0001"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    let _: Option<DbError> = None;
+}
