@@ -72,6 +72,16 @@ impl Startup {
 #[derive(Clone, Debug, Default)]
 pub struct Models(pub Vec<&'static estate_orm::ModelMeta>);
 
+/// An app's migrations: the folder `makemigrations` writes to and the
+/// compiled list (`migrations::all` of the app's `migrations/mod.rs`).
+#[derive(Clone, Copy, Debug)]
+pub struct AppMigrations {
+    /// The `migrations/` folder, as an absolute path (see [`migrations_dir!`](crate::migrations_dir)).
+    pub dir: &'static str,
+    /// Every migration of the app, oldest first.
+    pub all: fn() -> Vec<estate_orm::migrations::Migration>,
+}
+
 /// A Django-style app: name, routes under a prefix and namespace, commands,
 /// typed settings, system checks and startup hooks.
 pub struct AppModule {
@@ -209,6 +219,19 @@ impl AppModule {
             models.0.push(M::META);
         }
         self.extensions.insert(models);
+        self
+    }
+
+    /// The app's migrations: `dir` is its `migrations/` folder (written by
+    /// `makemigrations`; use [`migrations_dir!`](crate::migrations_dir)) and
+    /// `all` the list compiled from it:
+    /// `.migrations(estate::migrations_dir!("src/polls/migrations"), polls::migrations::all)`.
+    pub fn migrations(
+        mut self,
+        dir: &'static str,
+        all: fn() -> Vec<estate_orm::migrations::Migration>,
+    ) -> Self {
+        self.extensions.insert(AppMigrations { dir, all });
         self
     }
 

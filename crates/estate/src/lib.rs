@@ -54,7 +54,16 @@ mod suggest;
 pub mod test;
 
 pub use app::{App, BuiltApp};
-pub use app_module::{AppModule, CheckFn, Models, Startup};
+pub use app_module::{AppMigrations, AppModule, CheckFn, Models, Startup};
+
+/// The absolute path of a folder of this crate, for
+/// [`AppModule::migrations`]: `estate::migrations_dir!("src/polls/migrations")`.
+#[macro_export]
+macro_rules! migrations_dir {
+    ($path:literal) => {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/", $path)
+    };
+}
 pub use context::{AppContext, AppInfo};
 pub use error::{Error, Result};
 

@@ -166,3 +166,41 @@ fn commands_and_help_work_from_the_binary() {
         "{routes}"
     );
 }
+
+#[test]
+fn the_committed_migrations_match_the_models_and_apply() {
+    // CI's guard: a model change without its migration fails here.
+    let check = command(&["makemigrations", "--check"])
+        .env("ESTATE_DEBUG", "true")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert_eq!(stdout, "No changes detected\n");
+
+    let db = std::env::temp_dir().join(format!("estate-project-{}.sqlite3", std::process::id()));
+    let url = format!("sqlite://{}", db.display());
+    let migrate = command(&["migrate"])
+        .env("ESTATE_DEBUG", "true")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&migrate.stdout);
+    assert!(
+        migrate.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(stdout.contains("Applied polls.0001_initial OK"), "{stdout}");
+    let shown = command(&["showmigrations"])
+        .env("ESTATE_DEBUG", "true")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("polls\n [X] 0001_initial"));
+    let _ = std::fs::remove_file(&db);
+}

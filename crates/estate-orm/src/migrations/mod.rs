@@ -11,11 +11,13 @@
 //! migrate(&db, &graph, &MigrateTarget::Latest, &mut |_, _| {}).await?;
 //! ```
 
+pub mod autodetector;
 mod executor;
 mod graph;
 mod operation;
 pub(crate) mod schema;
 mod state;
+pub mod writer;
 
 pub use executor::{Applied, MigrateTarget, applied, migrate, plan, sql_for};
 pub use graph::{Migration, MigrationGraph};
@@ -24,3 +26,15 @@ pub use schema::Statement;
 pub use state::{
     ConstraintState, FieldState, IndexState, ModelKey, ModelState, ProjectState, RelationState,
 };
+
+/// What a migration file needs: `use estate::orm::migrations::prelude::*;`.
+pub mod prelude {
+    pub use super::{
+        ConstraintState, FieldState, IndexState, Migration, ModelKey, ModelState, Operation,
+        RustFuture,
+    };
+    pub use crate::model::{FieldType, OnDelete};
+    pub use crate::transaction::Transaction;
+    pub use crate::value::{Kind, Value};
+    pub use serde_json;
+}

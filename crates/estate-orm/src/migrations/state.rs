@@ -156,6 +156,12 @@ impl FieldState {
         self
     }
 
+    /// Not indexed (a foreign key is by default).
+    pub fn no_index(mut self) -> Self {
+        self.index = false;
+        self
+    }
+
     /// The stored values of a choices field.
     pub fn choices<S: Into<String>>(mut self, values: impl IntoIterator<Item = S>) -> Self {
         self.choices = values.into_iter().map(Into::into).collect();

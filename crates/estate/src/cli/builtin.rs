@@ -9,7 +9,9 @@ use super::command::{CommandContext, ManagementCommand};
 use crate::error::{Error, Result};
 
 pub(crate) fn builtin_commands() -> Vec<ManagementCommand> {
-    vec![runserver(), check(), routes()]
+    let mut commands = vec![runserver(), check(), routes()];
+    commands.extend(super::migrate::commands());
+    commands
 }
 
 fn runserver() -> ManagementCommand {

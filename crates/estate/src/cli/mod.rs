@@ -11,6 +11,7 @@
 mod builtin;
 pub(crate) mod check;
 mod command;
+mod migrate;
 
 use std::ffi::OsString;
 use std::io::Write;

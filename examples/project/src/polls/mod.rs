@@ -1,5 +1,8 @@
-//! The polls app: routes under `/polls`, a `[polls]` settings section and a
-//! `closepoll` command.
+//! The polls app: models and their migrations, routes under `/polls`, a
+//! `[polls]` settings section and a `closepoll` command.
+
+pub(crate) mod migrations;
+pub(crate) mod models;
 
 use std::io::Write;
 use std::time::Duration;
@@ -24,6 +27,12 @@ impl Default for PollsSettings {
 /// The app, ready for `App::app`.
 pub(crate) fn app() -> AppModule {
     AppModule::new("polls")
+        .model::<models::Question>()
+        .model::<models::Choice>()
+        .migrations(
+            estate::migrations_dir!("src/polls/migrations"),
+            migrations::all,
+        )
         .prefix("/polls")
         .settings::<PollsSettings>("polls")
         .route("/", get(index).name("index"))

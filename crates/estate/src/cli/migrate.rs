@@ -1,0 +1,526 @@
+//! The migration commands: `makemigrations`, `migrate`, `showmigrations`,
+//! `sqlmigrate`. They read each app's models and compiled migrations (see
+//! [`AppModule::migrations`](crate::AppModule::migrations)).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use clap::{Arg, ArgAction};
+use estate_orm::migrations::autodetector::{self, NoInput, Questioner};
+use estate_orm::migrations::{
+    FieldState, MigrateTarget, Migration, MigrationGraph, ModelKey, ModelState, ProjectState, Step,
+    writer,
+};
+use estate_orm::{Backend, Database, FieldType, ModelMeta, Value};
+
+use super::command::{CommandContext, ManagementCommand};
+use crate::app_module::{AppMigrations, Models};
+use crate::error::{Error, Result};
+
+pub(crate) fn commands() -> Vec<ManagementCommand> {
+    vec![makemigrations(), migrate(), showmigrations(), sqlmigrate()]
+}
+
+/// One installed app as the migration commands see it.
+struct AppEntry {
+    name: String,
+    models: Vec<&'static ModelMeta>,
+    migrations: Option<AppMigrations>,
+}
+
+fn apps(ctx: &CommandContext) -> Vec<AppEntry> {
+    ctx.app
+        .context()
+        .apps()
+        .iter()
+        .map(|app| AppEntry {
+            name: app.name.clone(),
+            models: app
+                .extensions
+                .get::<Models>()
+                .map(|m| m.0.clone())
+                .unwrap_or_default(),
+            migrations: app.extensions.get::<AppMigrations>().copied(),
+        })
+        .collect()
+}
+
+fn graph(apps: &[AppEntry]) -> Result<MigrationGraph> {
+    let all: Vec<Migration> = apps
+        .iter()
+        .filter_map(|a| a.migrations)
+        .flat_map(|m| (m.all)())
+        .collect();
+    Ok(MigrationGraph::new(all)?)
+}
+
+fn database(ctx: &CommandContext) -> Result<Database> {
+    ctx.app
+        .context()
+        .get::<Database>()
+        .cloned()
+        .ok_or_else(|| Error::msg("no database: set DATABASE_URL (or database_url in estate.toml)"))
+}
+
+fn check_app(apps: &[AppEntry], name: &str) -> Result<()> {
+    if apps.iter().any(|a| a.name == name) {
+        Ok(())
+    } else {
+        let known: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
+        Err(Error::msg(format!(
+            "no installed app `{name}`; the apps are: {}",
+            known.join(", ")
+        )))
+    }
+}
+
+fn makemigrations() -> ManagementCommand {
+    ManagementCommand::new(
+        "makemigrations",
+        "Write new migrations for model changes (--check: fail if any are missing)",
+        |ctx: CommandContext| async move { make(&ctx) },
+    )
+    .arg(Arg::new("app").num_args(0..).help("Only these apps"))
+    .arg(
+        Arg::new("name")
+            .long("name")
+            .short('n')
+            .value_name("NAME")
+            .help("Name the new migration"),
+    )
+    .arg(
+        Arg::new("empty")
+            .long("empty")
+            .action(ArgAction::SetTrue)
+            .help("Write an empty migration (for RunSql or data migrations)"),
+    )
+    .arg(
+        Arg::new("dry-run")
+            .long("dry-run")
+            .action(ArgAction::SetTrue)
+            .help("Show what would be written, write nothing"),
+    )
+    .arg(
+        Arg::new("check")
+            .long("check")
+            .action(ArgAction::SetTrue)
+            .help("Exit with failure if migrations are missing; write nothing"),
+    )
+    .arg(
+        Arg::new("noinput")
+            .long("noinput")
+            .alias("no-input")
+            .action(ArgAction::SetTrue)
+            .help("Never ask: a question is an error"),
+    )
+}
+
+/// Asks on the terminal for a one-off value for existing rows.
+struct Terminal;
+
+impl Questioner for Terminal {
+    fn fill_value(
+        &mut self,
+        model: &ModelState,
+        field: &FieldState,
+    ) -> std::result::Result<Value, estate_orm::DbError> {
+        let mut out = std::io::stdout();
+        let _ = writeln!(
+            out,
+            "It is impossible to add the NOT NULL field `{}` to {} without a value for the \
+             existing rows.\nType a one-off value for them ({:?}), or press Enter to stop and \
+             give the field a default or make it an Option instead:",
+            field.name, model.name, field.field_type
+        );
+        let _ = write!(out, ">>> ");
+        let _ = out.flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        let text = line.trim();
+        if text.is_empty() {
+            return NoInput.fill_value(model, field);
+        }
+        parse_value(field.field_type, text).map_err(|message| {
+            estate_orm::DbError::new(estate_orm::ErrorKind::Configuration, message)
+        })
+    }
+}
+
+/// A typed value from text, for one-off defaults.
+fn parse_value(field_type: FieldType, text: &str) -> std::result::Result<Value, String> {
+    let unquoted = text.trim_matches(|c| c == '"' || c == '\'');
+    let bad = |what: &str| format!("{text:?} is not {what}");
+    Ok(match field_type {
+        FieldType::SmallInt => Value::I16(text.parse().map_err(|_| bad("a small integer"))?),
+        FieldType::Int | FieldType::AutoInt => {
+            Value::I32(text.parse().map_err(|_| bad("an integer"))?)
+        }
+        FieldType::BigInt | FieldType::AutoBigInt => {
+            Value::I64(text.parse().map_err(|_| bad("an integer"))?)
+        }
+        FieldType::Bool => Value::Bool(match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => return Err(bad("true or false")),
+        }),
+        FieldType::Float => Value::F64(text.parse().map_err(|_| bad("a number"))?),
+        FieldType::String => Value::String(unquoted.to_owned()),
+        FieldType::Decimal => Value::Decimal(unquoted.parse().map_err(|_| bad("a decimal"))?),
+        FieldType::Date => Value::Date(unquoted.parse().map_err(|_| bad("a date (2026-01-31)"))?),
+        FieldType::Time => Value::Time(unquoted.parse().map_err(|_| bad("a time (12:30:00)"))?),
+        FieldType::DateTime => Value::DateTime(
+            unquoted
+                .parse()
+                .map_err(|_| bad("a moment (2026-01-31T12:30:00Z)"))?,
+        ),
+        FieldType::Uuid => Value::Uuid(unquoted.parse().map_err(|_| bad("a UUID"))?),
+        FieldType::Json => Value::Json(serde_json::from_str(text).map_err(|_| bad("JSON"))?),
+        FieldType::Bytes => Value::Bytes(unquoted.as_bytes().to_vec()),
+        _ => return Err(bad("a supported value")),
+    })
+}
+
+/// The number at the start of a migration name (`0002_x` → 2).
+fn number(name: &str) -> u32 {
+    name.chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or(0)
+}
+
+fn make(ctx: &CommandContext) -> Result<()> {
+    let apps = apps(ctx);
+    let selected: Vec<String> = ctx
+        .args
+        .get_many::<String>("app")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    for name in &selected {
+        check_app(&apps, name)?;
+    }
+    let wanted = |app: &str| selected.is_empty() || selected.iter().any(|s| s == app);
+    let graph = graph(&apps)?;
+    let from = graph.state_after(graph.ordered().len())?;
+    let to = ProjectState::from_models(
+        apps.iter()
+            .flat_map(|a| a.models.iter().map(move |m| (a.name.as_str(), *m))),
+    );
+    let metas: BTreeMap<ModelKey, &'static ModelMeta> = apps
+        .iter()
+        .flat_map(|a| {
+            a.models
+                .iter()
+                .map(move |m| (ModelKey::new(&a.name, m.name), *m))
+        })
+        .collect();
+    let defaults = |key: &ModelKey, field: &str| -> Option<Value> {
+        let default = metas.get(key)?.field(field)?.default?;
+        Some(default())
+    };
+    let mut out = ctx.out();
+    let mut changes = if ctx.args.get_flag("empty") {
+        if selected.is_empty() {
+            return Err(Error::msg(
+                "makemigrations --empty needs the app: makemigrations --empty polls",
+            ));
+        }
+        let mut empty = autodetector::Changes::default();
+        for app in &selected {
+            empty.operations.insert(app.clone(), Vec::new());
+        }
+        empty
+    } else if ctx.args.get_flag("noinput") || ctx.args.get_flag("check") {
+        autodetector::detect(&from, &to, &defaults, &mut NoInput)?
+    } else {
+        autodetector::detect(&from, &to, &defaults, &mut Terminal)?
+    };
+    changes.operations.retain(|app, _| wanted(app));
+    if changes.operations.is_empty() {
+        match selected.as_slice() {
+            [one] => writeln!(out, "No changes detected in app '{one}'")?,
+            [] => writeln!(out, "No changes detected")?,
+            many => writeln!(out, "No changes detected in apps '{}'", many.join("', '"))?,
+        }
+        return Ok(());
+    }
+    // Names first: a new migration may depend on another app's new one.
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for (app, operations) in &changes.operations {
+        let next = graph.leaf(app).map_or(1, |leaf| number(&leaf.name) + 1);
+        let name = match ctx.args.get_one::<String>("name") {
+            Some(given) => format!("{next:04}_{given}"),
+            None => writer::suggest_name(next, operations),
+        };
+        names.insert(app.clone(), name);
+    }
+    let generated_by = format!(
+        "written by Estate {} on {}",
+        env!("CARGO_PKG_VERSION"),
+        estate_orm::chrono::Utc::now().format("%Y-%m-%d")
+    );
+    let mut pending = Vec::new();
+    for (app, operations) in std::mem::take(&mut changes.operations) {
+        let entry = apps
+            .iter()
+            .find(|a| a.name == app)
+            .ok_or_else(|| Error::msg(format!("models of `{app}` belong to no installed app")))?;
+        let Some(folder) = entry.migrations else {
+            return Err(Error::msg(format!(
+                "app `{app}` has models but no migrations folder: create \
+                 src/{app}/migrations/mod.rs with `pub fn all() -> Vec<estate::orm::migrations::Migration> {{ vec![] }}`, \
+                 declare `mod migrations;` in the app, and add \
+                 `.migrations(estate::migrations_dir!(\"src/{app}/migrations\"), {app}::migrations::all)` to its AppModule"
+            )));
+        };
+        let mut migration = Migration::new(app.clone(), names[&app].clone());
+        if let Some(leaf) = graph.leaf(&app) {
+            migration = migration.depends_on(app.clone(), leaf.name.clone());
+        }
+        for other in changes.dependencies.get(&app).into_iter().flatten() {
+            let target = names
+                .get(other)
+                .cloned()
+                .or_else(|| graph.leaf(other).map(|m| m.name.clone()));
+            if let Some(target) = target {
+                migration = migration.depends_on(other.clone(), target);
+            }
+        }
+        migration.operations = operations;
+        pending.push((folder, migration));
+    }
+    for (folder, migration) in &pending {
+        let path = Path::new(folder.dir).join(format!("{}.rs", migration.name));
+        writeln!(out, "Migrations for '{}':", migration.app)?;
+        writeln!(out, "  {}", path.display())?;
+        for operation in &migration.operations {
+            writeln!(out, "    - {}", operation.describe())?;
+        }
+    }
+    if ctx.args.get_flag("check") {
+        return Err(Error::msg(
+            "makemigrations --check: models have changes that are not in migrations yet; run makemigrations",
+        ));
+    }
+    if ctx.args.get_flag("dry-run") {
+        return Ok(());
+    }
+    for (folder, migration) in &pending {
+        let dir = Path::new(folder.dir);
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{}.rs", migration.name));
+        if path.exists() {
+            return Err(Error::msg(format!(
+                "{} exists already; rebuild the project so its migrations are compiled in, or \
+                 name this one with --name",
+                path.display()
+            )));
+        }
+        std::fs::write(&path, writer::migration_source(migration, &generated_by))?;
+        let mut listed: Vec<String> = graph
+            .ordered()
+            .iter()
+            .filter(|m| m.app == migration.app)
+            .map(|m| m.name.clone())
+            .collect();
+        listed.push(migration.name.clone());
+        std::fs::write(
+            dir.join("mod.rs"),
+            writer::module_source(&migration.app, &listed),
+        )?;
+        format_source(&path);
+    }
+    writeln!(
+        out,
+        "Rebuild the project to compile the new migrations in, then run migrate."
+    )?;
+    Ok(())
+}
+
+/// Formats a written file with rustfmt when it is installed (it usually is,
+/// with cargo); the file is valid either way.
+fn format_source(path: &Path) {
+    let _ = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+fn migrate() -> ManagementCommand {
+    ManagementCommand::new(
+        "migrate",
+        "Apply (or unapply) migrations: migrate [app [migration|zero]]",
+        |ctx: CommandContext| async move {
+            let apps = apps(&ctx);
+            let graph = graph(&apps)?;
+            let app = ctx.args.get_one::<String>("app").cloned();
+            let target = match (&app, ctx.args.get_one::<String>("migration")) {
+                (None, _) => MigrateTarget::Latest,
+                (Some(app), None) => {
+                    check_app(&apps, app)?;
+                    MigrateTarget::App(app.clone())
+                }
+                (Some(app), Some(zero)) if zero == "zero" => MigrateTarget::Zero(app.clone()),
+                (Some(app), Some(prefix)) => {
+                    let matches: Vec<&Migration> = graph
+                        .ordered()
+                        .iter()
+                        .filter(|m| m.app == *app && m.name.starts_with(prefix.as_str()))
+                        .collect();
+                    match matches.as_slice() {
+                        [one] => MigrateTarget::To {
+                            app: app.clone(),
+                            name: one.name.clone(),
+                        },
+                        [] => {
+                            return Err(Error::msg(format!(
+                                "app `{app}` has no migration matching `{prefix}`"
+                            )));
+                        }
+                        many => {
+                            let names: Vec<&str> = many.iter().map(|m| m.name.as_str()).collect();
+                            return Err(Error::msg(format!(
+                                "`{prefix}` matches several migrations of `{app}`: {}",
+                                names.join(", ")
+                            )));
+                        }
+                    }
+                }
+            };
+            let db = database(&ctx)?;
+            let mut out = ctx.out();
+            writeln!(out, "Operations to perform:")?;
+            writeln!(out, "  {}", describe_target(&target))?;
+            writeln!(out, "Running migrations:")?;
+            let mut progress_out = ctx.out();
+            let done = estate_orm::migrations::migrate(&db, &graph, &target, &mut |m, forwards| {
+                let verb = if forwards { "Applying" } else { "Unapplying" };
+                let _ = writeln!(progress_out, "  {verb} {}...", m.label());
+            })
+            .await?;
+            if done.is_empty() {
+                writeln!(out, "  No migrations to apply.")?;
+            }
+            for applied in &done {
+                writeln!(
+                    out,
+                    "  {} {} OK ({} ms)",
+                    if applied.forwards {
+                        "Applied"
+                    } else {
+                        "Unapplied"
+                    },
+                    applied.label,
+                    applied.elapsed.as_millis()
+                )?;
+            }
+            Ok(())
+        },
+    )
+    .arg(Arg::new("app").help("Only this app (and what it needs)"))
+    .arg(Arg::new("migration").help(
+        "Go to this migration of the app (a name or its number), or `zero` to unapply them all",
+    ))
+}
+
+fn describe_target(target: &MigrateTarget) -> String {
+    match target {
+        MigrateTarget::Latest => "Apply all migrations".to_owned(),
+        MigrateTarget::App(app) => format!("Apply all migrations of {app}"),
+        MigrateTarget::To { app, name } => format!("Target {app}.{name}"),
+        MigrateTarget::Zero(app) => format!("Unapply all migrations of {app}"),
+    }
+}
+
+fn showmigrations() -> ManagementCommand {
+    ManagementCommand::new(
+        "showmigrations",
+        "List each app's migrations, [X] applied or [ ] not",
+        |ctx: CommandContext| async move {
+            let apps = apps(&ctx);
+            let graph = graph(&apps)?;
+            let applied = estate_orm::migrations::applied(&database(&ctx)?).await?;
+            let mut out = ctx.out();
+            let selected: BTreeSet<String> = ctx
+                .args
+                .get_many::<String>("app")
+                .map(|v| v.cloned().collect())
+                .unwrap_or_default();
+            for app in &apps {
+                if !selected.is_empty() && !selected.contains(&app.name) {
+                    continue;
+                }
+                writeln!(out, "{}", app.name)?;
+                let mine: Vec<&Migration> = graph
+                    .ordered()
+                    .iter()
+                    .filter(|m| m.app == app.name)
+                    .collect();
+                if mine.is_empty() {
+                    writeln!(out, " (no migrations)")?;
+                }
+                for m in mine {
+                    let mark = if applied.contains(&(m.app.clone(), m.name.clone())) {
+                        "X"
+                    } else {
+                        " "
+                    };
+                    writeln!(out, " [{mark}] {}", m.name)?;
+                }
+            }
+            Ok(())
+        },
+    )
+    .arg(Arg::new("app").num_args(0..).help("Only these apps"))
+}
+
+fn sqlmigrate() -> ManagementCommand {
+    ManagementCommand::new(
+        "sqlmigrate",
+        "Print the SQL of a migration for the configured database",
+        |ctx: CommandContext| async move {
+            let apps = apps(&ctx);
+            let graph = graph(&apps)?;
+            let app = ctx
+                .args
+                .get_one::<String>("app")
+                .cloned()
+                .unwrap_or_default();
+            let name = ctx
+                .args
+                .get_one::<String>("migration")
+                .cloned()
+                .unwrap_or_default();
+            let index = graph
+                .ordered()
+                .iter()
+                .position(|m| m.app == app && m.name.starts_with(&name))
+                .ok_or_else(|| Error::msg(format!("app `{app}` has no migration `{name}`")))?;
+            let backend = match &ctx.app.settings().database_url {
+                Some(url) => Backend::from_url(url)?,
+                None => database(&ctx)?.backend(),
+            };
+            let forwards = !ctx.args.get_flag("backwards");
+            let mut out = ctx.out();
+            writeln!(out, "-- {} ({backend:?})", graph.ordered()[index].label())?;
+            for step in estate_orm::migrations::sql_for(&graph, index, forwards, backend)? {
+                match step {
+                    Step::Sql(statement) => writeln!(out, "{statement};")?,
+                    Step::Rust(_) => writeln!(out, "-- (Rust code: a data migration)")?,
+                }
+            }
+            Ok(())
+        },
+    )
+    .arg(Arg::new("app").required(true))
+    .arg(Arg::new("migration").required(true))
+    .arg(
+        Arg::new("backwards")
+            .long("backwards")
+            .action(ArgAction::SetTrue)
+            .help("The SQL that unapplies it"),
+    )
+}
