@@ -119,24 +119,27 @@ impl Executor for Transaction {
 /// Expands `$body` once per backend with `$query` bound to the prepared query
 /// and `$exec` to the pool or connection, so each operation is written once.
 macro_rules! on_backend {
-    ($target:expr, $sql:expr, $values:expr, |$query:ident, $exec:ident, $row:ident| $body:expr) => {{
+    ($target:expr, $sql:expr, $values:expr, |$query:ident, $exec:ident, $row:ident| $body:expr) => {
+        on_backend!($target, $sql, $values, true, |$query, $exec, $row| $body)
+    };
+    ($target:expr, $sql:expr, $values:expr, $persistent:expr, |$query:ident, $exec:ident, $row:ident| $body:expr) => {{
         let sql: &str = $sql;
         let values: Vec<Value> = $values;
         tracing::debug!(target: "estate::db", sql, params = values.len(), "query");
         match $target.0 {
             Destination::Pool(pool) => match pool {
                 Pool::Sqlite($exec) => {
-                    let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<Sqlite>(values)?);
+                    let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<Sqlite>(values)?).persistent($persistent);
                     let $row = Row::Sqlite;
                     $body
                 }
                 Pool::Postgres($exec) => {
-                    let $query = sqlx::query_with(AssertSqlSafe(number_parameters(sql)), arguments::<Postgres>(values)?);
+                    let $query = sqlx::query_with(AssertSqlSafe(number_parameters(sql)), arguments::<Postgres>(values)?).persistent($persistent);
                     let $row = Row::Postgres;
                     $body
                 }
                 Pool::MySql($exec) => {
-                    let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<MySql>(values)?);
+                    let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<MySql>(values)?).persistent($persistent);
                     let $row = Row::MySql;
                     $body
                 }
@@ -147,19 +150,19 @@ macro_rules! on_backend {
                 match conn {
                     Conn::Sqlite(conn) => {
                         let $exec = &mut **conn;
-                        let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<Sqlite>(values)?);
+                        let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<Sqlite>(values)?).persistent($persistent);
                         let $row = Row::Sqlite;
                         $body
                     }
                     Conn::Postgres(conn) => {
                         let $exec = &mut **conn;
-                        let $query = sqlx::query_with(AssertSqlSafe(number_parameters(sql)), arguments::<Postgres>(values)?);
+                        let $query = sqlx::query_with(AssertSqlSafe(number_parameters(sql)), arguments::<Postgres>(values)?).persistent($persistent);
                         let $row = Row::Postgres;
                         $body
                     }
                     Conn::MySql(conn) => {
                         let $exec = &mut **conn;
-                        let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<MySql>(values)?);
+                        let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<MySql>(values)?).persistent($persistent);
                         let $row = Row::MySql;
                         $body
                     }
@@ -224,14 +227,38 @@ pub(crate) async fn fetch_all(
     values: Vec<Value>,
 ) -> Result<Vec<Row>, DbError> {
     let started = std::time::Instant::now();
-    let result = async {
+    let retry = stale_plan_retry(target, &values);
+    let mut result = async {
         on_backend!(target, sql, values, |query, exec, row| {
             Ok(query.fetch_all(exec).await?.into_iter().map(row).collect())
         })
     }
     .await;
+    if let Some(values) = retry.filter(|_| is_stale_plan(&result)) {
+        result = async {
+            on_backend!(target, sql, values, false, |query, exec, row| {
+                Ok(query.fetch_all(exec).await?.into_iter().map(row).collect())
+            })
+        }
+        .await;
+    }
     crate::query_log::record(sql, started);
     result
+}
+
+/// PostgreSQL keeps prepared statements per connection; after a migration
+/// changes a column's type, one prepared before fails with "cached plan must
+/// not change result type". Outside a transaction such a query is run again
+/// unprepared, so a migration never breaks a running process's queries.
+fn stale_plan_retry(target: Target<'_>, values: &[Value]) -> Option<Vec<Value>> {
+    matches!(target.0, Destination::Pool(Pool::Postgres(_))).then(|| values.to_vec())
+}
+
+fn is_stale_plan<T>(result: &Result<T, DbError>) -> bool {
+    result.as_ref().err().is_some_and(|err| {
+        err.message()
+            .contains("cached plan must not change result type")
+    })
 }
 
 /// Runs a query; returns the first row, if any.
@@ -241,12 +268,21 @@ pub(crate) async fn fetch_optional(
     values: Vec<Value>,
 ) -> Result<Option<Row>, DbError> {
     let started = std::time::Instant::now();
-    let result = async {
+    let retry = stale_plan_retry(target, &values);
+    let mut result = async {
         on_backend!(target, sql, values, |query, exec, row| {
             Ok(query.fetch_optional(exec).await?.map(row))
         })
     }
     .await;
+    if let Some(values) = retry.filter(|_| is_stale_plan(&result)) {
+        result = async {
+            on_backend!(target, sql, values, false, |query, exec, row| {
+                Ok(query.fetch_optional(exec).await?.map(row))
+            })
+        }
+        .await;
+    }
     crate::query_log::record(sql, started);
     result
 }

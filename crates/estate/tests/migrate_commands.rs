@@ -263,3 +263,60 @@ async fn migrate_showmigrations_and_sqlmigrate() {
     })
     .await;
 }
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "shelf")]
+struct RenamedShelf {
+    id: Auto<i64>,
+    #[model(max_length = 20)]
+    title: String,
+}
+
+fn shelf_with_label() -> Vec<Migration> {
+    vec![
+        Migration::new("shelves", "0001_initial").operation(Operation::CreateModel(
+            ModelState::new("shelves", "RenamedShelf", "shelf")
+                .field(FieldState::auto("id"))
+                .field(FieldState::new("label", FieldType::String).max_length(20)),
+        )),
+    ]
+}
+
+#[tokio::test]
+async fn renames_are_answered_by_flag_in_ci() {
+    let dir = temp_dir("rename");
+    let app = || {
+        debug_app().app(
+            AppModule::new("shelves")
+                .model::<RenamedShelf>()
+                .migrations(dir, shelf_with_label),
+        )
+    };
+    // Unanswered, the rename looks like a new NOT NULL field: an error.
+    let (result, _) = run(app(), &["makemigrations", "--noinput"]).await;
+    assert!(
+        result
+            .unwrap_err()
+            .to_string()
+            .contains("RenamedShelf.title")
+    );
+    let (result, out) = run(
+        app(),
+        &[
+            "makemigrations",
+            "--noinput",
+            "--rename",
+            "RenamedShelf.label=title",
+        ],
+    )
+    .await;
+    result.unwrap();
+    assert!(
+        out.contains("- Rename field label on RenamedShelf to title"),
+        "{out}"
+    );
+    let source =
+        std::fs::read_to_string(format!("{dir}/0002_rename_renamedshelf_title.rs")).unwrap();
+    assert!(source.contains("Operation::RenameField"), "{source}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -4,8 +4,8 @@
 
 use estate::db::{Backend, Database, DbError, ErrorKind};
 use estate::orm::migrations::{
-    FieldState, MigrateTarget, Migration, MigrationGraph, ModelKey, ModelState, Operation,
-    RustFuture, applied, migrate, plan,
+    ConstraintState, FieldState, IndexState, MigrateTarget, Migration, MigrationGraph, ModelKey,
+    ModelState, Operation, RustFuture, applied, migrate, plan,
 };
 use estate::orm::{FieldType, OnDelete, RawSql, Value, params};
 use estate::test::each_backend;
@@ -390,4 +390,235 @@ fn the_graph_orders_apps_and_refuses_what_it_cannot_order() {
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Configuration);
     let _: Option<DbError> = None;
+}
+
+fn survey() -> ModelState {
+    ModelState::new("polls", "Question", "polls_question")
+        .field(FieldState::auto("id"))
+        .field(FieldState::new("question_text", FieldType::String).max_length(50))
+        .field(FieldState::new("votes", FieldType::Int))
+        .field(FieldState::new("code", FieldType::String).max_length(10))
+        .field(
+            FieldState::new("note", FieldType::String)
+                .max_length(20)
+                .null(),
+        )
+}
+
+fn alter(field: FieldState, fill: Option<Value>) -> Operation {
+    Operation::AlterField {
+        app: "polls".into(),
+        model: "Question".into(),
+        field,
+        fill,
+    }
+}
+
+fn evolution() -> Vec<Migration> {
+    vec![
+        Migration::new("polls", "0001_initial").operation(Operation::CreateModel(survey())),
+        Migration::new("polls", "0002_alter")
+            .depends_on("polls", "0001_initial")
+            .operation(alter(
+                FieldState::new("question_text", FieldType::String).max_length(200),
+                None,
+            ))
+            .operation(alter(FieldState::new("votes", FieldType::BigInt), None))
+            .operation(alter(
+                FieldState::new("note", FieldType::String).max_length(20),
+                Some(Value::String("none".into())),
+            ))
+            .operation(alter(
+                FieldState::new("code", FieldType::String)
+                    .max_length(10)
+                    .unique(),
+                None,
+            )),
+        Migration::new("polls", "0003_rename")
+            .depends_on("polls", "0002_alter")
+            .operation(Operation::RenameField {
+                app: "polls".into(),
+                model: "Question".into(),
+                old_name: "question_text".into(),
+                new_name: "text".into(),
+            })
+            .operation(Operation::RenameModel {
+                app: "polls".into(),
+                old_name: "Question".into(),
+                new_name: "Poll".into(),
+            })
+            .operation(Operation::AlterModelTable {
+                app: "polls".into(),
+                name: "Poll".into(),
+                table: "polls_poll".into(),
+            }),
+        Migration::new("polls", "0004_constraints")
+            .depends_on("polls", "0003_rename")
+            .operation(Operation::AddIndex {
+                app: "polls".into(),
+                model: "Poll".into(),
+                index: IndexState {
+                    name: "polls_poll_votes_code_idx".into(),
+                    fields: vec!["votes".into(), "code".into()],
+                },
+            })
+            .operation(Operation::AddConstraint {
+                app: "polls".into(),
+                model: "Poll".into(),
+                constraint: ConstraintState::Check {
+                    name: "polls_poll_votes_check".into(),
+                    sql: "votes >= 0".into(),
+                },
+            })
+            .operation(Operation::AddConstraint {
+                app: "polls".into(),
+                model: "Poll".into(),
+                constraint: ConstraintState::Unique {
+                    name: "polls_poll_text_note_uniq".into(),
+                    fields: vec!["text".into(), "note".into()],
+                },
+            }),
+        Migration::new("polls", "0005_drop_constraints")
+            .depends_on("polls", "0004_constraints")
+            .operation(Operation::RemoveIndex {
+                app: "polls".into(),
+                model: "Poll".into(),
+                name: "polls_poll_votes_code_idx".into(),
+            })
+            .operation(Operation::RemoveConstraint {
+                app: "polls".into(),
+                model: "Poll".into(),
+                name: "polls_poll_votes_check".into(),
+            }),
+    ]
+}
+
+#[tokio::test]
+async fn altering_renaming_and_constraining_keep_the_rows_both_ways() {
+    each_backend(async |db| {
+        let graph = MigrationGraph::new(evolution()).unwrap();
+        let to = |name: &str| MigrateTarget::To {
+            app: "polls".into(),
+            name: name.into(),
+        };
+        run(&db, &graph, to("0001_initial")).await;
+        for (text, votes, code, note) in [("Why?", 3, "a", Some("n")), ("How?", 5, "b", None)] {
+            db.execute(
+                "INSERT INTO polls_question (question_text, votes, code, note) VALUES (?, ?, ?, ?)",
+                params![text, votes, code, note],
+            )
+            .await
+            .unwrap();
+        }
+        let rows = |table: &'static str, text: &'static str| {
+            let db = db.clone();
+            async move {
+                db.fetch_all(
+                    &format!("SELECT {text}, votes, code, note FROM {table} ORDER BY id"),
+                    params![],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r.get::<String, usize>(0).unwrap(),
+                        // int before 0002, bigint after.
+                        r.get::<i64, usize>(1)
+                            .or_else(|_| r.get::<i32, usize>(1).map(i64::from))
+                            .unwrap(),
+                        r.get::<String, usize>(2).unwrap(),
+                        r.get::<Option<String>, usize>(3).unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+            }
+        };
+
+        run(&db, &graph, to("0002_alter")).await;
+        assert_eq!(
+            rows("polls_question", "question_text").await,
+            [
+                ("Why?".into(), 3, "a".into(), Some("n".into())),
+                ("How?".into(), 5, "b".into(), Some("none".into()))
+            ]
+        );
+        // Longer text fits, big numbers fit, NULL no longer does, codes are unique.
+        // (A statement text of its own: PostgreSQL connections keep the
+        // parameter types of statements prepared before the change.)
+        let long = "x".repeat(150);
+        db.execute(
+            "INSERT INTO polls_question (votes, question_text, code, note) VALUES (?, ?, ?, ?)",
+            params![5_000_000_000i64, long.as_str(), "c", "n"],
+        )
+        .await
+        .unwrap();
+        let err = db
+            .execute(
+                "INSERT INTO polls_question (question_text, votes, code, note) VALUES (?, ?, ?, NULL)",
+                params!["q", 1, "d"],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotNullViolation, "{err}");
+        let err = db
+            .execute(
+                "INSERT INTO polls_question (question_text, votes, code, note) VALUES (?, ?, ?, ?)",
+                params!["q", 1, "a", "n"],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+        db.execute("DELETE FROM polls_question WHERE code = ?", params!["c"])
+            .await
+            .unwrap();
+
+        run(&db, &graph, MigrateTarget::Latest).await;
+        let renamed = rows("polls_poll", "text").await;
+        assert_eq!(renamed.len(), 2);
+        assert_eq!(renamed[0].0, "Why?");
+        assert!(!has_column(&db, "polls_question", "id").await);
+        // The unique-together constraint is kept, the check is gone again.
+        let err = db
+            .execute(
+                "INSERT INTO polls_poll (text, votes, code, note) VALUES (?, ?, ?, ?)",
+                params!["Why?", 1, "z", "n"],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+        db.execute(
+            "INSERT INTO polls_poll (text, votes, code, note) VALUES (?, ?, ?, ?)",
+            params!["Neg", -1, "y", "n"],
+        )
+        .await
+        .unwrap();
+        db.execute("DELETE FROM polls_poll WHERE code = ?", params!["y"])
+            .await
+            .unwrap();
+
+        // At 0004 the check holds.
+        run(&db, &graph, to("0004_constraints")).await;
+        let err = db
+            .execute(
+                "INSERT INTO polls_poll (text, votes, code, note) VALUES (?, ?, ?, ?)",
+                params!["Neg", -1, "y", "n"],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::CheckViolation, "{err}");
+
+        // All the way back, then forwards again: the rows come through.
+        run(&db, &graph, to("0001_initial")).await;
+        assert_eq!(
+            rows("polls_question", "question_text").await,
+            [
+                ("Why?".into(), 3, "a".into(), Some("n".into())),
+                ("How?".into(), 5, "b".into(), Some("none".into()))
+            ]
+        );
+        run(&db, &graph, MigrateTarget::Latest).await;
+        assert_eq!(rows("polls_poll", "text").await.len(), 2);
+    })
+    .await;
 }

@@ -2,9 +2,10 @@
 //! of the models, and proposes the operations that turn one into the other
 //! (Django's `makemigrations`).
 //!
-//! It asks a [`Questioner`] what it cannot decide alone: the value existing
-//! rows get for a new NOT NULL column. Changes it cannot express yet are
-//! errors naming the model and field, never silently skipped.
+//! It asks a [`Questioner`] what it cannot decide alone: whether a field or
+//! model that disappeared while a similar one appeared was renamed (a rename
+//! is never guessed), and the value existing rows get for a new NOT NULL
+//! column.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,9 +16,59 @@ use crate::value::Value;
 
 /// Answers the autodetector's questions.
 pub trait Questioner {
-    /// The value existing rows of `model` get for the new NOT NULL `field`
-    /// (a one-off default), or an error to stop.
+    /// The value existing rows of `model` get for the NOT NULL `field` (new,
+    /// or no longer nullable): a one-off default, or an error to stop.
     fn fill_value(&mut self, model: &ModelState, field: &FieldState) -> Result<Value, DbError>;
+
+    /// Whether `old` of `model` was renamed to `new` (same definition).
+    fn rename_field(
+        &mut self,
+        _model: &ModelState,
+        _old: &FieldState,
+        _new: &FieldState,
+    ) -> Result<bool, DbError> {
+        Ok(false)
+    }
+
+    /// Whether model `old` was renamed to `new` (same fields).
+    fn rename_model(&mut self, _old: &ModelState, _new: &ModelState) -> Result<bool, DbError> {
+        Ok(false)
+    }
+}
+
+/// Answers rename questions from a list (`Model.old=new` for fields,
+/// `Old=New` for models: the `--rename` flag, for CI) and passes the rest on.
+pub struct Answers<'a> {
+    /// The renames that happened.
+    pub renames: Vec<String>,
+    /// Who answers the other questions.
+    pub inner: &'a mut dyn Questioner,
+}
+
+impl Questioner for Answers<'_> {
+    fn fill_value(&mut self, model: &ModelState, field: &FieldState) -> Result<Value, DbError> {
+        self.inner.fill_value(model, field)
+    }
+
+    fn rename_field(
+        &mut self,
+        model: &ModelState,
+        old: &FieldState,
+        new: &FieldState,
+    ) -> Result<bool, DbError> {
+        let answer = format!("{}.{}={}", model.name, old.name, new.name);
+        if self.renames.contains(&answer) {
+            return Ok(true);
+        }
+        self.inner.rename_field(model, old, new)
+    }
+
+    fn rename_model(&mut self, old: &ModelState, new: &ModelState) -> Result<bool, DbError> {
+        if self.renames.contains(&format!("{}={}", old.name, new.name)) {
+            return Ok(true);
+        }
+        self.inner.rename_model(old, new)
+    }
 }
 
 /// For `--noinput`: every question is an error saying what to do instead.
@@ -53,15 +104,6 @@ impl Changes {
     }
 }
 
-fn unsupported(what: String) -> DbError {
-    DbError::new(
-        ErrorKind::Configuration,
-        format!(
-            "{what}: this change cannot be migrated automatically yet; write the migration by hand (RunSql) or undo the change"
-        ),
-    )
-}
-
 /// The default a model field declares, used as the fill value when it has one.
 pub type Defaults<'a> = &'a dyn Fn(&ModelKey, &str) -> Option<Value>;
 
@@ -75,40 +117,152 @@ pub fn detect(
     questioner: &mut dyn Questioner,
 ) -> Result<Changes, DbError> {
     let mut changes = Changes::default();
-    let mut push = |app: &str, op: Operation| {
+    // The state as the operations so far leave it: renames are applied to
+    // it so the comparisons after them see the new names.
+    let mut working = from.clone();
+    let push = |changes: &mut Changes,
+                working: &mut ProjectState,
+                app: &str,
+                op: Operation|
+     -> Result<(), DbError> {
+        op.state_forwards(working)?;
         changes
             .operations
             .entry(app.to_owned())
             .or_default()
             .push(op);
+        Ok(())
     };
+
+    // Renamed models: one gone and one new in the same app, same fields.
+    let gone: Vec<ModelState> = working
+        .models
+        .values()
+        .filter(|m| !to.models.contains_key(&m.key()))
+        .cloned()
+        .collect();
+    for old in gone {
+        let candidate = to
+            .models
+            .values()
+            .filter(|m| m.app == old.app && !working.models.contains_key(&m.key()))
+            .find(|m| same_fields(&old, m));
+        if let Some(new) = candidate {
+            if questioner.rename_model(&old, new)? {
+                push(
+                    &mut changes,
+                    &mut working,
+                    &old.app,
+                    Operation::RenameModel {
+                        app: old.app.clone(),
+                        old_name: old.name.clone(),
+                        new_name: new.name.clone(),
+                    },
+                )?;
+            }
+        }
+    }
 
     // New models, each after the models it points at.
     let mut created: Vec<&ModelState> = to
         .models
         .values()
-        .filter(|m| !from.models.contains_key(&m.key()))
+        .filter(|m| !working.models.contains_key(&m.key()))
         .collect();
     order_by_references(&mut created);
-    for model in &created {
-        push(&model.app, Operation::CreateModel((*model).clone()));
+    for model in created {
+        push(
+            &mut changes,
+            &mut working,
+            &model.app,
+            Operation::CreateModel(model.clone()),
+        )?;
     }
 
-    // Changed models: columns added, removed, or altered.
+    // Changed models.
     for model in to.models.values() {
-        let Some(old) = from.model(&model.key()) else {
+        let Some(old) = working.model(&model.key()).cloned() else {
             continue;
         };
+        let app = &model.app;
         if old.table != model.table {
-            return Err(unsupported(format!(
-                "the table of {} changed from `{}` to `{}`",
-                model.key(),
-                old.table,
-                model.table
-            )));
+            push(
+                &mut changes,
+                &mut working,
+                app,
+                Operation::AlterModelTable {
+                    app: app.clone(),
+                    name: model.name.clone(),
+                    table: model.table.clone(),
+                },
+            )?;
         }
+        // Constraints and indexes that go, before the fields they use.
+        for constraint in &old.constraints {
+            if !model.constraints.contains(constraint) {
+                push(
+                    &mut changes,
+                    &mut working,
+                    app,
+                    Operation::RemoveConstraint {
+                        app: app.clone(),
+                        model: model.name.clone(),
+                        name: constraint.name().to_owned(),
+                    },
+                )?;
+            }
+        }
+        for index in &old.indexes {
+            if !model.indexes.contains(index) {
+                push(
+                    &mut changes,
+                    &mut working,
+                    app,
+                    Operation::RemoveIndex {
+                        app: app.clone(),
+                        model: model.name.clone(),
+                        name: index.name.clone(),
+                    },
+                )?;
+            }
+        }
+        // Renamed fields: one gone and one new with the same definition.
+        for new in &model.fields {
+            if old.get_field(&new.name).is_some() {
+                continue;
+            }
+            let current = working
+                .model(&model.key())
+                .cloned()
+                .unwrap_or_else(|| old.clone());
+            let candidate = current
+                .fields
+                .iter()
+                .filter(|f| model.get_field(&f.name).is_none())
+                .find(|f| same_but_name(f, new))
+                .cloned();
+            if let Some(previous) = candidate {
+                if questioner.rename_field(model, &previous, new)? {
+                    push(
+                        &mut changes,
+                        &mut working,
+                        app,
+                        Operation::RenameField {
+                            app: app.clone(),
+                            model: model.name.clone(),
+                            old_name: previous.name.clone(),
+                            new_name: new.name.clone(),
+                        },
+                    )?;
+                }
+            }
+        }
+        let current = working
+            .model(&model.key())
+            .cloned()
+            .unwrap_or_else(|| old.clone());
         for field in &model.fields {
-            match old.get_field(&field.name) {
+            match current.get_field(&field.name) {
                 None => {
                     let fill = if field.null {
                         None
@@ -119,33 +273,49 @@ pub fn detect(
                         }
                     };
                     push(
-                        &model.app,
+                        &mut changes,
+                        &mut working,
+                        app,
                         Operation::AddField {
-                            app: model.app.clone(),
+                            app: app.clone(),
                             model: model.name.clone(),
                             field: field.clone(),
                             fill,
                         },
-                    );
+                    )?;
                 }
-                // Choices live in the code: a change needs no SQL.
                 Some(previous) if !same_column(previous, field) => {
-                    return Err(unsupported(format!(
-                        "the field {}.{} changed ({})",
-                        model.key(),
-                        field.name,
-                        describe_difference(previous, field)
-                    )));
+                    let fill = if previous.null && !field.null {
+                        match defaults(&model.key(), &field.name) {
+                            Some(value) => Some(value),
+                            None => Some(questioner.fill_value(model, field)?),
+                        }
+                    } else {
+                        None
+                    };
+                    push(
+                        &mut changes,
+                        &mut working,
+                        app,
+                        Operation::AlterField {
+                            app: app.clone(),
+                            model: model.name.clone(),
+                            field: field.clone(),
+                            fill,
+                        },
+                    )?;
                 }
                 Some(_) => {}
             }
         }
-        for field in &old.fields {
+        for field in &current.fields {
             if model.get_field(&field.name).is_none() {
                 push(
-                    &model.app,
+                    &mut changes,
+                    &mut working,
+                    app,
                     Operation::RemoveField {
-                        app: model.app.clone(),
+                        app: app.clone(),
                         model: model.name.clone(),
                         name: field.name.clone(),
                         fill: if field.null {
@@ -154,33 +324,64 @@ pub fn detect(
                             defaults(&model.key(), &field.name)
                         },
                     },
-                );
+                )?;
             }
         }
-        if old.constraints != model.constraints || old.indexes != model.indexes {
-            return Err(unsupported(format!(
-                "the constraints or indexes of {} changed",
-                model.key()
-            )));
+        let current = working
+            .model(&model.key())
+            .cloned()
+            .unwrap_or_else(|| old.clone());
+        for index in &model.indexes {
+            if !current.indexes.contains(index) {
+                push(
+                    &mut changes,
+                    &mut working,
+                    app,
+                    Operation::AddIndex {
+                        app: app.clone(),
+                        model: model.name.clone(),
+                        index: index.clone(),
+                    },
+                )?;
+            }
+        }
+        for constraint in &model.constraints {
+            if !current.constraints.contains(constraint) {
+                push(
+                    &mut changes,
+                    &mut working,
+                    app,
+                    Operation::AddConstraint {
+                        app: app.clone(),
+                        model: model.name.clone(),
+                        constraint: constraint.clone(),
+                    },
+                )?;
+            }
         }
     }
 
     // Deleted models, models pointing at others first.
-    let mut deleted: Vec<&ModelState> = from
+    let mut deleted: Vec<ModelState> = working
         .models
         .values()
         .filter(|m| !to.models.contains_key(&m.key()))
+        .cloned()
         .collect();
-    order_by_references(&mut deleted);
-    deleted.reverse();
+    let mut refs: Vec<&ModelState> = deleted.iter().collect();
+    order_by_references(&mut refs);
+    let order: Vec<ModelKey> = refs.iter().rev().map(|m| m.key()).collect();
+    deleted.sort_by_key(|m| order.iter().position(|k| *k == m.key()));
     for model in deleted {
         push(
+            &mut changes,
+            &mut working,
             &model.app,
             Operation::DeleteModel {
                 app: model.app.clone(),
                 name: model.name.clone(),
             },
-        );
+        )?;
     }
 
     // Cross-app references make the new migration depend on the other app.
@@ -188,7 +389,9 @@ pub fn detect(
         for operation in operations {
             let fields: Vec<&FieldState> = match operation {
                 Operation::CreateModel(model) => model.fields.iter().collect(),
-                Operation::AddField { field, .. } => vec![field],
+                Operation::AddField { field, .. } | Operation::AlterField { field, .. } => {
+                    vec![field]
+                }
                 _ => Vec::new(),
             };
             for field in fields {
@@ -207,14 +410,32 @@ pub fn detect(
     Ok(changes)
 }
 
+/// Two models with the same columns (a rename candidate).
+fn same_fields(a: &ModelState, b: &ModelState) -> bool {
+    a.fields.len() == b.fields.len()
+        && a.fields
+            .iter()
+            .zip(&b.fields)
+            .all(|(x, y)| same_column(x, y))
+}
+
+/// Two fields alike but for their names (and a column that follows them).
+fn same_but_name(old: &FieldState, new: &FieldState) -> bool {
+    let follows = |f: &FieldState| f.column == f.name || f.column == format!("{}_id", f.name);
+    let column_ok = old.column == new.column || (follows(old) && follows(new));
+    column_ok
+        && same_column(
+            &FieldState {
+                name: new.name.clone(),
+                column: new.column.clone(),
+                ..old.clone()
+            },
+            new,
+        )
+}
+
 fn same_column(a: &FieldState, b: &FieldState) -> bool {
-    FieldState {
-        choices: Vec::new(),
-        ..a.clone()
-    } == FieldState {
-        choices: Vec::new(),
-        ..b.clone()
-    }
+    a == b
 }
 
 /// Orders models so that each comes after the models (in the list) it
@@ -238,39 +459,4 @@ fn order_by_references(models: &mut Vec<&ModelState>) {
         ordered.push(remaining.remove(index));
     }
     *models = ordered;
-}
-
-fn describe_difference(old: &FieldState, new: &FieldState) -> String {
-    let mut parts = Vec::new();
-    if old.column != new.column {
-        parts.push(format!("column {} → {}", old.column, new.column));
-    }
-    if old.field_type != new.field_type {
-        parts.push(format!("type {:?} → {:?}", old.field_type, new.field_type));
-    }
-    if old.null != new.null {
-        parts.push(format!("null {} → {}", old.null, new.null));
-    }
-    if old.max_length != new.max_length {
-        parts.push(format!(
-            "max_length {:?} → {:?}",
-            old.max_length, new.max_length
-        ));
-    }
-    if old.unique != new.unique {
-        parts.push(format!("unique {} → {}", old.unique, new.unique));
-    }
-    if old.index != new.index {
-        parts.push(format!("index {} → {}", old.index, new.index));
-    }
-    if (old.max_digits, old.decimal_places) != (new.max_digits, new.decimal_places) {
-        parts.push("digits".to_owned());
-    }
-    if old.relation != new.relation {
-        parts.push("relation".to_owned());
-    }
-    if old.primary_key != new.primary_key {
-        parts.push("primary key".to_owned());
-    }
-    parts.join(", ")
 }

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::schema::{self, Statement};
-use super::state::{FieldState, ModelKey, ModelState, ProjectState};
+use super::state::{ConstraintState, FieldState, IndexState, ModelKey, ModelState, ProjectState};
 use crate::backends::Backend;
 use crate::error::{DbError, ErrorKind};
 use crate::transaction::Transaction;
@@ -53,6 +53,83 @@ pub enum Operation {
         name: String,
         /// The value for rows when the column comes back.
         fill: Option<Value>,
+    },
+    /// Changes a field's definition (type, null, max_length, unique, index,
+    /// column); `fill` replaces NULLs when it becomes NOT NULL.
+    AlterField {
+        /// The model's app.
+        app: String,
+        /// The model.
+        model: String,
+        /// The new definition (same name).
+        field: FieldState,
+        /// The value that replaces NULLs.
+        fill: Option<Value>,
+    },
+    /// Renames a field (and its column, when the column follows the name).
+    RenameField {
+        /// The model's app.
+        app: String,
+        /// The model.
+        model: String,
+        /// The current name.
+        old_name: String,
+        /// The new name.
+        new_name: String,
+    },
+    /// Renames a model (its table stays; see `AlterModelTable`).
+    RenameModel {
+        /// The model's app.
+        app: String,
+        /// The current name.
+        old_name: String,
+        /// The new name.
+        new_name: String,
+    },
+    /// Renames a model's table.
+    AlterModelTable {
+        /// The model's app.
+        app: String,
+        /// The model.
+        name: String,
+        /// The new table name.
+        table: String,
+    },
+    /// Adds an index over several fields.
+    AddIndex {
+        /// The model's app.
+        app: String,
+        /// The model.
+        model: String,
+        /// The index.
+        index: IndexState,
+    },
+    /// Drops an index by name.
+    RemoveIndex {
+        /// The model's app.
+        app: String,
+        /// The model.
+        model: String,
+        /// The index's name.
+        name: String,
+    },
+    /// Adds a constraint (unique together, check).
+    AddConstraint {
+        /// The model's app.
+        app: String,
+        /// The model.
+        model: String,
+        /// The constraint.
+        constraint: ConstraintState,
+    },
+    /// Drops a constraint by name.
+    RemoveConstraint {
+        /// The model's app.
+        app: String,
+        /// The model.
+        model: String,
+        /// The constraint's name.
+        name: String,
     },
     /// Raw SQL; without `backward` the migration cannot be unapplied.
     RunSql {
@@ -114,6 +191,25 @@ fn model<'a>(state: &'a ProjectState, app: &str, name: &str) -> Result<&'a Model
     })
 }
 
+fn field_of<'a>(model: &'a ModelState, name: &str) -> Result<&'a FieldState, DbError> {
+    model
+        .get_field(name)
+        .ok_or_else(|| missing(&format!("{}.{} has no field {name}", model.app, model.name)))
+}
+
+fn constraint_of<'a>(model: &'a ModelState, name: &str) -> Result<&'a ConstraintState, DbError> {
+    model
+        .constraints
+        .iter()
+        .find(|c| c.name() == name)
+        .ok_or_else(|| {
+            missing(&format!(
+                "{}.{} has no constraint {name}",
+                model.app, model.name
+            ))
+        })
+}
+
 fn sql(statements: Vec<Statement>) -> Vec<Step> {
     statements.into_iter().map(Step::Sql).collect()
 }
@@ -141,6 +237,33 @@ impl Operation {
             }
             Operation::RemoveField { model, name, .. } => {
                 format!("Remove field {name} from {model}")
+            }
+            Operation::AlterField { model, field, .. } => {
+                format!("Alter field {} on {model}", field.name)
+            }
+            Operation::RenameField {
+                model,
+                old_name,
+                new_name,
+                ..
+            } => format!("Rename field {old_name} on {model} to {new_name}"),
+            Operation::RenameModel {
+                old_name, new_name, ..
+            } => format!("Rename model {old_name} to {new_name}"),
+            Operation::AlterModelTable { name, table, .. } => {
+                format!("Rename table for {name} to {table}")
+            }
+            Operation::AddIndex { model, index, .. } => {
+                format!("Create index {} on {model}", index.name)
+            }
+            Operation::RemoveIndex { model, name, .. } => {
+                format!("Remove index {name} from {model}")
+            }
+            Operation::AddConstraint {
+                model, constraint, ..
+            } => format!("Create constraint {} on {model}", constraint.name()),
+            Operation::RemoveConstraint { model, name, .. } => {
+                format!("Remove constraint {name} from {model}")
             }
             Operation::RunSql { .. } => "Raw SQL operation".to_owned(),
             Operation::RunRust { .. } => "Raw Rust operation".to_owned(),
@@ -194,6 +317,130 @@ impl Operation {
                     return Err(missing(&format!("{app}.{model} has no field {name}")));
                 }
             }
+            Operation::AlterField {
+                app, model, field, ..
+            } => {
+                let target = model_mut(state, app, model)?;
+                let slot = target
+                    .fields
+                    .iter_mut()
+                    .find(|f| f.name == field.name)
+                    .ok_or_else(|| {
+                        missing(&format!("{app}.{model} has no field {}", field.name))
+                    })?;
+                *slot = field.clone();
+            }
+            Operation::RenameField {
+                app,
+                model,
+                old_name,
+                new_name,
+            } => {
+                let target = model_mut(state, app, model)?;
+                if target.get_field(new_name).is_some() {
+                    return Err(missing(&format!(
+                        "{app}.{model} already has a field {new_name}"
+                    )));
+                }
+                let field = target
+                    .fields
+                    .iter_mut()
+                    .find(|f| f.name == *old_name)
+                    .ok_or_else(|| missing(&format!("{app}.{model} has no field {old_name}")))?;
+                field.name = new_name.clone();
+                // The column follows the name unless it was set apart.
+                if field.column == *old_name {
+                    field.column = new_name.clone();
+                } else if field.column == format!("{old_name}_id") && field.relation.is_some() {
+                    field.column = format!("{new_name}_id");
+                }
+                let rename = |names: &mut Vec<String>| {
+                    for name in names.iter_mut().filter(|n| *n == old_name) {
+                        name.clone_from(new_name);
+                    }
+                };
+                for index in &mut target.indexes {
+                    rename(&mut index.fields);
+                }
+                for constraint in &mut target.constraints {
+                    if let ConstraintState::Unique { fields, .. } = constraint {
+                        rename(fields);
+                    }
+                }
+            }
+            Operation::RenameModel {
+                app,
+                old_name,
+                new_name,
+            } => {
+                let old_key = ModelKey::new(app, old_name);
+                let new_key = ModelKey::new(app, new_name);
+                if state.models.contains_key(&new_key) {
+                    return Err(missing(&format!("model {new_key} already exists")));
+                }
+                let mut model = state
+                    .models
+                    .remove(&old_key)
+                    .ok_or_else(|| missing(&format!("there is no model {old_key} to rename")))?;
+                model.name.clone_from(new_name);
+                state.models.insert(new_key.clone(), model);
+                for other in state.models.values_mut() {
+                    for field in &mut other.fields {
+                        if let Some(relation) = &mut field.relation {
+                            if relation.to == old_key {
+                                relation.to = new_key.clone();
+                            }
+                        }
+                    }
+                }
+            }
+            Operation::AlterModelTable { app, name, table } => {
+                model_mut(state, app, name)?.table.clone_from(table);
+            }
+            Operation::AddIndex { app, model, index } => {
+                let target = model_mut(state, app, model)?;
+                if target.indexes.iter().any(|i| i.name == index.name) {
+                    return Err(missing(&format!(
+                        "{app}.{model} already has an index {}",
+                        index.name
+                    )));
+                }
+                target.indexes.push(index.clone());
+            }
+            Operation::RemoveIndex { app, model, name } => {
+                let target = model_mut(state, app, model)?;
+                let before = target.indexes.len();
+                target.indexes.retain(|i| i.name != *name);
+                if target.indexes.len() == before {
+                    return Err(missing(&format!("{app}.{model} has no index {name}")));
+                }
+            }
+            Operation::AddConstraint {
+                app,
+                model,
+                constraint,
+            } => {
+                let target = model_mut(state, app, model)?;
+                if target
+                    .constraints
+                    .iter()
+                    .any(|c| c.name() == constraint.name())
+                {
+                    return Err(missing(&format!(
+                        "{app}.{model} already has a constraint {}",
+                        constraint.name()
+                    )));
+                }
+                target.constraints.push(constraint.clone());
+            }
+            Operation::RemoveConstraint { app, model, name } => {
+                let target = model_mut(state, app, model)?;
+                let before = target.constraints.len();
+                target.constraints.retain(|c| c.name() != name);
+                if target.constraints.len() == before {
+                    return Err(missing(&format!("{app}.{model} has no constraint {name}")));
+                }
+            }
             Operation::RunSql { .. } | Operation::RunRust { .. } => {}
         }
         Ok(())
@@ -239,6 +486,87 @@ impl Operation {
                     .get_field(field)
                     .ok_or_else(|| missing(&format!("{app}.{name} has no field {field}")))?;
                 sql(schema::remove_field(
+                    to,
+                    before,
+                    model(to, app, name)?,
+                    removed,
+                    backend,
+                ))
+            }
+            Operation::AlterField {
+                app,
+                model: name,
+                field,
+                fill,
+            } => {
+                let before = model(from, app, name)?;
+                let old = field_of(before, &field.name)?;
+                sql(schema::alter_field(
+                    to,
+                    before,
+                    model(to, app, name)?,
+                    old,
+                    field,
+                    fill.as_ref(),
+                    backend,
+                )?)
+            }
+            Operation::RenameField {
+                app,
+                model: name,
+                old_name,
+                new_name,
+            } => {
+                let before = model(from, app, name)?;
+                let after = model(to, app, name)?;
+                sql(schema::rename_field(
+                    to,
+                    before,
+                    after,
+                    field_of(before, old_name)?,
+                    field_of(after, new_name)?,
+                    backend,
+                )?)
+            }
+            Operation::RenameModel { .. } => Vec::new(),
+            Operation::AlterModelTable { app, name, .. } => sql(schema::alter_table_name(
+                model(from, app, name)?,
+                model(to, app, name)?,
+                backend,
+            )),
+            Operation::AddIndex {
+                app,
+                model: name,
+                index,
+            } => sql(schema::add_index(model(to, app, name)?, index, backend)),
+            Operation::RemoveIndex {
+                app,
+                model: name,
+                name: index,
+            } => sql(schema::remove_index(
+                model(from, app, name)?,
+                index,
+                backend,
+            )),
+            Operation::AddConstraint {
+                app,
+                model: name,
+                constraint,
+            } => sql(schema::add_constraint(
+                to,
+                model(from, app, name)?,
+                model(to, app, name)?,
+                constraint,
+                backend,
+            )),
+            Operation::RemoveConstraint {
+                app,
+                model: name,
+                name: constraint,
+            } => {
+                let before = model(from, app, name)?;
+                let removed = constraint_of(before, constraint)?;
+                sql(schema::remove_constraint(
                     to,
                     before,
                     model(to, app, name)?,
@@ -306,6 +634,93 @@ impl Operation {
                     fill.as_ref(),
                     backend,
                 )?)
+            }
+            Operation::AlterField {
+                app,
+                model: name,
+                field,
+                fill,
+            } => {
+                let restored = model(from, app, name)?;
+                sql(schema::alter_field(
+                    from,
+                    model(to, app, name)?,
+                    restored,
+                    field,
+                    field_of(restored, &field.name)?,
+                    fill.as_ref(),
+                    backend,
+                )?)
+            }
+            Operation::RenameField {
+                app,
+                model: name,
+                old_name,
+                new_name,
+            } => {
+                let current = model(to, app, name)?;
+                let restored = model(from, app, name)?;
+                sql(schema::rename_field(
+                    from,
+                    current,
+                    restored,
+                    field_of(current, new_name)?,
+                    field_of(restored, old_name)?,
+                    backend,
+                )?)
+            }
+            Operation::RenameModel { .. } => Vec::new(),
+            Operation::AlterModelTable { app, name, .. } => sql(schema::alter_table_name(
+                model(to, app, name)?,
+                model(from, app, name)?,
+                backend,
+            )),
+            Operation::AddIndex {
+                app,
+                model: name,
+                index,
+            } => sql(schema::remove_index(
+                model(to, app, name)?,
+                &index.name,
+                backend,
+            )),
+            Operation::RemoveIndex {
+                app,
+                model: name,
+                name: index,
+            } => {
+                let restored = model(from, app, name)?;
+                let definition = restored
+                    .indexes
+                    .iter()
+                    .find(|i| i.name == *index)
+                    .ok_or_else(|| missing(&format!("{app}.{name} has no index {index}")))?;
+                sql(schema::add_index(restored, definition, backend))
+            }
+            Operation::AddConstraint {
+                app,
+                model: name,
+                constraint,
+            } => sql(schema::remove_constraint(
+                from,
+                model(to, app, name)?,
+                model(from, app, name)?,
+                constraint,
+                backend,
+            )),
+            Operation::RemoveConstraint {
+                app,
+                model: name,
+                name: constraint,
+            } => {
+                let restored = model(from, app, name)?;
+                sql(schema::add_constraint(
+                    from,
+                    model(to, app, name)?,
+                    restored,
+                    constraint_of(restored, constraint)?,
+                    backend,
+                ))
             }
             Operation::RunSql { backward, .. } => {
                 raw(backward.as_ref().ok_or_else(irreversible)?)

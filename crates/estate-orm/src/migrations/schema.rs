@@ -42,23 +42,28 @@ pub(crate) fn quote(backend: Backend, name: &str) -> String {
     backends::quote(backend, name)
 }
 
-/// `<table>_<column>_idx` and friends: shortened with a stable hash when too
-/// long for the backend (like Django's index names).
+/// `<table>_<column>_idx`: shortened with a stable hash when too long for
+/// the backend (like Django's index names).
 pub(crate) fn index_name(table: &str, column: &str, max: usize) -> String {
-    let name = format!("{table}_{column}_idx");
+    limited(&format!("{table}_{column}"), "idx", max)
+}
+
+/// `<base>_<suffix>` in at most `max` bytes: a long name keeps its start and
+/// ends in a stable (FNV-1a) hash of the whole.
+fn limited(base: &str, suffix: &str, max: usize) -> String {
+    let name = format!("{base}_{suffix}");
     if name.len() <= max {
         return name;
     }
-    // FNV-1a: stable across runs and platforms.
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    let suffix = format!("_{:08x}_idx", hash as u32);
-    let mut keep = max - suffix.len();
+    let tail = format!("_{:08x}_{suffix}", hash as u32);
+    let mut keep = max - tail.len();
     while !name.is_char_boundary(keep) {
         keep -= 1;
     }
-    format!("{}{suffix}", &name[..keep])
+    format!("{}{tail}", &name[..keep])
 }
 
 /// The column's SQL type; a foreign key to a text key takes the key's length.
@@ -97,8 +102,6 @@ fn column_sql(project: &ProjectState, field: &FieldState, backend: Backend, null
         } else {
             sql.push_str("PRIMARY KEY");
         }
-    } else if field.unique {
-        sql.push_str(" UNIQUE");
     }
     if backend != Backend::MySql {
         if let Some(references) = references(project, field, backend) {
@@ -121,11 +124,33 @@ fn references(project: &ProjectState, field: &FieldState, backend: Backend) -> O
     ))
 }
 
+/// The named unique constraint of one field (named, so it can be dropped).
+fn unique_constraint(table: &str, field: &FieldState, backend: Backend) -> String {
+    format!(
+        "CONSTRAINT {} UNIQUE ({})",
+        quote(backend, &unique_name(table, &field.column, backend)),
+        quote(backend, &field.column)
+    )
+}
+
+fn unique_name(table: &str, column: &str, backend: Backend) -> String {
+    named(table, column, "uniq", backend)
+}
+
+/// `<table>_<column>_<suffix>`, within the backend's identifier length.
+fn named(table: &str, column: &str, suffix: &str, backend: Backend) -> String {
+    limited(
+        &format!("{table}_{column}"),
+        suffix,
+        backend.features().max_identifier_length,
+    )
+}
+
 /// The name of a foreign key constraint. MySQL gets named, table-level
 /// constraints (it needs the name to drop one); the others declare the
 /// reference on the column.
 fn foreign_key_name(table: &str, column: &str, backend: Backend) -> String {
-    index_name(table, column, backend.features().max_identifier_length).replace("_idx", "_fk")
+    named(table, column, "fk", backend)
 }
 
 /// MySQL's `CONSTRAINT .. FOREIGN KEY (..) REFERENCES ..` for a field.
@@ -163,6 +188,9 @@ fn create_table(
         .iter()
         .map(|f| column_sql(project, f, backend, f.null))
         .collect();
+    for field in model.fields.iter().filter(|f| f.unique && !f.primary_key) {
+        parts.push(unique_constraint(&model.table, field, backend));
+    }
     if backend == Backend::MySql {
         parts.extend(
             model
@@ -317,6 +345,12 @@ pub(crate) fn add_field(
             )));
         }
     }
+    if field.unique {
+        statements.push(Statement::plain(format!(
+            "ALTER TABLE {table} ADD {}",
+            unique_constraint(&after.table, field, backend)
+        )));
+    }
     if backend == Backend::MySql {
         if let Some(constraint) = mysql_foreign_key(project, &after.table, field) {
             statements.push(Statement::plain(format!(
@@ -383,6 +417,255 @@ pub(crate) fn remove_field(
     statements
 }
 
+/// Changes `old` into `new` (same field name) in the table of `before`;
+/// `fill` replaces NULLs when the column becomes NOT NULL.
+pub(crate) fn alter_field(
+    project: &ProjectState,
+    before: &ModelState,
+    after: &ModelState,
+    old: &FieldState,
+    new: &FieldState,
+    fill: Option<&Value>,
+    backend: Backend,
+) -> Result<Vec<Statement>, DbError> {
+    if old.primary_key != new.primary_key
+        || old.relation.as_ref().map(|r| &r.to) != new.relation.as_ref().map(|r| &r.to)
+    {
+        return Err(DbError::new(
+            ErrorKind::Other,
+            format!(
+                "cannot change whether `{}.{}` is the primary key or which model it points at \
+                 in place: add a new field, copy the data (RunSql), and remove the old one",
+                after.name, new.name
+            ),
+        ));
+    }
+    if backend == Backend::Sqlite {
+        let fills = fill.map(|v| (new.name.clone(), v.clone()));
+        return Ok(rebuild_with(project, before, after, fills, backend));
+    }
+    let table = quote(backend, &after.table);
+    let mut statements = Vec::new();
+    // Old single-column index and unique constraint, by their old names.
+    let had_index = field_index(before, old, backend).is_some();
+    let has_index = field_index(after, new, backend).is_some();
+    let renamed = old.column != new.column;
+    if old.unique && !old.primary_key && (!new.unique || renamed) {
+        statements.push(Statement::plain(drop_unique(
+            backend,
+            &before.table,
+            &unique_name(&before.table, &old.column, backend),
+        )));
+    }
+    if had_index && (!has_index || renamed) {
+        statements.push(drop_index(
+            backend,
+            &before.table,
+            &index_name(
+                &before.table,
+                &old.column,
+                backend.features().max_identifier_length,
+            ),
+        ));
+    }
+    if renamed {
+        statements.push(Statement::plain(format!(
+            "ALTER TABLE {table} RENAME COLUMN {} TO {}",
+            quote(backend, &old.column),
+            quote(backend, &new.column)
+        )));
+    }
+    let column = quote(backend, &new.column);
+    if old.null && !new.null {
+        if let Some(fill) = fill {
+            statements.push(Statement {
+                sql: format!("UPDATE {table} SET {column} = ? WHERE {column} IS NULL"),
+                params: vec![fill.clone()],
+            });
+        }
+    }
+    let new_type = backends::column_type(backend, &column_spec(project, new));
+    let type_changed = column_spec(project, old) != column_spec(project, new);
+    match backend {
+        Backend::Postgres => {
+            if type_changed {
+                statements.push(Statement::plain(format!(
+                    "ALTER TABLE {table} ALTER COLUMN {column} TYPE {new_type} USING {column}::{new_type}"
+                )));
+            }
+            if old.null != new.null {
+                let change = if new.null { "DROP" } else { "SET" };
+                statements.push(Statement::plain(format!(
+                    "ALTER TABLE {table} ALTER COLUMN {column} {change} NOT NULL"
+                )));
+            }
+        }
+        _ => {
+            if type_changed || old.null != new.null {
+                let null = if new.null { "NULL" } else { "NOT NULL" };
+                statements.push(Statement::plain(format!(
+                    "ALTER TABLE {table} MODIFY {column} {new_type} {null}"
+                )));
+            }
+        }
+    }
+    if new.unique && !new.primary_key && (!old.unique || renamed) {
+        statements.push(Statement::plain(format!(
+            "ALTER TABLE {table} ADD {}",
+            unique_constraint(&after.table, new, backend)
+        )));
+    }
+    if has_index && (!had_index || renamed) {
+        statements.extend(field_index(after, new, backend));
+    }
+    Ok(statements)
+}
+
+/// Renames field `old` (in `before`) to `new` (in `after`): the column,
+/// and the names of its own index and unique constraint.
+pub(crate) fn rename_field(
+    project: &ProjectState,
+    before: &ModelState,
+    after: &ModelState,
+    old: &FieldState,
+    new: &FieldState,
+    backend: Backend,
+) -> Result<Vec<Statement>, DbError> {
+    if old.column == new.column {
+        return Ok(Vec::new());
+    }
+    if backend != Backend::Sqlite {
+        return alter_field(project, before, after, old, new, None, backend);
+    }
+    let mut statements = Vec::new();
+    let had_index = field_index(before, old, backend).is_some();
+    if had_index {
+        statements.push(drop_index(
+            backend,
+            &before.table,
+            &index_name(
+                &before.table,
+                &old.column,
+                backend.features().max_identifier_length,
+            ),
+        ));
+    }
+    statements.push(Statement::plain(format!(
+        "ALTER TABLE {} RENAME COLUMN {} TO {}",
+        quote(backend, &before.table),
+        quote(backend, &old.column),
+        quote(backend, &new.column)
+    )));
+    if had_index {
+        statements.extend(field_index(after, new, backend));
+    }
+    Ok(statements)
+}
+
+fn drop_unique(backend: Backend, table: &str, name: &str) -> String {
+    match backend {
+        // MySQL keeps a unique constraint as an index of the same name.
+        Backend::MySql => format!(
+            "ALTER TABLE {} DROP INDEX {}",
+            quote(backend, table),
+            quote(backend, name)
+        ),
+        _ => format!(
+            "ALTER TABLE {} DROP CONSTRAINT {}",
+            quote(backend, table),
+            quote(backend, name)
+        ),
+    }
+}
+
+fn drop_index(backend: Backend, table: &str, name: &str) -> Statement {
+    Statement::plain(match backend {
+        Backend::MySql => format!(
+            "DROP INDEX {} ON {}",
+            quote(backend, name),
+            quote(backend, table)
+        ),
+        _ => format!("DROP INDEX {}", quote(backend, name)),
+    })
+}
+
+/// Renames the table of `before` to that of `after`.
+pub(crate) fn alter_table_name(
+    before: &ModelState,
+    after: &ModelState,
+    backend: Backend,
+) -> Vec<Statement> {
+    vec![Statement::plain(format!(
+        "ALTER TABLE {} RENAME TO {}",
+        quote(backend, &before.table),
+        quote(backend, &after.table)
+    ))]
+}
+
+/// Creates a composite index of `model`.
+pub(crate) fn add_index(
+    model: &ModelState,
+    index: &super::state::IndexState,
+    backend: Backend,
+) -> Vec<Statement> {
+    vec![Statement::plain(format!(
+        "CREATE INDEX {} ON {} ({})",
+        quote(backend, &index.name),
+        quote(backend, &model.table),
+        column_list(model, &index.fields, backend)
+    ))]
+}
+
+/// Drops a composite index of `model`.
+pub(crate) fn remove_index(model: &ModelState, name: &str, backend: Backend) -> Vec<Statement> {
+    vec![drop_index(backend, &model.table, name)]
+}
+
+/// Adds a constraint to the table of `before` (`after` has it).
+pub(crate) fn add_constraint(
+    project: &ProjectState,
+    before: &ModelState,
+    after: &ModelState,
+    constraint: &ConstraintState,
+    backend: Backend,
+) -> Vec<Statement> {
+    if backend == Backend::Sqlite {
+        return rebuild(project, before, after, Vec::new(), backend);
+    }
+    let body = match constraint {
+        ConstraintState::Unique { fields, .. } => {
+            format!("UNIQUE ({})", column_list(after, fields, backend))
+        }
+        ConstraintState::Check { sql, .. } => format!("CHECK ({sql})"),
+    };
+    vec![Statement::plain(format!(
+        "ALTER TABLE {} ADD CONSTRAINT {} {body}",
+        quote(backend, &after.table),
+        quote(backend, constraint.name())
+    ))]
+}
+
+/// Drops a constraint of the table of `before` (`after` lacks it).
+pub(crate) fn remove_constraint(
+    project: &ProjectState,
+    before: &ModelState,
+    after: &ModelState,
+    constraint: &ConstraintState,
+    backend: Backend,
+) -> Vec<Statement> {
+    match (backend, constraint) {
+        (Backend::Sqlite, _) => rebuild(project, before, after, Vec::new(), backend),
+        (_, ConstraintState::Unique { name, .. }) => {
+            vec![Statement::plain(drop_unique(backend, &before.table, name))]
+        }
+        (_, ConstraintState::Check { name, .. }) => vec![Statement::plain(format!(
+            "ALTER TABLE {} DROP CONSTRAINT {}",
+            quote(backend, &before.table),
+            quote(backend, name)
+        ))],
+    }
+}
+
 /// SQLite's way to change a table: create `after` under a new name, copy the
 /// rows (fields of `after` also in `before` by name, `fills` for new ones),
 /// drop the old table, rename the new one, recreate the indexes. Foreign key
@@ -394,15 +677,35 @@ pub(crate) fn rebuild(
     fills: Vec<(String, Value)>,
     backend: Backend,
 ) -> Vec<Statement> {
+    rebuild_with(project, before, after, fills.into_iter().next(), backend)
+}
+
+/// [`rebuild`] where `fill` (field name, value) gives a new field its value,
+/// or replaces the NULLs of an existing one.
+fn rebuild_with(
+    project: &ProjectState,
+    before: &ModelState,
+    after: &ModelState,
+    fill: Option<(String, Value)>,
+    backend: Backend,
+) -> Vec<Statement> {
+    let fills: Vec<(String, Value)> = fill.into_iter().collect();
     let temporary = format!("new__{}", after.table);
     let mut targets = Vec::new();
     let mut sources = Vec::new();
     let mut params = Vec::new();
     for field in &after.fields {
+        let filled = fills.iter().find(|(name, _)| *name == field.name);
         if let Some(old) = before.get_field(&field.name) {
             targets.push(quote(backend, &field.column));
-            sources.push(quote(backend, &old.column));
-        } else if let Some((_, value)) = fills.iter().find(|(name, _)| *name == field.name) {
+            match filled {
+                Some((_, value)) => {
+                    sources.push(format!("COALESCE({}, ?)", quote(backend, &old.column)));
+                    params.push(value.clone());
+                }
+                None => sources.push(quote(backend, &old.column)),
+            }
+        } else if let Some((_, value)) = filled {
             targets.push(quote(backend, &field.column));
             sources.push("?".to_owned());
             params.push(value.clone());

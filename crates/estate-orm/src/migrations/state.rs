@@ -72,9 +72,6 @@ pub struct FieldState {
     pub decimal_places: Option<u32>,
     /// For foreign keys.
     pub relation: Option<RelationState>,
-    /// The stored values of a choices field (no SQL; kept so a change shows
-    /// up in the history like Django's).
-    pub choices: Vec<String>,
 }
 
 impl FieldState {
@@ -93,7 +90,6 @@ impl FieldState {
             max_digits: None,
             decimal_places: None,
             relation: None,
-            choices: Vec::new(),
         }
     }
 
@@ -162,12 +158,6 @@ impl FieldState {
         self
     }
 
-    /// The stored values of a choices field.
-    pub fn choices<S: Into<String>>(mut self, values: impl IntoIterator<Item = S>) -> Self {
-        self.choices = values.into_iter().map(Into::into).collect();
-        self
-    }
-
     fn from_meta(field: &FieldMeta, app_of: &dyn Fn(&ModelMeta) -> String) -> Self {
         FieldState {
             name: field.name.to_owned(),
@@ -187,12 +177,6 @@ impl FieldState {
                     on_delete: relation.on_delete,
                 }
             }),
-            choices: field
-                .choices
-                .unwrap_or_default()
-                .iter()
-                .map(|c| c.value.to_string())
-                .collect(),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use super::graph::Migration;
 use super::operation::Operation;
-use super::state::{ConstraintState, FieldState, ModelState};
+use super::state::{ConstraintState, FieldState, IndexState, ModelState};
 use crate::model::{FieldType, OnDelete};
 use crate::value::Value;
 
@@ -64,10 +64,6 @@ fn field(field: &FieldState) -> String {
     } else if field.index {
         out.push_str(".index()");
     }
-    if !field.choices.is_empty() {
-        let values: Vec<String> = field.choices.iter().map(|c| string(c)).collect();
-        out.push_str(&format!(".choices([{}])", values.join(", ")));
-    }
     out
 }
 
@@ -82,37 +78,46 @@ fn model(model: &ModelState, indent: &str) -> String {
         out.push_str(&format!("\n{indent}    .field({})", field(f)));
     }
     for constraint in &model.constraints {
-        let text = match constraint {
-            ConstraintState::Unique { name, fields } => format!(
-                "ConstraintState::Unique {{ name: {}.into(), fields: vec![{}] }}",
-                string(name),
-                fields
-                    .iter()
-                    .map(|f| format!("{}.into()", string(f)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            ConstraintState::Check { name, sql } => format!(
-                "ConstraintState::Check {{ name: {}.into(), sql: {}.into() }}",
-                string(name),
-                string(sql)
-            ),
-        };
-        out.push_str(&format!("\n{indent}    .constraint({text})"));
-    }
-    for index in &model.indexes {
         out.push_str(&format!(
-            "\n{indent}    .index(IndexState {{ name: {}.into(), fields: vec![{}] }})",
-            string(&index.name),
-            index
-                .fields
-                .iter()
-                .map(|f| format!("{}.into()", string(f)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "\n{indent}    .constraint({})",
+            constraint_source(constraint)
         ));
     }
+    for index in &model.indexes {
+        out.push_str(&format!("\n{indent}    .index({})", index_source(index)));
+    }
     out
+}
+
+fn names(fields: &[String]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{}.into()", string(f)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn constraint_source(constraint: &ConstraintState) -> String {
+    match constraint {
+        ConstraintState::Unique { name, fields } => format!(
+            "ConstraintState::Unique {{ name: {}.into(), fields: vec![{}] }}",
+            string(name),
+            names(fields)
+        ),
+        ConstraintState::Check { name, sql } => format!(
+            "ConstraintState::Check {{ name: {}.into(), sql: {}.into() }}",
+            string(name),
+            string(sql)
+        ),
+    }
+}
+
+fn index_source(index: &IndexState) -> String {
+    format!(
+        "IndexState {{ name: {}.into(), fields: vec![{}] }}",
+        string(&index.name),
+        names(&index.fields)
+    )
 }
 
 /// A value as a Rust expression.
@@ -186,6 +191,74 @@ fn operation(operation: &Operation) -> String {
             string(model),
             string(name),
             optional_value(fill)
+        ),
+        Operation::AlterField {
+            app,
+            model,
+            field: f,
+            fill,
+        } => format!(
+            "Operation::AlterField {{\n{indent}app: {}.into(),\n{indent}model: {}.into(),\n{indent}field: {},\n{indent}fill: {},\n        }}",
+            string(app),
+            string(model),
+            field(f),
+            optional_value(fill)
+        ),
+        Operation::RenameField {
+            app,
+            model,
+            old_name,
+            new_name,
+        } => format!(
+            "Operation::RenameField {{\n{indent}app: {}.into(),\n{indent}model: {}.into(),\n{indent}old_name: {}.into(),\n{indent}new_name: {}.into(),\n        }}",
+            string(app),
+            string(model),
+            string(old_name),
+            string(new_name)
+        ),
+        Operation::RenameModel {
+            app,
+            old_name,
+            new_name,
+        } => format!(
+            "Operation::RenameModel {{\n{indent}app: {}.into(),\n{indent}old_name: {}.into(),\n{indent}new_name: {}.into(),\n        }}",
+            string(app),
+            string(old_name),
+            string(new_name)
+        ),
+        Operation::AlterModelTable { app, name, table } => format!(
+            "Operation::AlterModelTable {{\n{indent}app: {}.into(),\n{indent}name: {}.into(),\n{indent}table: {}.into(),\n        }}",
+            string(app),
+            string(name),
+            string(table)
+        ),
+        Operation::AddIndex { app, model, index } => format!(
+            "Operation::AddIndex {{\n{indent}app: {}.into(),\n{indent}model: {}.into(),\n{indent}index: {},\n        }}",
+            string(app),
+            string(model),
+            index_source(index)
+        ),
+        Operation::RemoveIndex { app, model, name } => format!(
+            "Operation::RemoveIndex {{\n{indent}app: {}.into(),\n{indent}model: {}.into(),\n{indent}name: {}.into(),\n        }}",
+            string(app),
+            string(model),
+            string(name)
+        ),
+        Operation::AddConstraint {
+            app,
+            model,
+            constraint,
+        } => format!(
+            "Operation::AddConstraint {{\n{indent}app: {}.into(),\n{indent}model: {}.into(),\n{indent}constraint: {},\n        }}",
+            string(app),
+            string(model),
+            constraint_source(constraint)
+        ),
+        Operation::RemoveConstraint { app, model, name } => format!(
+            "Operation::RemoveConstraint {{\n{indent}app: {}.into(),\n{indent}model: {}.into(),\n{indent}name: {}.into(),\n        }}",
+            string(app),
+            string(model),
+            string(name)
         ),
         Operation::RunSql { forward, backward } => format!(
             "Operation::RunSql {{\n{indent}forward: vec![{}],\n{indent}backward: {},\n        }}",
@@ -273,6 +346,15 @@ pub fn suggest_name(number: u32, operations: &[Operation]) -> String {
             }
             Operation::RemoveField { model, name, .. } => {
                 format!("remove_{}_{}", model.to_lowercase(), name)
+            }
+            Operation::AlterField { model, field, .. } => {
+                format!("alter_{}_{}", model.to_lowercase(), field.name)
+            }
+            Operation::RenameField {
+                model, new_name, ..
+            } => format!("rename_{}_{}", model.to_lowercase(), new_name),
+            Operation::RenameModel { new_name, .. } => {
+                format!("rename_{}", new_name.to_lowercase())
             }
             _ => "auto".to_owned(),
         }

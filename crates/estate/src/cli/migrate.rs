@@ -7,7 +7,7 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use clap::{Arg, ArgAction};
-use estate_orm::migrations::autodetector::{self, NoInput, Questioner};
+use estate_orm::migrations::autodetector::{self, Answers, NoInput, Questioner};
 use estate_orm::migrations::{
     FieldState, MigrateTarget, Migration, MigrationGraph, ModelKey, ModelState, ProjectState, Step,
     writer,
@@ -112,7 +112,14 @@ fn makemigrations() -> ManagementCommand {
             .long("noinput")
             .alias("no-input")
             .action(ArgAction::SetTrue)
-            .help("Never ask: a question is an error"),
+            .help("Never ask: renames are not assumed, a needed value is an error"),
+    )
+    .arg(
+        Arg::new("rename")
+            .long("rename")
+            .value_name("Model.old=new | Old=New")
+            .action(ArgAction::Append)
+            .help("Answer a rename question without asking (repeatable; for CI)"),
     )
 }
 
@@ -128,9 +135,9 @@ impl Questioner for Terminal {
         let mut out = std::io::stdout();
         let _ = writeln!(
             out,
-            "It is impossible to add the NOT NULL field `{}` to {} without a value for the \
-             existing rows.\nType a one-off value for them ({:?}), or press Enter to stop and \
-             give the field a default or make it an Option instead:",
+            "The NOT NULL field `{}` of {} needs a value for the existing rows (new rows, or \
+             NULLs).\nType a one-off value for them ({:?}), or press Enter to stop and give \
+             the field a default or make it an Option instead:",
             field.name, model.name, field.field_type
         );
         let _ = write!(out, ">>> ");
@@ -144,6 +151,45 @@ impl Questioner for Terminal {
         parse_value(field.field_type, text).map_err(|message| {
             estate_orm::DbError::new(estate_orm::ErrorKind::Configuration, message)
         })
+    }
+
+    fn rename_field(
+        &mut self,
+        model: &ModelState,
+        old: &FieldState,
+        new: &FieldState,
+    ) -> std::result::Result<bool, estate_orm::DbError> {
+        Ok(Terminal::ask_rename_field(model, old, new))
+    }
+
+    fn rename_model(
+        &mut self,
+        old: &ModelState,
+        new: &ModelState,
+    ) -> std::result::Result<bool, estate_orm::DbError> {
+        Ok(confirm(&format!(
+            "Did you rename the {}.{} model to {}?",
+            old.app, old.name, new.name
+        )))
+    }
+}
+
+/// Asks a yes/no question on the terminal; no answer is no.
+fn confirm(question: &str) -> bool {
+    let mut out = std::io::stdout();
+    let _ = write!(out, "{question} [y/N] ");
+    let _ = out.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    matches!(line.trim(), "y" | "Y" | "yes" | "Yes")
+}
+
+impl Terminal {
+    fn ask_rename_field(model: &ModelState, old: &FieldState, new: &FieldState) -> bool {
+        confirm(&format!(
+            "Did you rename {}.{} to {}.{} (a {:?})?",
+            model.name, old.name, model.name, new.name, new.field_type
+        ))
     }
 }
 
@@ -231,10 +277,22 @@ fn make(ctx: &CommandContext) -> Result<()> {
             empty.operations.insert(app.clone(), Vec::new());
         }
         empty
-    } else if ctx.args.get_flag("noinput") || ctx.args.get_flag("check") {
-        autodetector::detect(&from, &to, &defaults, &mut NoInput)?
     } else {
-        autodetector::detect(&from, &to, &defaults, &mut Terminal)?
+        let renames: Vec<String> = ctx
+            .args
+            .get_many::<String>("rename")
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default();
+        let mut no_input = NoInput;
+        let mut terminal = Terminal;
+        let inner: &mut dyn Questioner =
+            if ctx.args.get_flag("noinput") || ctx.args.get_flag("check") {
+                &mut no_input
+            } else {
+                &mut terminal
+            };
+        let mut answers = Answers { renames, inner };
+        autodetector::detect(&from, &to, &defaults, &mut answers)?
     };
     changes.operations.retain(|app, _| wanted(app));
     if changes.operations.is_empty() {
