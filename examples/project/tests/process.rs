@@ -39,6 +39,8 @@ struct Server {
     child: Child,
     port: u16,
     lines: mpsc::Receiver<String>,
+    /// The log lines up to "serving on".
+    early: Vec<String>,
 }
 
 impl Drop for Server {
@@ -65,6 +67,7 @@ fn start(envs: &[(&str, &str)]) -> Server {
         }
     });
     let mut port = None;
+    let mut early = Vec::new();
     while port.is_none() {
         let line = lines
             .recv_timeout(Duration::from_secs(20))
@@ -72,11 +75,13 @@ fn start(envs: &[(&str, &str)]) -> Server {
         if let Some(rest) = line.split("serving on http://127.0.0.1:").nth(1) {
             port = rest.split('/').next().and_then(|p| p.parse().ok());
         }
+        early.push(line);
     }
     Server {
         child,
         port: port.unwrap(),
         lines,
+        early,
     }
 }
 
@@ -202,5 +207,22 @@ fn the_committed_migrations_match_the_models_and_apply() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&shown.stdout).contains("polls\n [X] 0001_initial"));
+    let _ = std::fs::remove_file(&db);
+}
+
+#[test]
+fn runserver_warns_about_unapplied_migrations() {
+    let db = std::env::temp_dir().join(format!("estate-warn-{}.sqlite3", std::process::id()));
+    let url = format!("sqlite://{}", db.display());
+    let server = start(&[("ESTATE_DEBUG", "true"), ("DATABASE_URL", &url)]);
+    assert!(
+        server
+            .early
+            .iter()
+            .any(|l| l.contains("You have 1 unapplied migration(s)") && l.contains("polls")),
+        "{:#?}",
+        server.early
+    );
+    drop(server);
     let _ = std::fs::remove_file(&db);
 }

@@ -33,6 +33,10 @@ fn runserver() -> ManagementCommand {
                     "system check found errors; fix them before starting the server",
                 ));
             }
+            for warning in super::migrate::startup_warnings(&ctx).await {
+                tracing::warn!(target: "estate::migrations", "{warning}");
+                writeln!(ctx.out(), "{warning}")?;
+            }
             ctx.app
                 .bind_and_serve(&addr, crate::server::shutdown_signal())
                 .await

@@ -75,6 +75,67 @@ fn check_app(apps: &[AppEntry], name: &str) -> Result<()> {
     }
 }
 
+/// What `runserver` warns about: unapplied migrations, and models changed
+/// without a migration (Django's startup message), naming the apps.
+pub(crate) async fn startup_warnings(ctx: &CommandContext) -> Vec<String> {
+    let apps = apps(ctx);
+    if apps.iter().all(|a| a.migrations.is_none()) {
+        return Vec::new();
+    }
+    let mut warnings = Vec::new();
+    let Ok(graph) = graph(&apps) else {
+        return vec!["the migrations cannot be ordered: run `migrate` to see why".to_owned()];
+    };
+    if let Ok(db) = database(ctx) {
+        if let Ok(applied) = estate_orm::migrations::applied(&db).await {
+            if let Ok(pending) =
+                estate_orm::migrations::plan(&graph, &applied, &MigrateTarget::Latest)
+            {
+                if !pending.is_empty() {
+                    let mut names: Vec<&str> = pending
+                        .iter()
+                        .map(|(i, _)| graph.ordered()[*i].app.as_str())
+                        .collect();
+                    names.dedup();
+                    warnings.push(format!(
+                        "You have {} unapplied migration(s). Your project may not work properly \
+                         until you apply the migrations for app(s): {}. Run `migrate` to apply them.",
+                        pending.len(),
+                        names.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    let from = graph.state_after(graph.ordered().len());
+    let to = ProjectState::from_models(
+        apps.iter()
+            .filter(|a| a.migrations.is_some())
+            .flat_map(|a| a.models.iter().map(move |m| (a.name.as_str(), *m))),
+    );
+    if let Ok(from) = from {
+        let changed: Vec<&str> = apps
+            .iter()
+            .filter(|a| a.migrations.is_some())
+            .filter(|a| {
+                let mine = |state: &ProjectState| -> Vec<ModelState> {
+                    state.app_models(&a.name).cloned().collect()
+                };
+                mine(&from) != mine(&to)
+            })
+            .map(|a| a.name.as_str())
+            .collect();
+        if !changed.is_empty() {
+            warnings.push(format!(
+                "Your models in app(s) {} have changes that are not yet reflected in a \
+                 migration. Run `makemigrations`, then `migrate`.",
+                changed.join(", ")
+            ));
+        }
+    }
+    warnings
+}
+
 fn makemigrations() -> ManagementCommand {
     ManagementCommand::new(
         "makemigrations",
