@@ -320,3 +320,44 @@ async fn renames_are_answered_by_flag_in_ci() {
     assert!(source.contains("Operation::RenameField"), "{source}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+fn branched() -> Vec<Migration> {
+    let mut all = current();
+    all.push(Migration::new("library", "0002_from_ann").depends_on("library", "0001_initial"));
+    all.push(Migration::new("library", "0002_from_bob").depends_on("library", "0001_initial"));
+    all
+}
+
+#[tokio::test]
+async fn two_branches_stop_makemigrations_until_merged() {
+    let dir = temp_dir("merge");
+    let (result, _) = run(app(dir, branched), &["makemigrations"]).await;
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.contains("conflicting migrations in library: 0002_from_ann and 0002_from_bob"),
+        "{err}"
+    );
+    assert!(err.contains("makemigrations --merge"), "{err}");
+    std::fs::create_dir_all(dir).unwrap();
+    let (result, out) = run(app(dir, branched), &["makemigrations", "--merge"]).await;
+    result.unwrap();
+    assert!(
+        out.contains("Merging library: 0002_from_ann and 0002_from_bob"),
+        "{out}"
+    );
+    let source =
+        std::fs::read_to_string(format!("{dir}/0003_merge_0002_from_ann_0002_from_bob.rs"))
+            .unwrap();
+    assert!(
+        source.contains(r#".depends_on("library", "0002_from_ann")"#),
+        "{source}"
+    );
+    assert!(
+        source.contains(r#".depends_on("library", "0002_from_bob")"#),
+        "{source}"
+    );
+    let (result, out) = run(app(dir, current), &["makemigrations", "--merge"]).await;
+    result.unwrap();
+    assert_eq!(out, "No conflicts detected to merge.\n");
+    std::fs::remove_dir_all(dir).unwrap();
+}

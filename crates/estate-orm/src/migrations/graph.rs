@@ -136,6 +136,29 @@ impl MigrationGraph {
         Ok(MigrationGraph { ordered })
     }
 
+    /// The latest migrations of each app (more than one means two branches
+    /// each added a migration: `makemigrations --merge` joins them).
+    pub fn leaves(migrations: &[Migration]) -> BTreeMap<String, Vec<String>> {
+        let depended_on: BTreeSet<&(String, String)> = migrations
+            .iter()
+            .flat_map(|m| m.dependencies.iter())
+            .collect();
+        let mut leaves: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for migration in migrations {
+            let key = (migration.app.clone(), migration.name.clone());
+            if !depended_on.contains(&key) {
+                leaves
+                    .entry(migration.app.clone())
+                    .or_default()
+                    .push(migration.name.clone());
+            }
+        }
+        for names in leaves.values_mut() {
+            names.sort();
+        }
+        leaves
+    }
+
     /// Every migration, dependencies first.
     pub fn ordered(&self) -> &[Migration] {
         &self.ordered

@@ -176,6 +176,12 @@ fn makemigrations() -> ManagementCommand {
             .help("Never ask: renames are not assumed, a needed value is an error"),
     )
     .arg(
+        Arg::new("merge")
+            .long("merge")
+            .action(ArgAction::SetTrue)
+            .help("Join the latest migrations of apps where two branches each added one"),
+    )
+    .arg(
         Arg::new("rename")
             .long("rename")
             .value_name("Model.old=new | Old=New")
@@ -308,6 +314,9 @@ fn make(ctx: &CommandContext) -> Result<()> {
         check_app(&apps, name)?;
     }
     let wanted = |app: &str| selected.is_empty() || selected.iter().any(|s| s == app);
+    if ctx.args.get_flag("merge") {
+        return merge(ctx, &apps, &wanted);
+    }
     let graph = graph(&apps)?;
     let from = graph.state_after(graph.ordered().len())?;
     let to = ProjectState::from_models(
@@ -466,6 +475,65 @@ fn format_source(path: &Path) {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status();
+}
+
+/// `makemigrations --merge`: one migration depending on every latest
+/// migration of an app that has several (two branches each added one).
+fn merge(ctx: &CommandContext, apps: &[AppEntry], wanted: &dyn Fn(&str) -> bool) -> Result<()> {
+    let all: Vec<Migration> = apps
+        .iter()
+        .filter_map(|a| a.migrations)
+        .flat_map(|m| (m.all)())
+        .collect();
+    let mut out = ctx.out();
+    let mut merged = false;
+    for (app, leaves) in MigrationGraph::leaves(&all) {
+        if leaves.len() < 2 || !wanted(&app) {
+            continue;
+        }
+        let folder = apps
+            .iter()
+            .find(|a| a.name == app)
+            .and_then(|a| a.migrations)
+            .ok_or_else(|| Error::msg(format!("app `{app}` has no migrations folder")))?;
+        let next = leaves.iter().map(|l| number(l)).max().unwrap_or(0) + 1;
+        let name = match ctx.args.get_one::<String>("name") {
+            Some(given) => format!("{next:04}_{given}"),
+            None => {
+                let mut name = format!("{next:04}_merge_{}", leaves.join("_"));
+                name.truncate(60);
+                name
+            }
+        };
+        let mut migration = Migration::new(app.clone(), name.clone());
+        for leaf in &leaves {
+            migration = migration.depends_on(app.clone(), leaf.clone());
+        }
+        writeln!(out, "Merging {app}: {}", leaves.join(" and "))?;
+        let dir = Path::new(folder.dir);
+        let path = dir.join(format!("{name}.rs"));
+        writeln!(out, "  {}", path.display())?;
+        merged = true;
+        if ctx.args.get_flag("dry-run") {
+            continue;
+        }
+        std::fs::write(
+            &path,
+            writer::migration_source(&migration, "a merge written by Estate"),
+        )?;
+        let mut listed: Vec<String> = all
+            .iter()
+            .filter(|m| m.app == app)
+            .map(|m| m.name.clone())
+            .collect();
+        listed.push(name);
+        std::fs::write(dir.join("mod.rs"), writer::module_source(&app, &listed))?;
+        format_source(&path);
+    }
+    if !merged {
+        writeln!(out, "No conflicts detected to merge.")?;
+    }
+    Ok(())
 }
 
 fn migrate() -> ManagementCommand {
