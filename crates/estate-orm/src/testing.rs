@@ -126,6 +126,12 @@ impl TestDatabase {
         self.backend
     }
 
+    /// The database's URL, for another process (a server under test); `None`
+    /// for SQLite's in-memory database, which no other process can open.
+    pub fn url(&self) -> Option<String> {
+        Some(with_database(self.admin_url.as_ref()?, self.name.as_ref()?))
+    }
+
     /// Closes the pool and drops the database.
     pub async fn drop_database(self) -> Result<(), DbError> {
         self.db.close().await;

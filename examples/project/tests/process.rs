@@ -226,3 +226,50 @@ fn runserver_warns_about_unapplied_migrations() {
     drop(server);
     let _ = std::fs::remove_file(&db);
 }
+
+/// Four `migrate` processes at once on a server database: each migration
+/// is applied by exactly one of them, and none fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_migrating_at_once_apply_each_migration_once() {
+    use estate::orm::{Backend, RawSql, params};
+    use estate::test::TestDatabase;
+    for backend in [Backend::Postgres, Backend::MySql] {
+        let Some(created) = TestDatabase::create(backend).await else {
+            continue;
+        };
+        let test_db = created.unwrap();
+        let url = test_db.url().unwrap();
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                command(&["migrate"])
+                    .env("ESTATE_DEBUG", "true")
+                    .env("DATABASE_URL", &url)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut applied_by = 0;
+        for child in children {
+            let output = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success(),
+                "{backend:?}: {stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            if stdout.contains("Applied polls.0001_initial OK") {
+                applied_by += 1;
+            }
+        }
+        assert_eq!(applied_by, 1, "{backend:?}: applied by exactly one process");
+        let recorded = test_db
+            .db
+            .fetch_all("SELECT name FROM estate_migrations", params![])
+            .await
+            .unwrap();
+        assert_eq!(recorded.len(), 1, "{backend:?}");
+        test_db.drop_database().await.unwrap();
+    }
+}

@@ -84,18 +84,32 @@ fn recorder() -> ModelState {
     }
 }
 
-/// Creates `estate_migrations` if it is missing.
+/// Creates `estate_migrations` if it is missing. On PostgreSQL `CREATE
+/// TABLE IF NOT EXISTS` is not safe against itself (two processes can both
+/// try, and one fails on the system catalog), so it runs under the lock.
 async fn ensure_recorder<E: Executor + ?Sized>(db: &E) -> Result<(), DbError> {
     let model = recorder();
     let mut project = ProjectState::new();
     project.models.insert(model.key(), model.clone());
-    for statement in schema::create_model(&project, &model, db.backend()) {
-        let sql = statement
-            .sql
-            .replacen("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1);
-        executor::execute(db.target(), &sql, statement.params).await?;
-    }
-    Ok(())
+    let statements = schema::create_model(&project, &model, db.backend());
+    executor::atomic(db, async |tx| {
+        if tx.backend() == Backend::Postgres {
+            executor::execute(
+                tx.target(),
+                "SELECT pg_advisory_xact_lock(?)",
+                vec![Value::I64(PG_LOCK)],
+            )
+            .await?;
+        }
+        for statement in statements {
+            let sql = statement
+                .sql
+                .replacen("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1);
+            executor::execute(tx.target(), &sql, statement.params).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// The migrations recorded as applied: (app, name).
