@@ -229,11 +229,35 @@ async fn a_failing_migration_leaves_nothing_half_done() {
         assert!(recorded.contains(&("polls".into(), "0001_initial".into())));
         assert!(!recorded.contains(&("polls".into(), "0002_broken".into())));
         if db.backend() == Backend::MySql {
-            // Schema changes commit themselves on MySQL: the error says so.
+            // Schema changes commit themselves on MySQL: the error says so,
+            // and once the cause is fixed, migrate resumes after them.
             assert!(
                 message.contains("1 operation(s) before it stay done"),
                 "{message}"
             );
+            assert!(message.contains("resumes after them"), "{message}");
+            let mut fixed = history();
+            fixed.truncate(1);
+            fixed.push(
+                Migration::new("polls", "0002_broken")
+                    .depends_on("polls", "0001_initial")
+                    .operation(Operation::AddField {
+                        app: "polls".into(),
+                        model: "Question".into(),
+                        field: FieldState::new("note", FieldType::String).null(),
+                        fill: None,
+                    })
+                    .operation(Operation::RunSql {
+                        forward: vec!["UPDATE polls_question SET note = 'fixed'".into()],
+                        backward: None,
+                    }),
+            );
+            let graph = MigrationGraph::new(fixed).unwrap();
+            assert_eq!(
+                run(&db, &graph, MigrateTarget::Latest).await,
+                ["+polls.0002_broken"]
+            );
+            assert!(has_column(&db, "polls_question", "note").await);
         } else {
             assert!(!has_column(&db, "polls_question", "note").await);
         }

@@ -12,7 +12,8 @@
 //!   record together;
 //! - MySQL/MariaDB: `GET_LOCK` for the whole run. Schema changes commit
 //!   themselves there, so a failure leaves the earlier operations of the
-//!   failing migration applied; the error says which.
+//!   failing migration applied; the error says which, and the progress kept
+//!   in `estate_migrations_progress` lets the next run resume after them.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -181,6 +182,120 @@ async fn record(tx: &Transaction, migration: &Migration, applied: bool) -> Resul
         )
     };
     executor::execute(tx.target(), &sql, params).await?;
+    Ok(())
+}
+
+const PROGRESS: &str = "estate_migrations_progress";
+
+/// Where a half-done migration stopped (MySQL only): `done` operations of
+/// `name` applied (`forwards`) or unapplied.
+fn progress_table() -> ModelState {
+    ModelState {
+        app: "estate".to_owned(),
+        name: "MigrationProgress".to_owned(),
+        table: PROGRESS.to_owned(),
+        fields: vec![
+            FieldState::auto("id"),
+            FieldState::new("app", FieldType::String).max_length(255),
+            FieldState::new("name", FieldType::String).max_length(255),
+            FieldState::new("forwards", FieldType::Bool),
+            FieldState::new("done", FieldType::Int),
+        ],
+        constraints: vec![super::state::ConstraintState::Unique {
+            name: "estate_migrations_progress_uniq".to_owned(),
+            fields: vec!["app".to_owned(), "name".to_owned()],
+        }],
+        indexes: Vec::new(),
+    }
+}
+
+async fn progress(
+    tx: &Transaction,
+    migration: &Migration,
+    forwards: bool,
+) -> Result<usize, DbError> {
+    let backend = tx.backend();
+    let model = progress_table();
+    let mut project = ProjectState::new();
+    project.models.insert(model.key(), model.clone());
+    for statement in schema::create_model(&project, &model, backend) {
+        let sql = statement
+            .sql
+            .replacen("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1);
+        executor::execute(tx.target(), &sql, statement.params).await?;
+    }
+    let quote = |name: &str| schema::quote(backend, name);
+    let row = executor::fetch_optional(
+        tx.target(),
+        &format!(
+            "SELECT {}, {} FROM {} WHERE {} = ? AND {} = ?",
+            quote("done"),
+            quote("forwards"),
+            quote(PROGRESS),
+            quote("app"),
+            quote("name")
+        ),
+        vec![
+            Value::String(migration.app.clone()),
+            Value::String(migration.name.clone()),
+        ],
+    )
+    .await?;
+    Ok(match row {
+        Some(row) if row.get::<bool, usize>(1)? == forwards => {
+            usize::try_from(row.get::<i32, usize>(0)?).unwrap_or(0)
+        }
+        _ => 0,
+    })
+}
+
+async fn set_progress(
+    tx: &Transaction,
+    migration: &Migration,
+    forwards: bool,
+    done: usize,
+) -> Result<(), DbError> {
+    clear_progress(tx, migration).await?;
+    let backend = tx.backend();
+    let quote = |name: &str| schema::quote(backend, name);
+    executor::execute(
+        tx.target(),
+        &format!(
+            "INSERT INTO {} ({}, {}, {}, {}) VALUES (?, ?, ?, ?)",
+            quote(PROGRESS),
+            quote("app"),
+            quote("name"),
+            quote("forwards"),
+            quote("done")
+        ),
+        vec![
+            Value::String(migration.app.clone()),
+            Value::String(migration.name.clone()),
+            Value::Bool(forwards),
+            Value::I32(i32::try_from(done).unwrap_or(i32::MAX)),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn clear_progress(tx: &Transaction, migration: &Migration) -> Result<(), DbError> {
+    let backend = tx.backend();
+    let quote = |name: &str| schema::quote(backend, name);
+    executor::execute(
+        tx.target(),
+        &format!(
+            "DELETE FROM {} WHERE {} = ? AND {} = ?",
+            quote(PROGRESS),
+            quote("app"),
+            quote("name")
+        ),
+        vec![
+            Value::String(migration.app.clone()),
+            Value::String(migration.name.clone()),
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -416,12 +531,20 @@ async fn run_one(
     let states = operation_states(graph, index)?;
     let backend = tx.backend();
     let count = migration.operations.len();
+    // MySQL commits each schema change: a migration that failed halfway
+    // resumes after the operations it completed.
+    let tracked = backend == Backend::MySql;
+    let resume_at = if tracked {
+        progress(tx, migration, forwards).await?
+    } else {
+        0
+    };
     let order: Vec<usize> = if forwards {
         (0..count).collect()
     } else {
         (0..count).rev().collect()
     };
-    for (done, &k) in order.iter().enumerate() {
+    for (done, &k) in order.iter().enumerate().skip(resume_at) {
         let operation = &migration.operations[k];
         let steps = if forwards {
             operation.database_forwards(&states[k], &states[k + 1], backend)
@@ -448,14 +571,20 @@ async fn run_one(
                 k + 1,
                 operation.describe()
             );
-            if backend == Backend::MySql && done > 0 {
+            if tracked && done > 0 {
                 doing.push_str(&format!(
                     "; MySQL cannot roll back schema changes, so the {done} operation(s) before \
-                     it stay done: fix the cause, then undo or finish them by hand"
+                     it stay done: fix the cause and run migrate again, which resumes after them"
                 ));
             }
             return Err(err.context(&doing));
         }
+        if tracked {
+            set_progress(tx, migration, forwards, done + 1).await?;
+        }
+    }
+    if tracked {
+        clear_progress(tx, migration).await?;
     }
     record(tx, migration, forwards).await?;
     Ok(true)
