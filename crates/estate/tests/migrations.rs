@@ -646,3 +646,49 @@ async fn altering_renaming_and_constraining_keep_the_rows_both_ways() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn deleting_a_model_and_bringing_it_back() {
+    each_backend(async |db| {
+        let tag = ModelState::new("tags", "Tag", "tags_tag")
+            .field(FieldState::auto("id"))
+            .field(
+                FieldState::new("name", FieldType::String)
+                    .max_length(20)
+                    .unique(),
+            );
+        let graph = MigrationGraph::new(vec![
+            Migration::new("tags", "0001_initial").operation(Operation::CreateModel(tag)),
+            Migration::new("tags", "0002_drop")
+                .depends_on("tags", "0001_initial")
+                .operation(Operation::DeleteModel {
+                    app: "tags".into(),
+                    name: "Tag".into(),
+                }),
+        ])
+        .unwrap();
+        let first = MigrateTarget::To {
+            app: "tags".into(),
+            name: "0001_initial".into(),
+        };
+        run(&db, &graph, first.clone()).await;
+        db.execute("INSERT INTO tags_tag (name) VALUES (?)", params!["rust"])
+            .await
+            .unwrap();
+        run(&db, &graph, MigrateTarget::Latest).await;
+        assert!(!has_column(&db, "tags_tag", "id").await);
+        // Backwards the table comes back (empty, with its constraints).
+        run(&db, &graph, first).await;
+        db.execute("INSERT INTO tags_tag (name) VALUES (?)", params!["rust"])
+            .await
+            .unwrap();
+        let err = db
+            .execute("INSERT INTO tags_tag (name) VALUES (?)", params!["rust"])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+        run(&db, &graph, MigrateTarget::Latest).await;
+        assert!(!has_column(&db, "tags_tag", "id").await);
+    })
+    .await;
+}
