@@ -361,3 +361,65 @@ async fn two_branches_stop_makemigrations_until_merged() {
     assert_eq!(out, "No conflicts detected to merge.\n");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+fn two_steps() -> Vec<Migration> {
+    vec![
+        Migration::new("library", "0001_initial")
+            .operation(Operation::CreateModel(author_state()))
+            .operation(Operation::CreateModel(book_state(false))),
+        Migration::new("library", "0002_details")
+            .depends_on("library", "0001_initial")
+            .operation(Operation::AddField {
+                app: "library".into(),
+                model: "Book".into(),
+                field: FieldState::new("pages", FieldType::Int),
+                fill: Some(estate::orm::Value::I32(0)),
+            })
+            .operation(Operation::AddField {
+                app: "library".into(),
+                model: "Book".into(),
+                field: FieldState::new("subtitle", FieldType::String).null(),
+                fill: None,
+            }),
+    ]
+}
+
+#[tokio::test]
+async fn squashmigrations_writes_one_migration_replacing_several() {
+    let dir = temp_dir("squash");
+    std::fs::create_dir_all(dir).unwrap();
+    let (result, out) = run(
+        app(dir, two_steps),
+        &["squashmigrations", "library", "0002"],
+    )
+    .await;
+    result.unwrap();
+    assert!(out.contains("Squashed 2 migrations"), "{out}");
+    assert!(out.contains("(2 operations instead of 4)"), "{out}");
+    let source = std::fs::read_to_string(format!("{dir}/0001_squashed_0002_details.rs")).unwrap();
+    assert!(
+        source.contains(r#".replaces("library", "0001_initial")"#),
+        "{source}"
+    );
+    assert!(
+        source.contains(r#".replaces("library", "0002_details")"#),
+        "{source}"
+    );
+    let list = std::fs::read_to_string(format!("{dir}/mod.rs")).unwrap();
+    assert!(
+        list.contains("m0001_squashed_0002_details::migration()"),
+        "{list}"
+    );
+    let (result, _) = run(
+        app(dir, two_steps),
+        &["squashmigrations", "library", "0001"],
+    )
+    .await;
+    assert!(
+        result
+            .unwrap_err()
+            .to_string()
+            .contains("nothing to squash")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -692,3 +692,61 @@ async fn deleting_a_model_and_bringing_it_back() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn squashed_migrations_stand_in_for_the_ones_they_replace() {
+    use estate::orm::migrations::{resolve_replacements, squash};
+    let originals = history();
+    let refs: Vec<&Migration> = originals.iter().collect();
+    let squashed = squash("polls", "0001_squashed_0003_drop_votes", &refs).unwrap();
+    // Folded: the fields added and removed after CreateModel are part of it.
+    assert!(squashed.operations.len() < originals.iter().map(|m| m.operations.len()).sum());
+    assert_eq!(squashed.replaces.len(), 3);
+    let final_state = |migrations: Vec<Migration>| {
+        let graph = MigrationGraph::new(migrations).unwrap();
+        graph.state_after(graph.ordered().len()).unwrap()
+    };
+    assert_eq!(
+        final_state(vec![squashed.clone()]),
+        final_state(originals.clone())
+    );
+
+    each_backend(async |db| {
+        // A new database applies the squash alone, and records all four.
+        let mut with_squash = history();
+        with_squash.push(squashed.clone());
+        let graph = MigrationGraph::new(with_squash.clone()).unwrap();
+        assert_eq!(
+            run(&db, &graph, MigrateTarget::Latest).await,
+            ["+polls.0001_squashed_0003_drop_votes"]
+        );
+        assert_eq!(applied(&db).await.unwrap().len(), 4);
+        assert!(has_column(&db, "polls_question", "status").await);
+        // Unapplying it removes the records of all four.
+        run(&db, &graph, MigrateTarget::Zero("polls".into())).await;
+        assert!(applied(&db).await.unwrap().is_empty());
+
+        // A database that applied only the first original keeps using them.
+        run(
+            &db,
+            &MigrationGraph::new(history()).unwrap(),
+            MigrateTarget::To {
+                app: "polls".into(),
+                name: "0001_initial".into(),
+            },
+        )
+        .await;
+        let partial = resolve_replacements(with_squash.clone(), &applied(&db).await.unwrap());
+        let graph = MigrationGraph::new(partial).unwrap();
+        assert_eq!(
+            run(&db, &graph, MigrateTarget::Latest).await,
+            ["+polls.0002_slug_and_note", "+polls.0003_drop_votes"]
+        );
+        // Now that all are applied, the squash counts as applied too.
+        let complete = resolve_replacements(with_squash, &applied(&db).await.unwrap());
+        let graph = MigrationGraph::new(complete).unwrap();
+        assert_eq!(graph.ordered().len(), 1);
+        assert!(run(&db, &graph, MigrateTarget::Latest).await.is_empty());
+    })
+    .await;
+}

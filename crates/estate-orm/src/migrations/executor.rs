@@ -299,6 +299,13 @@ async fn clear_progress(tx: &Transaction, migration: &Migration) -> Result<(), D
     Ok(())
 }
 
+/// Whether `m` counts as applied: recorded, or (a squash) every migration
+/// it replaces is.
+fn is_applied(applied: &BTreeSet<(String, String)>, m: &Migration) -> bool {
+    applied.contains(&(m.app.clone(), m.name.clone()))
+        || (!m.replaces.is_empty() && m.replaces.iter().all(|r| applied.contains(r)))
+}
+
 /// Which migrations to run, in order, and in which direction.
 pub fn plan(
     graph: &MigrationGraph,
@@ -306,7 +313,7 @@ pub fn plan(
     target: &MigrateTarget,
 ) -> Result<Vec<(usize, bool)>, DbError> {
     let ordered = graph.ordered();
-    let is_applied = |m: &Migration| applied.contains(&(m.app.clone(), m.name.clone()));
+    let is_applied = |m: &Migration| is_applied(applied, m);
     let forwards_to = |goal: Option<usize>| -> Vec<(usize, bool)> {
         ordered
             .iter()
@@ -525,7 +532,15 @@ async fn run_one(
     forwards: bool,
 ) -> Result<bool, DbError> {
     let migration = &graph.ordered()[index];
-    if is_recorded(tx, migration).await? == forwards {
+    let mut recorded = is_recorded(tx, migration).await?;
+    if !recorded && !migration.replaces.is_empty() {
+        let mut all = true;
+        for (app, name) in &migration.replaces {
+            all &= is_recorded(tx, &Migration::new(app.clone(), name.clone())).await?;
+        }
+        recorded = all;
+    }
+    if recorded == forwards {
         return Ok(false);
     }
     let states = operation_states(graph, index)?;
@@ -587,5 +602,13 @@ async fn run_one(
         clear_progress(tx, migration).await?;
     }
     record(tx, migration, forwards).await?;
+    // A squash records the migrations it replaces too, so removing it later
+    // leaves the history right.
+    for (app, name) in &migration.replaces {
+        let replaced = Migration::new(app.clone(), name.clone());
+        if is_recorded(tx, &replaced).await? != forwards {
+            record(tx, &replaced, forwards).await?;
+        }
+    }
     Ok(true)
 }

@@ -19,6 +19,9 @@ pub struct Migration {
     pub dependencies: Vec<(String, String)>,
     /// The steps.
     pub operations: Vec<Operation>,
+    /// For a squashed migration: the migrations it stands for (their
+    /// operations, in one). See [`resolve_replacements`].
+    pub replaces: Vec<(String, String)>,
 }
 
 impl Migration {
@@ -29,7 +32,14 @@ impl Migration {
             name: name.into(),
             dependencies: Vec::new(),
             operations: Vec::new(),
+            replaces: Vec::new(),
         }
+    }
+
+    /// Stands for migration `name` of `app` (a squashed migration).
+    pub fn replaces(mut self, app: impl Into<String>, name: impl Into<String>) -> Self {
+        self.replaces.push((app.into(), name.into()));
+        self
     }
 
     /// Runs after migration `name` of `app`.
@@ -50,6 +60,56 @@ impl Migration {
     }
 }
 
+/// Chooses between squashed migrations and the ones they replace, given
+/// what is applied (Django's rule): while the replaced migrations are all
+/// still there, a database that applied none or all of them uses the squash
+/// (dependencies on the replaced ones then point at it), and one that
+/// applied some of them keeps using the originals until it catches up.
+pub fn resolve_replacements(
+    migrations: Vec<Migration>,
+    applied: &BTreeSet<(String, String)>,
+) -> Vec<Migration> {
+    let present: BTreeSet<(String, String)> = migrations
+        .iter()
+        .map(|m| (m.app.clone(), m.name.clone()))
+        .collect();
+    let mut dropped: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut renamed: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    for squash in migrations.iter().filter(|m| !m.replaces.is_empty()) {
+        let key = (squash.app.clone(), squash.name.clone());
+        let replaced: Vec<&(String, String)> = squash
+            .replaces
+            .iter()
+            .filter(|r| present.contains(*r))
+            .collect();
+        let done = replaced.iter().filter(|r| applied.contains(**r)).count();
+        if done == 0 || done == replaced.len() {
+            for r in replaced {
+                dropped.insert(r.clone());
+                renamed.insert(r.clone(), key.clone());
+            }
+        } else {
+            dropped.insert(key);
+        }
+    }
+    migrations
+        .into_iter()
+        .filter(|m| !dropped.contains(&(m.app.clone(), m.name.clone())))
+        .map(|mut m| {
+            let own = (m.app.clone(), m.name.clone());
+            let mut dependencies = Vec::new();
+            for dependency in m.dependencies.drain(..) {
+                let target = renamed.get(&dependency).cloned().unwrap_or(dependency);
+                if target != own && !dependencies.contains(&target) {
+                    dependencies.push(target);
+                }
+            }
+            m.dependencies = dependencies;
+            m
+        })
+        .collect()
+}
+
 /// Every migration of the project, checked and ordered.
 #[derive(Clone, Debug)]
 pub struct MigrationGraph {
@@ -60,13 +120,18 @@ pub struct MigrationGraph {
 
 impl MigrationGraph {
     /// Checks the migrations (unique names, known dependencies, no cycles,
-    /// one latest migration per app) and orders them.
+    /// one latest migration per app) and orders them; squashed migrations
+    /// replace theirs (see [`resolve_replacements`]).
     ///
     /// # Errors
     /// Naming the migrations at fault: a duplicate, a dependency on a
     /// migration that does not exist, a cycle, or two latest migrations in
     /// one app (two branches each added one: merge them).
     pub fn new(migrations: Vec<Migration>) -> Result<MigrationGraph, DbError> {
+        // Without a database to ask, squashed migrations stand in for the
+        // ones they replace (call `resolve_replacements` first to decide by
+        // what a database applied).
+        let migrations = resolve_replacements(migrations, &BTreeSet::new());
         let mut by_key: BTreeMap<(String, String), Migration> = BTreeMap::new();
         for migration in migrations {
             let key = (migration.app.clone(), migration.name.clone());

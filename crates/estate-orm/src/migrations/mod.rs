@@ -16,13 +16,15 @@ mod executor;
 mod graph;
 mod operation;
 pub(crate) mod schema;
+mod squash;
 mod state;
 pub mod writer;
 
 pub use executor::{Applied, MigrateTarget, applied, migrate, plan, sql_for};
-pub use graph::{Migration, MigrationGraph};
+pub use graph::{Migration, MigrationGraph, resolve_replacements};
 pub use operation::{Operation, RustFuture, RustStep, Step};
 pub use schema::Statement;
+pub use squash::squash;
 pub use state::{
     ConstraintState, FieldState, IndexState, ModelKey, ModelState, ProjectState, RelationState,
 };

@@ -298,6 +298,13 @@ pub fn migration_source(migration: &Migration, generated_by: &str) -> String {
         string(&migration.app),
         string(&migration.name)
     );
+    for (app, name) in &migration.replaces {
+        out.push_str(&format!(
+            "\n        .replaces({}, {})",
+            string(app),
+            string(name)
+        ));
+    }
     for (app, name) in &migration.dependencies {
         out.push_str(&format!(
             "\n        .depends_on({}, {})",

@@ -19,7 +19,13 @@ use crate::app_module::{AppMigrations, Models};
 use crate::error::{Error, Result};
 
 pub(crate) fn commands() -> Vec<ManagementCommand> {
-    vec![makemigrations(), migrate(), showmigrations(), sqlmigrate()]
+    vec![
+        makemigrations(),
+        migrate(),
+        showmigrations(),
+        sqlmigrate(),
+        squashmigrations(),
+    ]
 }
 
 /// One installed app as the migration commands see it.
@@ -46,13 +52,23 @@ fn apps(ctx: &CommandContext) -> Vec<AppEntry> {
         .collect()
 }
 
-fn graph(apps: &[AppEntry]) -> Result<MigrationGraph> {
-    let all: Vec<Migration> = apps
-        .iter()
+fn all_migrations(apps: &[AppEntry]) -> Vec<Migration> {
+    apps.iter()
         .filter_map(|a| a.migrations)
         .flat_map(|m| (m.all)())
-        .collect();
-    Ok(MigrationGraph::new(all)?)
+        .collect()
+}
+
+fn graph(apps: &[AppEntry]) -> Result<MigrationGraph> {
+    Ok(MigrationGraph::new(all_migrations(apps))?)
+}
+
+/// The graph as this database sees it: a squashed migration or the ones it
+/// replaces, depending on what is applied.
+async fn graph_for(apps: &[AppEntry], db: &Database) -> Result<MigrationGraph> {
+    let applied = estate_orm::migrations::applied(db).await?;
+    let resolved = estate_orm::migrations::resolve_replacements(all_migrations(apps), &applied);
+    Ok(MigrationGraph::new(resolved)?)
 }
 
 fn database(ctx: &CommandContext) -> Result<Database> {
@@ -542,7 +558,8 @@ fn migrate() -> ManagementCommand {
         "Apply (or unapply) migrations: migrate [app [migration|zero]]",
         |ctx: CommandContext| async move {
             let apps = apps(&ctx);
-            let graph = graph(&apps)?;
+            let db = database(&ctx)?;
+            let graph = graph_for(&apps, &db).await?;
             let app = ctx.args.get_one::<String>("app").cloned();
             let target = match (&app, ctx.args.get_one::<String>("migration")) {
                 (None, _) => MigrateTarget::Latest,
@@ -577,7 +594,6 @@ fn migrate() -> ManagementCommand {
                     }
                 }
             };
-            let db = database(&ctx)?;
             let mut out = ctx.out();
             writeln!(out, "Operations to perform:")?;
             writeln!(out, "  {}", describe_target(&target))?;
@@ -628,8 +644,9 @@ fn showmigrations() -> ManagementCommand {
         "List each app's migrations, [X] applied or [ ] not",
         |ctx: CommandContext| async move {
             let apps = apps(&ctx);
-            let graph = graph(&apps)?;
-            let applied = estate_orm::migrations::applied(&database(&ctx)?).await?;
+            let db = database(&ctx)?;
+            let graph = graph_for(&apps, &db).await?;
+            let applied = estate_orm::migrations::applied(&db).await?;
             let mut out = ctx.out();
             let selected: BTreeSet<String> = ctx
                 .args
@@ -650,11 +667,10 @@ fn showmigrations() -> ManagementCommand {
                     writeln!(out, " (no migrations)")?;
                 }
                 for m in mine {
-                    let mark = if applied.contains(&(m.app.clone(), m.name.clone())) {
-                        "X"
-                    } else {
-                        " "
-                    };
+                    let done = applied.contains(&(m.app.clone(), m.name.clone()))
+                        || (!m.replaces.is_empty()
+                            && m.replaces.iter().all(|r| applied.contains(r)));
+                    let mark = if done { "X" } else { " " };
                     writeln!(out, " [{mark}] {}", m.name)?;
                 }
             }
@@ -709,5 +725,97 @@ fn sqlmigrate() -> ManagementCommand {
             .long("backwards")
             .action(ArgAction::SetTrue)
             .help("The SQL that unapplies it"),
+    )
+}
+
+fn squashmigrations() -> ManagementCommand {
+    ManagementCommand::new(
+        "squashmigrations",
+        "Squash an app's migrations up to one into a single migration",
+        |ctx: CommandContext| async move {
+            let apps = apps(&ctx);
+            let app = ctx
+                .args
+                .get_one::<String>("app")
+                .cloned()
+                .unwrap_or_default();
+            let upto = ctx
+                .args
+                .get_one::<String>("migration")
+                .cloned()
+                .unwrap_or_default();
+            check_app(&apps, &app)?;
+            let folder = apps
+                .iter()
+                .find(|a| a.name == app)
+                .and_then(|a| a.migrations)
+                .ok_or_else(|| Error::msg(format!("app `{app}` has no migrations folder")))?;
+            let graph = graph(&apps)?;
+            let mine: Vec<&Migration> = graph.ordered().iter().filter(|m| m.app == app).collect();
+            let end = mine
+                .iter()
+                .position(|m| m.name.starts_with(upto.as_str()))
+                .ok_or_else(|| Error::msg(format!("app `{app}` has no migration `{upto}`")))?;
+            let chosen = &mine[..=end];
+            if chosen.len() < 2 {
+                return Err(Error::msg(format!(
+                    "nothing to squash: `{upto}` is the first migration of `{app}`"
+                )));
+            }
+            let name = match ctx.args.get_one::<String>("squashed-name") {
+                Some(given) => format!("{:04}_{given}", number(&chosen[0].name)),
+                None => format!(
+                    "{:04}_squashed_{}",
+                    number(&chosen[0].name),
+                    chosen[end].name
+                ),
+            };
+            let squashed = estate_orm::migrations::squash(&app, &name, chosen)?;
+            let dir = Path::new(folder.dir);
+            let path = dir.join(format!("{name}.rs"));
+            if path.exists() {
+                return Err(Error::msg(format!("{} exists already", path.display())));
+            }
+            std::fs::write(
+                &path,
+                writer::migration_source(&squashed, "a squash written by Estate"),
+            )?;
+            let mut listed: Vec<String> = all_migrations(&apps)
+                .iter()
+                .filter(|m| m.app == app)
+                .map(|m| m.name.clone())
+                .collect();
+            listed.push(name.clone());
+            std::fs::write(dir.join("mod.rs"), writer::module_source(&app, &listed))?;
+            format_source(&path);
+            let mut out = ctx.out();
+            writeln!(
+                out,
+                "Squashed {} migrations into {} ({} operations instead of {}).",
+                chosen.len(),
+                path.display(),
+                squashed.operations.len(),
+                chosen.iter().map(|m| m.operations.len()).sum::<usize>()
+            )?;
+            writeln!(
+                out,
+                "Databases that applied none or all of them use the squash. Once every \
+                 deployment has migrated past it, delete the replaced files and their lines in \
+                 mod.rs, and remove the `.replaces(...)` lines."
+            )?;
+            Ok(())
+        },
+    )
+    .arg(Arg::new("app").required(true))
+    .arg(
+        Arg::new("migration")
+            .required(true)
+            .help("The last migration to squash (a name or its number)"),
+    )
+    .arg(
+        Arg::new("squashed-name")
+            .long("squashed-name")
+            .value_name("NAME")
+            .help("Name the squashed migration"),
     )
 }
