@@ -6,6 +6,7 @@
 //! assertions naming the field, so a mistake is a compile error at the field.
 
 mod choices;
+mod embed;
 mod many;
 mod model;
 
@@ -45,6 +46,20 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 pub fn derive_choices(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     match choices::expand(&input) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+/// Embeds every file of a folder of the calling crate as `&[(name, contents)]`
+/// (names relative to the folder, with `/`), for templates in one-file
+/// deploys: `embed_dir!("templates")`. Files are included with
+/// `include_str!`, so editing one rebuilds; adding one needs a rebuild of
+/// the crate (`touch src/main.rs`).
+#[proc_macro]
+pub fn embed_dir(input: TokenStream) -> TokenStream {
+    let path = syn::parse_macro_input!(input as syn::LitStr);
+    match embed::expand(&path) {
         Ok(tokens) => tokens.into(),
         Err(error) => error.to_compile_error().into(),
     }

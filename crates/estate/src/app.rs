@@ -66,6 +66,7 @@ pub struct App {
     error_pages: ErrorPages,
     options: CoreOptions,
     database: Option<estate_orm::Database>,
+    templates: Vec<crate::templates::TemplateSource>,
 }
 
 impl Default for App {
@@ -89,6 +90,7 @@ impl App {
             commands: Vec::new(),
             error_pages: ErrorPages::default(),
             database: None,
+            templates: Vec::new(),
             options: CoreOptions {
                 allow_any_host: false,
                 security_headers: true,
@@ -179,6 +181,14 @@ impl App {
     /// Adds a project-level management command.
     pub fn command(mut self, command: ManagementCommand) -> Self {
         self.commands.push(command);
+        self
+    }
+
+    /// The project's templates folder, searched before every app's (so a
+    /// project template overrides an app's of the same name):
+    /// `.templates(estate::templates!("templates"))`.
+    pub fn templates(mut self, source: crate::templates::TemplateSource) -> Self {
+        self.templates.push(source);
         self
     }
 
@@ -382,12 +392,25 @@ impl App {
                 }
             }
         }
+        let urls = crate::routing::Urls(Arc::new(built.urls));
+        // The project's templates first, then each app's, in app order.
+        let mut sources = self.templates;
+        for app in &apps {
+            if let Some(app_templates) = app.extensions.get::<crate::app_module::AppTemplates>() {
+                sources.extend(app_templates.0.iter().cloned());
+            }
+        }
+        startup.provide(crate::templates::Templates::new(
+            sources,
+            settings.debug,
+            Some(urls.clone()),
+        ));
         for hook in hooks {
             startup = hook(startup).await?;
         }
         let context = AppContext::new(
             settings.clone(),
-            built.urls,
+            urls,
             built.listing,
             apps,
             startup.provided,

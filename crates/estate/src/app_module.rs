@@ -72,6 +72,10 @@ impl Startup {
 #[derive(Clone, Debug, Default)]
 pub struct Models(pub Vec<&'static estate_orm::ModelMeta>);
 
+/// An app's template folders, searched after the project's, in app order.
+#[derive(Clone, Debug, Default)]
+pub struct AppTemplates(pub Vec<crate::templates::TemplateSource>);
+
 /// An app's migrations: the folder `makemigrations` writes to and the
 /// compiled list (`migrations::all` of the app's `migrations/mod.rs`).
 #[derive(Clone, Copy, Debug)]
@@ -232,6 +236,15 @@ impl AppModule {
         all: fn() -> Vec<estate_orm::migrations::Migration>,
     ) -> Self {
         self.extensions.insert(AppMigrations { dir, all });
+        self
+    }
+
+    /// The app's templates folder (`estate::templates!("src/polls/templates")`),
+    /// searched after the project's and earlier apps' folders.
+    pub fn templates(mut self, source: crate::templates::TemplateSource) -> Self {
+        let mut templates = self.extensions.remove::<AppTemplates>().unwrap_or_default();
+        templates.0.push(source);
+        self.extensions.insert(templates);
         self
     }
 

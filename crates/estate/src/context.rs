@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use http::Extensions;
 use http::request::Parts;
 
-use crate::routing::{IntoUrlArgs, ReverseError, RouteInfo, UrlTable, Urls};
+use crate::routing::{IntoUrlArgs, ReverseError, RouteInfo, Urls};
 use crate::settings::Settings;
 
 /// A running app's shared state. Cloning is cheap (one `Arc`).
@@ -40,14 +40,14 @@ pub struct AppInfo {
 impl AppContext {
     pub(crate) fn new(
         settings: Arc<Settings>,
-        urls: UrlTable,
+        urls: Urls,
         routes: Vec<RouteInfo>,
         apps: Vec<AppInfo>,
         provided: Extensions,
     ) -> Self {
         AppContext(Arc::new(ContextInner {
             settings,
-            urls: Urls(Arc::new(urls)),
+            urls,
             routes,
             apps,
             provided,

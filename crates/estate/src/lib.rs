@@ -51,10 +51,29 @@ pub mod routing;
 pub mod server;
 pub mod settings;
 mod suggest;
+pub mod templates;
 pub mod test;
 
 pub use app::{App, BuiltApp};
-pub use app_module::{AppMigrations, AppModule, CheckFn, Models, Startup};
+pub use app_module::{AppMigrations, AppModule, AppTemplates, CheckFn, Models, Startup};
+
+/// A templates folder of this crate (path relative to its `Cargo.toml`),
+/// for [`App::templates`] and [`AppModule::templates`]. Release builds embed
+/// its files in the binary (one-file deploy) and read them from there; debug
+/// builds read the folder, reloading on change.
+#[macro_export]
+macro_rules! templates {
+    ($path:literal) => {{
+        #[cfg(debug_assertions)]
+        const EMBEDDED: &[(&str, &str)] = &[];
+        #[cfg(not(debug_assertions))]
+        const EMBEDDED: &[(&str, &str)] = $crate::macros::embed_dir!($path);
+        $crate::templates::TemplateSource {
+            dir: ::std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path)),
+            embedded: EMBEDDED,
+        }
+    }};
+}
 
 /// The absolute path of a folder of this crate, for
 /// [`AppModule::migrations`]: `estate::migrations_dir!("src/polls/migrations")`.
@@ -66,6 +85,12 @@ macro_rules! migrations_dir {
 }
 pub use context::{AppContext, AppInfo};
 pub use error::{Error, Result};
+
+/// Estate's procedural macros, for the macros above.
+#[doc(hidden)]
+pub mod macros {
+    pub use estate_macros::embed_dir;
+}
 
 /// The guides of the repository's `docs/` folder, included here so that their
 /// examples are compiled and tested with the crate.
@@ -88,6 +113,8 @@ pub mod guide {
     pub mod orm {}
     #[doc = include_str!("../../../docs/migrations.md")]
     pub mod migrations {}
+    #[doc = include_str!("../../../docs/templates.md")]
+    pub mod templates {}
 }
 
 /// Re-exports of the crates Estate builds on, at the versions it uses.

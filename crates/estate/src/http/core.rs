@@ -450,6 +450,12 @@ fn report_response(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// Error pages, security headers, request id, access log.
 fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary) -> Response {
+    if let Some(pending) = response
+        .extensions_mut()
+        .remove::<crate::templates::PendingTemplate>()
+    {
+        response = render_template(config, response, &pending, summary);
+    }
     if let Some(report) = response.extensions_mut().remove::<Arc<ErrorReport>>() {
         let queries = response.extensions_mut().remove::<RequestQueries>();
         let queries = queries.as_ref().map_or(&[][..], |q| q.0.as_slice());
@@ -480,6 +486,38 @@ fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary)
         );
     }
     response
+}
+
+/// Renders a [`Template`](crate::templates::Template) response with the
+/// request's context; keeps the handler's status and headers.
+fn render_template(
+    config: &CoreConfig,
+    response: Response,
+    pending: &crate::templates::PendingTemplate,
+    summary: &RequestSummary,
+) -> Response {
+    let Some(templates) = config.context.get::<crate::templates::Templates>() else {
+        return axum::response::IntoResponse::into_response(crate::error::Error::internal(
+            "a Template response needs the app's template engine",
+        ));
+    };
+    match pending.render(templates, &summary.method, summary.uri.path(), config.debug) {
+        Ok(html) => {
+            let (mut parts, _) = response.into_parts();
+            // The placeholder body's length no longer applies.
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            let page = axum::response::IntoResponse::into_response(html);
+            let (page_parts, body) = page.into_parts();
+            if let Some(content_type) = page_parts.headers.get(http::header::CONTENT_TYPE) {
+                parts
+                    .headers
+                    .entry(http::header::CONTENT_TYPE)
+                    .or_insert(content_type.clone());
+            }
+            Response::from_parts(parts, body)
+        }
+        Err(err) => axum::response::IntoResponse::into_response(err),
+    }
 }
 
 fn render_error(

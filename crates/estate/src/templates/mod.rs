@@ -1,0 +1,221 @@
+//! Templates: minijinja (Jinja2 syntax, close to Django's), loaded at run
+//! time so a project overrides an app's template by putting its own file at
+//! the same name.
+//!
+//! A template name is looked up in the project's `templates/` folder first,
+//! then in each app's, in app order (so `templates/admin/base.html` in the
+//! project wins over the admin's). `.html`, `.htm` and `.xml` templates
+//! escape every value unless it is marked `|safe`. In DEBUG, templates are
+//! read from disk on every render (edit, reload the page); otherwise they
+//! come from the copies embedded in the binary with
+//! [`templates!`](macro@crate::templates), falling back to disk.
+//!
+//! ```ignore
+//! async fn index(templates: Templates) -> estate::Result<Html<String>> {
+//!     templates.render("polls/index.html", context! { questions => latest })
+//! }
+//! // or, as a response rendered on the way out with the request's context:
+//! async fn detail() -> Template {
+//!     Template::render("polls/detail.html", context! { id => 3 })
+//! }
+//! ```
+
+mod filters;
+mod source;
+
+use std::sync::{Arc, RwLock};
+
+use axum::extract::FromRequestParts;
+use axum::response::{Html, IntoResponse, Response};
+use http::request::Parts;
+use minijinja::value::{Rest, Value};
+use minijinja::{AutoEscape, Environment};
+
+pub use minijinja::context;
+pub use source::TemplateSource;
+
+use crate::context::AppContext;
+use crate::error::Error;
+use crate::routing::Urls;
+
+/// The template engine of an app: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Templates(Arc<Inner>);
+
+struct Inner {
+    env: RwLock<Environment<'static>>,
+    /// Read templates from disk on every render (DEBUG).
+    reload: bool,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates")
+            .field("reload", &self.0.reload)
+            .finish()
+    }
+}
+
+impl Templates {
+    /// An engine searching `sources` in order (the project's first, then
+    /// the apps'); `reload` reads from disk on every render; `urls` backs
+    /// the `url()` function.
+    pub(crate) fn new(sources: Vec<TemplateSource>, reload: bool, urls: Option<Urls>) -> Templates {
+        let mut env = Environment::new();
+        let from_disk = reload;
+        env.set_loader(move |name| source::load(&sources, name, from_disk));
+        env.set_auto_escape_callback(|name| {
+            let lower = name.to_ascii_lowercase();
+            if lower.ends_with(".html") || lower.ends_with(".htm") || lower.ends_with(".xml") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        // Django's escaping (& < > " '), not minijinja's, which also
+        // escapes `/` and would turn every URL into entities.
+        env.set_formatter(|out, state, value| {
+            if matches!(state.auto_escape(), AutoEscape::Html) && !value.is_safe() {
+                if !value.is_undefined() {
+                    out.write_str(&filters::escape(&value.to_string()))?;
+                }
+                Ok(())
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
+        filters::register(&mut env);
+        if let Some(urls) = urls {
+            env.add_function("url", move |name: String, args: Rest<Value>| {
+                let args: Vec<String> = args.iter().map(ToString::to_string).collect();
+                urls.reverse(&name, args).map_err(|err| {
+                    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, err.to_string())
+                })
+            });
+        }
+        Templates(Arc::new(Inner {
+            env: RwLock::new(env),
+            reload,
+        }))
+    }
+
+    /// An engine over the given sources alone (for tests and tools).
+    pub fn from_sources(sources: Vec<TemplateSource>, reload: bool) -> Templates {
+        Templates::new(sources, reload, None)
+    }
+
+    /// Renders template `name` with `context` (any serde value, or
+    /// [`context!`]) to a string.
+    ///
+    /// # Errors
+    /// A missing template or an error in it: a 500 whose cause names the
+    /// template, the line and shows the source around it (visible on the
+    /// DEBUG error page).
+    pub fn render_to_string(
+        &self,
+        name: &str,
+        context: impl serde::Serialize,
+    ) -> Result<String, Error> {
+        let context = Value::from(minijinja::value::Serde(&context));
+        let rendered = if self.0.reload {
+            // Fresh from disk: forget what was loaded before.
+            let mut env = self.0.env.write().unwrap_or_else(|e| e.into_inner());
+            env.clear_templates();
+            env.get_template(name).and_then(|t| t.render(context))
+        } else {
+            let env = self.0.env.read().unwrap_or_else(|e| e.into_inner());
+            env.get_template(name).and_then(|t| t.render(context))
+        };
+        rendered.map_err(template_error)
+    }
+
+    /// Renders template `name` as an HTML response body.
+    ///
+    /// # Errors
+    /// As [`render_to_string`](Self::render_to_string).
+    pub fn render(
+        &self,
+        name: &str,
+        context: impl serde::Serialize,
+    ) -> Result<Html<String>, Error> {
+        self.render_to_string(name, context).map(Html)
+    }
+}
+
+/// A template error as a 500 whose causes locate it.
+fn template_error(err: minijinja::Error) -> Error {
+    let place = match (err.name(), err.line()) {
+        (Some(name), Some(line)) => format!("in template `{name}`, line {line}"),
+        (Some(name), None) => format!("in template `{name}`"),
+        _ => "in a template".to_owned(),
+    };
+    let mut detail = format!("{place}: {err}");
+    let debug_info = err.display_debug_info().to_string();
+    if !debug_info.trim().is_empty() {
+        detail.push('\n');
+        detail.push_str(&debug_info);
+    }
+    Error::internal(detail)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Templates {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let context = AppContext::from_request_parts(parts, state).await?;
+        context.get::<Templates>().cloned().ok_or_else(|| {
+            Error::internal("the app has no templates: this should not happen (App provides them)")
+        })
+    }
+}
+
+/// A response rendered from a template on its way out, with the request's
+/// context added (`request.path`, `request.method`, `debug`):
+/// `Template::render("polls/detail.html", context! { question })`.
+#[derive(Clone, Debug)]
+pub struct Template {
+    name: String,
+    context: Value,
+}
+
+impl Template {
+    /// The response of template `name` with `context`.
+    pub fn render(name: impl Into<String>, context: impl serde::Serialize) -> Template {
+        Template {
+            name: name.into(),
+            context: Value::from(minijinja::value::Serde(&context)),
+        }
+    }
+}
+
+impl IntoResponse for Template {
+    fn into_response(self) -> Response {
+        // Rendered by the HTTP core, which knows the request and the engine.
+        let mut response = Response::new(axum::body::Body::empty());
+        response
+            .extensions_mut()
+            .insert(PendingTemplate(Arc::new(self)));
+        response
+    }
+}
+
+/// A [`Template`] waiting for the core to render it.
+#[derive(Clone)]
+pub(crate) struct PendingTemplate(pub(crate) Arc<Template>);
+
+impl PendingTemplate {
+    /// The page, with the request's context merged under the handler's.
+    pub(crate) fn render(
+        &self,
+        templates: &Templates,
+        method: &http::Method,
+        path: &str,
+        debug: bool,
+    ) -> Result<Html<String>, Error> {
+        let request = minijinja::context! { method => method.as_str(), path => path };
+        let processors = minijinja::context! { request => request, debug => debug };
+        // The handler's values win over the processors' (as in Django).
+        let context = minijinja::value::merge_maps([self.0.context.clone(), processors]);
+        templates.render(&self.0.name, context)
+    }
+}
