@@ -35,6 +35,18 @@ async fn created() -> (StatusCode, Template) {
     )
 }
 
+async fn results() -> Template {
+    Template::render("polls/results.html", context! { votes => vec![3, 5] })
+}
+
+async fn results_fragment() -> Template {
+    Template::partial(
+        "polls/results.html",
+        "results",
+        context! { votes => vec![4, 6] },
+    )
+}
+
 async fn broken() -> Template {
     Template::render("polls/broken.html", context! {})
 }
@@ -52,6 +64,8 @@ fn app() -> App {
             .route("/{id}/", get(detail).name("detail"))
             .route("/created", get(created))
             .route("/broken", get(broken))
+            .route("/results", get(results))
+            .route("/results/fragment", get(results_fragment))
             .route("/filters", get(filters)),
     )
 }
@@ -191,4 +205,28 @@ fn embedded_templates_need_no_folder() {
     let embedded: &[(&str, &str)] = estate::macros::embed_dir!("tests/templates_fixture/project");
     let names: Vec<&str> = embedded.iter().map(|(name, _)| *name).collect();
     assert_eq!(names, ["base.html", "polls/index.html"]);
+}
+
+#[tokio::test]
+async fn a_partial_renders_only_its_block() {
+    let server = TestServer::start(app()).await;
+    let page = server.get("/polls/results").send().await.text();
+    assert!(page.contains("<title>Site</title>"), "{page}");
+    assert!(
+        page.contains("<ul id=\"results\"><li>3</li><li>5</li></ul>"),
+        "{page}"
+    );
+    let fragment = server.get("/polls/results/fragment").send().await;
+    assert_eq!(fragment.status, StatusCode::OK);
+    assert_eq!(fragment.text(), "<li>4</li><li>6</li>");
+
+    let templates = Templates::from_sources(vec![fixture("project"), fixture("app")], false);
+    let err = templates
+        .render_block("polls/results.html", "missing", context! {})
+        .unwrap_err();
+    assert!(
+        format!("{err:?}").contains("has no block `missing`"),
+        "{err:?}"
+    );
+    server.shutdown().await;
 }

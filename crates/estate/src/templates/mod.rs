@@ -129,6 +129,41 @@ impl Templates {
         rendered.map_err(template_error)
     }
 
+    /// Renders only block `block` of template `name` (a partial, Django
+    /// 6's "template partials"): for htmx-style updates of one fragment of a
+    /// page that stays one template.
+    ///
+    /// # Errors
+    /// As [`render_to_string`](Self::render_to_string), and a block the
+    /// template does not have.
+    pub fn render_block(
+        &self,
+        name: &str,
+        block: &str,
+        context: impl serde::Serialize,
+    ) -> Result<String, Error> {
+        let context = Value::from(minijinja::value::Serde(&context));
+        let render = |env: &Environment<'static>| {
+            let template = env.get_template(name)?;
+            let mut rendered = template.render_captured(context)?;
+            rendered.with_state_mut(|state| state.render_block(block))
+        };
+        let rendered = if self.0.reload {
+            let mut env = self.0.env.write().unwrap_or_else(|e| e.into_inner());
+            env.clear_templates();
+            render(&env)
+        } else {
+            render(&self.0.env.read().unwrap_or_else(|e| e.into_inner()))
+        };
+        rendered.map_err(|err| {
+            if err.kind() == minijinja::ErrorKind::UnknownBlock {
+                Error::internal(format!("template `{name}` has no block `{block}`"))
+            } else {
+                template_error(err)
+            }
+        })
+    }
+
     /// Renders template `name` as an HTML response body.
     ///
     /// # Errors
@@ -175,6 +210,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Templates {
 #[derive(Clone, Debug)]
 pub struct Template {
     name: String,
+    block: Option<String>,
     context: Value,
 }
 
@@ -183,6 +219,21 @@ impl Template {
     pub fn render(name: impl Into<String>, context: impl serde::Serialize) -> Template {
         Template {
             name: name.into(),
+            block: None,
+            context: Value::from(minijinja::value::Serde(&context)),
+        }
+    }
+
+    /// The response of block `block` of template `name` alone (a partial):
+    /// `Template::partial("polls/index.html", "results", context! { .. })`.
+    pub fn partial(
+        name: impl Into<String>,
+        block: impl Into<String>,
+        context: impl serde::Serialize,
+    ) -> Template {
+        Template {
+            name: name.into(),
+            block: Some(block.into()),
             context: Value::from(minijinja::value::Serde(&context)),
         }
     }
@@ -216,6 +267,11 @@ impl PendingTemplate {
         let processors = minijinja::context! { request => request, debug => debug };
         // The handler's values win over the processors' (as in Django).
         let context = minijinja::value::merge_maps([self.0.context.clone(), processors]);
-        templates.render(&self.0.name, context)
+        match &self.0.block {
+            Some(block) => templates
+                .render_block(&self.0.name, block, context)
+                .map(Html),
+            None => templates.render(&self.0.name, context),
+        }
     }
 }
