@@ -400,6 +400,8 @@ impl App {
                 sources.extend(app_templates.0.iter().cloned());
             }
         }
+        // Estate's own templates last, so a project can override them.
+        sources.push(crate::templates::TemplateSource::builtin());
         startup.provide(crate::templates::Templates::new(
             sources,
             settings.debug,

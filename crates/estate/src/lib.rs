@@ -47,6 +47,7 @@ pub mod error;
 pub mod http;
 mod logging;
 pub mod orm;
+pub mod pagination;
 pub mod routing;
 pub mod server;
 pub mod settings;

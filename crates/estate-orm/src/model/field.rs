@@ -316,6 +316,22 @@ impl<T: Copy> Auto<T> {
     }
 }
 
+impl<T: serde::Serialize> serde::Serialize for Auto<T> {
+    /// The key, or `null` before the row is saved.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Auto::Unset => serializer.serialize_none(),
+            Auto::Set(value) => serializer.serialize_some(value),
+        }
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for Json<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 impl<T: std::fmt::Display> std::fmt::Display for Auto<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -103,6 +103,13 @@ impl<T: Clone> Clone for ManyToMany<T> {
     }
 }
 
+impl<T: serde::Serialize> serde::Serialize for ManyToMany<T> {
+    /// The loaded rows, or `null` when not prefetched.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.loaded.serialize(serializer)
+    }
+}
+
 impl<T> PartialEq for ManyToMany<T> {
     /// The links are not part of the row: two instances compare by their
     /// columns alone, loaded or not.

@@ -144,6 +144,16 @@ impl<T: Model + Clone> Clone for ForeignKey<T> {
     }
 }
 
+impl<T: Model> serde::Serialize for ForeignKey<T>
+where
+    T::Key: serde::Serialize,
+{
+    /// The key pointed at (as Django serializes a foreign key).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.id.serialize(serializer)
+    }
+}
+
 impl<T: Model> PartialEq for ForeignKey<T> {
     /// Two references are equal when they point at the same key.
     fn eq(&self, other: &Self) -> bool {

@@ -14,6 +14,15 @@ pub struct TemplateSource {
 }
 
 impl TemplateSource {
+    /// Estate's own templates (`estate/pagination.html`, ...), always
+    /// embedded; searched last, so a project can override them.
+    pub fn builtin() -> Self {
+        TemplateSource {
+            dir: PathBuf::new(),
+            embedded: estate_macros::embed_dir!("templates"),
+        }
+    }
+
     /// A folder read from disk only.
     pub fn dir(dir: impl Into<PathBuf>) -> Self {
         TemplateSource {
@@ -51,6 +60,10 @@ pub(crate) fn load(
                 .map(|(_, contents)| (*contents).to_owned())
         };
         let on_disk = || -> Result<Option<String>, minijinja::Error> {
+            if source.dir.as_os_str().is_empty() {
+                // Embedded only (Estate's own templates).
+                return Ok(None);
+            }
             match std::fs::read_to_string(source.dir.join(&relative)) {
                 Ok(text) => Ok(Some(text)),
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
