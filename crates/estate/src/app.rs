@@ -54,6 +54,7 @@ struct CoreOptions {
     security_headers: bool,
     compression: bool,
     request_ids: bool,
+    csrf: bool,
 }
 
 /// An Estate application under construction.
@@ -96,6 +97,7 @@ impl App {
                 security_headers: true,
                 compression: true,
                 request_ids: true,
+                csrf: true,
             },
         }
     }
@@ -213,6 +215,14 @@ impl App {
     /// `X-Content-Type-Options`, `Referrer-Policy`, `Cross-Origin-Opener-Policy`).
     pub fn without_security_headers(mut self) -> Self {
         self.options.security_headers = false;
+        self
+    }
+
+    /// **Unsafe opt-out**: no CSRF protection for any route. Prefer
+    /// `.csrf_exempt()` on the routes that need it (webhooks, APIs with
+    /// token authentication).
+    pub fn without_csrf_protection(mut self) -> Self {
+        self.options.csrf = false;
         self
     }
 
@@ -423,6 +433,7 @@ impl App {
             self.options,
             self.error_pages,
             &built.body_limits,
+            &built.csrf_exempt,
             context.clone(),
         )?;
         Ok(BuiltApp {
@@ -431,6 +442,7 @@ impl App {
             checks: checks.into(),
             allow_any_host: self.options.allow_any_host,
             security_headers: self.options.security_headers,
+            csrf: self.options.csrf,
         })
     }
 }
@@ -440,8 +452,29 @@ fn core_config(
     options: CoreOptions,
     error_pages: ErrorPages,
     body_limits: &[(String, u64)],
+    csrf_exempt: &[String],
     context: AppContext,
 ) -> Result<CoreConfig> {
+    let csrf = if options.csrf {
+        let exempt = if csrf_exempt.is_empty() {
+            None
+        } else {
+            let mut exempt = matchit::Router::new();
+            for path in csrf_exempt {
+                exempt
+                    .insert(path.clone(), ())
+                    .map_err(|err| Error::msg(format!("csrf_exempt route {path}: {err}")))?;
+            }
+            Some(exempt)
+        };
+        Some(crate::http::csrf::CsrfConfig {
+            trusted_origins: settings.security.csrf_trusted_origins.clone(),
+            exempt,
+            cookie_secure: settings.security.csrf_cookie_secure,
+        })
+    } else {
+        None
+    };
     let route_limits = if body_limits.is_empty() {
         None
     } else {
@@ -486,6 +519,7 @@ fn core_config(
         )),
         error_pages,
         context,
+        csrf,
     })
 }
 
@@ -508,6 +542,7 @@ pub struct BuiltApp {
     checks: Arc<[CheckFn]>,
     allow_any_host: bool,
     security_headers: bool,
+    csrf: bool,
 }
 
 impl BuiltApp {
@@ -534,6 +569,7 @@ impl BuiltApp {
             deploy,
             allow_any_host: self.allow_any_host,
             security_headers: self.security_headers,
+            csrf: self.csrf,
         };
         let mut messages = Vec::new();
         if let Some(problem) = self.hosts_problem() {

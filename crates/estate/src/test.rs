@@ -100,6 +100,7 @@ impl TestServer {
             path: path.to_owned(),
             headers: HeaderMap::new(),
             body: Bytes::new(),
+            csrf: true,
         }
     }
 
@@ -152,9 +153,21 @@ pub struct TestRequest {
     path: String,
     headers: HeaderMap,
     body: Bytes,
+    csrf: bool,
 }
 
+/// The CSRF secret the test client sends with unsafe requests.
+const TEST_CSRF_SECRET: &str = "testclienttestclienttestclient00";
+
 impl TestRequest {
+    /// Sends no CSRF cookie and token, to test the protection itself. (By
+    /// default, like Django's test client, unsafe requests carry a valid
+    /// pair, unless a `Cookie` header is set by hand.)
+    pub fn without_csrf_token(mut self) -> Self {
+        self.csrf = false;
+        self
+    }
+
     /// Sets a header (replacing any earlier one of that name).
     ///
     /// # Panics
@@ -197,6 +210,20 @@ impl TestRequest {
             .body(Full::new(self.body))
             .expect("valid request");
         *request.headers_mut() = self.headers;
+        let unsafe_method = !matches!(
+            *request.method(),
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        );
+        if self.csrf && unsafe_method && !request.headers().contains_key(http::header::COOKIE) {
+            let headers = request.headers_mut();
+            headers.insert(
+                http::header::COOKIE,
+                HeaderValue::from_str(&format!("csrftoken={TEST_CSRF_SECRET}")).expect("valid"),
+            );
+            headers
+                .entry("x-csrftoken")
+                .or_insert(HeaderValue::from_static(TEST_CSRF_SECRET));
+        }
         if !request.headers().contains_key(HOST) {
             let host =
                 HeaderValue::from_str(&self.addr.to_string()).expect("an address is a valid host");

@@ -218,6 +218,8 @@ async fn chunked_body_is_cut_off_at_the_limit() {
     .await;
     let mut stream = TcpStream::connect(server.addr()).await.unwrap();
     let mut request = b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\
+                        Cookie: csrftoken=abcdefghijabcdefghijabcdefghij12\r\n\
+                        X-CSRFToken: abcdefghijabcdefghijabcdefghij12\r\n\
                         Accept: application/json\r\n\r\n"
         .to_vec();
     for _ in 0..3 {

@@ -124,6 +124,8 @@ pub struct CheckContext<'a> {
     pub allow_any_host: bool,
     /// Whether security headers are on (`App::without_security_headers` turns them off).
     pub security_headers: bool,
+    /// Whether CSRF protection is on (`App::without_csrf_protection` turns it off).
+    pub csrf: bool,
 }
 
 /// The deployment checklist: what `check --deploy` reports.
@@ -179,6 +181,14 @@ pub fn deploy_checks(ctx: &CheckContext<'_>) -> Vec<CheckMessage> {
             )
             .hint("List the site's host names in allowed_hosts."),
         );
+    }
+    if !ctx.csrf {
+        out.push(CheckMessage::warning(
+            "security.W003",
+            "CSRF protection is turned off (App::without_csrf_protection): any site can make a \
+             signed-in user's browser post to this one. Exempt only the routes that need it \
+             with .csrf_exempt().",
+        ));
     }
     if !ctx.security_headers {
         out.push(CheckMessage::warning(

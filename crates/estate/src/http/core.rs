@@ -62,6 +62,8 @@ pub(crate) struct CoreConfig {
     pub(crate) query_log: Option<(crate::settings::NPlusOne, usize)>,
     pub(crate) error_pages: ErrorPages,
     pub(crate) context: AppContext,
+    /// CSRF protection (off only by `App::without_csrf_protection`).
+    pub(crate) csrf: Option<super::csrf::CsrfConfig>,
 }
 
 /// The whole app as one tower service: the core around the router. Serve it
@@ -93,9 +95,27 @@ impl EstateService {
         // holds what is needed after it, so it stays small and cheap to move.
         let config = self.config.clone();
         let (summary, routed) = start(&config, &self.routers, request.map(Body::new));
+        // Only a form whose CSRF token is in the body routes later.
+        let routers = matches!(routed, Routed::CsrfBody { .. }).then(|| self.routers.clone());
         Box::pin(async move {
+            let routed = match (routed, routers) {
+                (Routed::CsrfBody { request, limited }, Some(routers)) => {
+                    let state = summary.csrf.clone().expect("set with the verdict");
+                    let limit = usize::try_from(config.max_body_size).unwrap_or(usize::MAX);
+                    match super::csrf::check_body(request, &state, limit).await {
+                        Ok(request) => call_router(&routers, request, limited, &summary),
+                        Err((_, true)) => Routed::Stop(report_response(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            too_large_message(&config, None),
+                        )),
+                        Err((reason, false)) => Routed::Stop(csrf_failure(reason)),
+                    }
+                }
+                (routed, _) => routed,
+            };
             let response = match routed {
                 Routed::Stop(response) => response,
+                Routed::CsrfBody { .. } => unreachable!("handled above"),
                 Routed::Call { future, limited } => {
                     let response = match config.query_log {
                         None => await_router(&config, future, &summary).await,
@@ -166,6 +186,7 @@ struct RequestSummary {
     content_type: Option<HeaderValue>,
     all_headers: Option<HeaderMap>,
     request_id: Option<RequestId>,
+    csrf: Option<super::csrf::CsrfState>,
 }
 
 /// The router's response future, boxed.
@@ -178,6 +199,11 @@ enum Routed {
     /// Handed to the router; `limited` when a chunked body was wrapped in
     /// the size limit.
     Call { future: RoutedFuture, limited: bool },
+    /// The CSRF token may be in the form body: read it before routing.
+    CsrfBody {
+        request: Request<Body>,
+        limited: bool,
+    },
 }
 
 fn start(
@@ -194,6 +220,7 @@ fn start(
         content_type: request.headers().get(http::header::CONTENT_TYPE).cloned(),
         all_headers: config.debug.then(|| request.headers().clone()),
         request_id: None,
+        csrf: None,
     };
     if let Some(ids) = &config.request_ids {
         let id = ids.for_request(request.headers().get(&REQUEST_ID_HEADER));
@@ -204,10 +231,21 @@ fn start(
         Preflight::Stop(response) => Routed::Stop(response),
         Preflight::Pass { limited } => {
             request.extensions_mut().insert(config.context.clone());
-            // A layer's synchronous `call` can panic too, not only futures.
-            match std::panic::catch_unwind(AssertUnwindSafe(|| route(routers, request))) {
-                Ok(future) => Routed::Call { future, limited },
-                Err(panic) => Routed::Stop(panic_response(panic.as_ref(), &summary)),
+            let verdict = match &config.csrf {
+                None => super::csrf::Verdict::Pass,
+                Some(csrf) => {
+                    let state = super::csrf::CsrfState::from_headers(request.headers());
+                    let verdict =
+                        super::csrf::check_headers(csrf, &request, &state, summary.secure);
+                    request.extensions_mut().insert(state.clone());
+                    summary.csrf = Some(state);
+                    verdict
+                }
+            };
+            match verdict {
+                super::csrf::Verdict::Pass => call_router(routers, request, limited, &summary),
+                super::csrf::Verdict::Reject(reason) => Routed::Stop(csrf_failure(reason)),
+                super::csrf::Verdict::ReadBody => Routed::CsrfBody { request, limited },
             }
         }
     };
@@ -217,6 +255,34 @@ fn start(
 /// The queries a failed request ran, kept for the DEBUG error page.
 #[derive(Clone)]
 struct RequestQueries(Arc<Vec<estate_orm::query_log::QueryRecord>>);
+
+/// Calls the router; a layer's synchronous `call` can panic too, not only
+/// futures.
+fn call_router(
+    routers: &Routers,
+    request: Request<Body>,
+    limited: bool,
+    summary: &RequestSummary,
+) -> Routed {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| route(routers, request))) {
+        Ok(future) => Routed::Call { future, limited },
+        Err(panic) => Routed::Stop(panic_response(panic.as_ref(), summary)),
+    }
+}
+
+/// The 403 of a failed CSRF check; the reason shows in DEBUG only.
+fn csrf_failure(reason: String) -> Response {
+    tracing::warn!(target: "estate::security", reason = %reason, "CSRF verification failed");
+    axum::response::IntoResponse::into_response(ErrorReport {
+        status: StatusCode::FORBIDDEN,
+        message: "CSRF verification failed. Request aborted.".to_owned(),
+        public: true,
+        chain: vec![
+            "CSRF verification failed. Request aborted.".to_owned(),
+            format!("Reason given for failure: {reason}"),
+        ],
+    })
+}
 
 /// Reports a request's queries: an `x-query-count` header, and for N+1
 /// patterns a warning naming the call site (or, if configured, a 500).
@@ -461,6 +527,13 @@ fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary)
         let queries = queries.as_ref().map_or(&[][..], |q| q.0.as_slice());
         response = render_error(config, response, &report, summary, queries);
     }
+    if let (Some(state), Some(csrf)) = (&summary.csrf, &config.csrf) {
+        if let Some(cookie) = state.cookie_to_set(csrf.cookie_secure) {
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, cookie);
+        }
+    }
     let headers = response.headers_mut();
     for (name, value) in &config.headers {
         // A handler's own value wins (one hash lookup either way).
@@ -501,7 +574,14 @@ fn render_template(
             "a Template response needs the app's template engine",
         ));
     };
-    match pending.render(templates, &summary.method, summary.uri.path(), config.debug) {
+    let csrf_token = summary.csrf.as_ref().map(super::csrf::CsrfState::token);
+    match pending.render(
+        templates,
+        &summary.method,
+        summary.uri.path(),
+        config.debug,
+        csrf_token,
+    ) {
         Ok(html) => {
             let (mut parts, _) = response.into_parts();
             // The placeholder body's length no longer applies.

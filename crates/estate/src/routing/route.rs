@@ -39,6 +39,7 @@ pub struct Route {
     pub(crate) handlers: Vec<HandlerInfo>,
     pub(crate) name: Option<String>,
     pub(crate) max_body_size: Option<u64>,
+    pub(crate) csrf_exempt: bool,
 }
 
 impl Route {
@@ -62,6 +63,14 @@ impl Route {
     /// route, in bytes: raise it for uploads, lower it for small forms.
     pub fn max_body_size(mut self, bytes: u64) -> Self {
         self.max_body_size = Some(bytes);
+        self
+    }
+
+    /// **Unsafe opt-out**: no CSRF check on this route's POST, PUT, PATCH
+    /// and DELETE (for webhooks and token-authenticated APIs, whose callers
+    /// are not browsers holding a session).
+    pub fn csrf_exempt(mut self) -> Self {
+        self.csrf_exempt = true;
         self
     }
 
@@ -93,6 +102,7 @@ impl From<MethodRouter> for Route {
             }],
             name: None,
             max_body_size: None,
+            csrf_exempt: false,
         }
     }
 }
@@ -117,6 +127,7 @@ macro_rules! method_fns {
                     handlers: vec![HandlerInfo { method: $method, handler: handler_name::<H>() }],
                     name: None,
                     max_body_size: None,
+                    csrf_exempt: false,
                 }
             }
 
@@ -155,6 +166,11 @@ pub trait RouteExt: Into<Route> {
     /// See [`Route::max_body_size`].
     fn max_body_size(self, bytes: u64) -> Route {
         self.into().max_body_size(bytes)
+    }
+
+    /// See [`Route::csrf_exempt`].
+    fn csrf_exempt(self) -> Route {
+        self.into().csrf_exempt()
     }
 }
 

@@ -42,6 +42,8 @@ pub(crate) struct BuiltRoutes {
     pub(crate) listing: Vec<RouteInfo>,
     /// Routes whose body limit differs from the global one: (path, bytes).
     pub(crate) body_limits: Vec<(String, u64)>,
+    /// Paths of routes marked `.csrf_exempt()`.
+    pub(crate) csrf_exempt: Vec<String>,
 }
 
 impl Routes {
@@ -105,6 +107,7 @@ impl Routes {
             urls: UrlTable::default(),
             listing: Vec::new(),
             body_limits: Vec::new(),
+            csrf_exempt: Vec::new(),
         };
         self.build_into(prefix, namespace, &mut built)?;
         Ok(built)
@@ -134,6 +137,9 @@ impl Routes {
                 out.urls.insert(name.clone(), &full)?;
             }
             let mut method_router = route.router;
+            if route.csrf_exempt {
+                out.csrf_exempt.push(full.clone());
+            }
             if let Some(limit) = route.max_body_size {
                 out.body_limits.push((full.clone(), limit));
                 method_router = method_router.layer(DefaultBodyLimit::max(limit as usize));
@@ -152,6 +158,7 @@ impl Routes {
                 urls: UrlTable::default(),
                 listing: Vec::new(),
                 body_limits: Vec::new(),
+                csrf_exempt: Vec::new(),
             };
             routes.build_into(&join(prefix, &nested_prefix), &namespace, &mut inner)?;
             router = router.merge(inner.router);
@@ -161,6 +168,7 @@ impl Routes {
             }
             out.listing.extend(inner.listing);
             out.body_limits.extend(inner.body_limits);
+            out.csrf_exempt.extend(inner.csrf_exempt);
         }
         for (mount_prefix, mounted) in self.mounted {
             let at = join(prefix, &mount_prefix);

@@ -42,6 +42,7 @@ const CORE_KEYS: &[&str] = &[
     "security.secure_proxy_ssl_header",
     "security.session_cookie_secure",
     "security.csrf_cookie_secure",
+    "security.csrf_trusted_origins",
     "security.x_frame_options",
     "security.referrer_policy",
     "security.cross_origin_opener_policy",
@@ -254,6 +255,7 @@ impl Typed {
             secure_proxy_ssl_header: self.proxy_header()?,
             session_cookie_secure: self.bool("security.session_cookie_secure", false)?,
             csrf_cookie_secure: self.bool("security.csrf_cookie_secure", false)?,
+            csrf_trusted_origins: self.list("security.csrf_trusted_origins")?,
             x_frame_options: self.one_of(
                 "security.x_frame_options",
                 &["DENY", "SAMEORIGIN"],

@@ -161,6 +161,10 @@ pub struct SecuritySettings {
     pub session_cookie_secure: bool,
     /// Send the CSRF cookie only over HTTPS.
     pub csrf_cookie_secure: bool,
+    /// Other origins whose unsafe requests (POST, ...) are accepted, like
+    /// `https://admin.example.com` (Django's `CSRF_TRUSTED_ORIGINS`); a
+    /// leading `*.` allows subdomains: `https://*.example.com`.
+    pub csrf_trusted_origins: Vec<String>,
     /// `X-Frame-Options`: `DENY` (default) or `SAMEORIGIN`.
     pub x_frame_options: String,
     /// `Referrer-Policy`. Default `same-origin`.

@@ -85,6 +85,23 @@ impl Templates {
             }
         });
         filters::register(&mut env);
+        env.add_function("csrf_input", |state: &minijinja::State<'_, '_>| {
+            let token = state
+                .lookup("csrf_token")
+                .filter(|t| !t.is_none() && !t.is_undefined());
+            match token {
+                Some(token) => Ok(Value::from_safe_string(format!(
+                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                    crate::http::csrf::FIELD_NAME,
+                    filters::escape(&token.to_string())
+                ))),
+                None => Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    "csrf_input() needs `csrf_token` in the context: return a Template (which \
+                     adds it), or take the CsrfToken extractor and pass it as csrf_token",
+                )),
+            }
+        });
         if let Some(urls) = urls {
             env.add_function("url", move |name: String, args: Rest<Value>| {
                 let args: Vec<String> = args.iter().map(ToString::to_string).collect();
@@ -262,9 +279,11 @@ impl PendingTemplate {
         method: &http::Method,
         path: &str,
         debug: bool,
+        csrf_token: Option<String>,
     ) -> Result<Html<String>, Error> {
         let request = minijinja::context! { method => method.as_str(), path => path };
-        let processors = minijinja::context! { request => request, debug => debug };
+        let processors =
+            minijinja::context! { request => request, debug => debug, csrf_token => csrf_token };
         // The handler's values win over the processors' (as in Django).
         let context = minijinja::value::merge_maps([self.0.context.clone(), processors]);
         match &self.0.block {

@@ -31,3 +31,12 @@ pub async fn startup_error(app: App) -> String {
         Err(err) => err.to_string(),
     }
 }
+
+/// A DEBUG app with extra code-level settings applied.
+pub fn debug_app_with(extra: impl FnOnce(SettingsLoader) -> SettingsLoader) -> App {
+    App::with_settings(
+        extra(SettingsLoader::new().set("debug", true))
+            .load()
+            .expect("valid test settings"),
+    )
+}

@@ -1,0 +1,388 @@
+//! CSRF protection, on by default (Django's `CsrfViewMiddleware`).
+//!
+//! Every POST, PUT, PATCH and DELETE must come from this site:
+//! 1. its `Origin` header, when sent, is this site's origin or a trusted one
+//!    (`security.csrf_trusted_origins`); over HTTPS without `Origin`, the
+//!    `Referer` must be present and of this site;
+//! 2. it carries the token: the `csrftoken` cookie's secret, and a masked
+//!    copy of it in the `X-CSRFToken` header or the `csrfmiddlewaretoken`
+//!    form field (`{{ csrf_input() }}` in a template). The copy is masked
+//!    afresh for each page (BREACH-safe) and compared in constant time.
+//!
+//! A failure answers 403; in DEBUG the page says why. A route opts out with
+//! `.csrf_exempt()`, the whole app with `App::without_csrf_protection()`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use http::header::{CONTENT_TYPE, COOKIE, HOST, ORIGIN, REFERER};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, Request};
+
+use crate::error::Error;
+
+/// The cookie holding the secret.
+pub const COOKIE_NAME: &str = "csrftoken";
+/// The header carrying the token (for JavaScript).
+pub const HEADER_NAME: &str = "x-csrftoken";
+/// The form field carrying the token.
+pub const FIELD_NAME: &str = "csrfmiddlewaretoken";
+
+const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const SECRET_LENGTH: usize = 32;
+
+/// The CSRF settings the core applies.
+pub(crate) struct CsrfConfig {
+    pub(crate) trusted_origins: Vec<String>,
+    /// Paths of routes marked `.csrf_exempt()`.
+    pub(crate) exempt: Option<matchit::Router<()>>,
+    pub(crate) cookie_secure: bool,
+}
+
+/// The request's CSRF secret: the cookie's, or a new one made when a page
+/// first asks for a token (and then set as the cookie).
+#[derive(Clone)]
+pub struct CsrfState(Arc<Inner>);
+
+struct Inner {
+    from_cookie: Option<String>,
+    fresh: OnceLock<String>,
+    used: AtomicBool,
+}
+
+impl CsrfState {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> CsrfState {
+        CsrfState(Arc::new(Inner {
+            from_cookie: cookie_secret(headers),
+            fresh: OnceLock::new(),
+            used: AtomicBool::new(false),
+        }))
+    }
+
+    fn secret(&self) -> &str {
+        self.0.used.store(true, Ordering::Relaxed);
+        match &self.0.from_cookie {
+            Some(secret) => secret,
+            None => self.0.fresh.get_or_init(random_string),
+        }
+    }
+
+    /// A token for a form or header: the secret masked afresh.
+    pub fn token(&self) -> String {
+        mask(self.secret())
+    }
+
+    /// The cookie to set on the response: when a token was handed out and
+    /// the request had no (valid) cookie.
+    pub(crate) fn cookie_to_set(&self, secure: bool) -> Option<HeaderValue> {
+        if self.0.from_cookie.is_some() || !self.0.used.load(Ordering::Relaxed) {
+            return None;
+        }
+        let secret = self.0.fresh.get()?;
+        // A year, like Django; SameSite=Lax; readable by JavaScript on
+        // purpose (the X-CSRFToken header), as in Django.
+        let mut cookie = format!("{COOKIE_NAME}={secret}; Path=/; Max-Age=31449600; SameSite=Lax");
+        if secure {
+            cookie.push_str("; Secure");
+        }
+        HeaderValue::from_str(&cookie).ok()
+    }
+}
+
+impl std::fmt::Debug for CsrfState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CsrfState(..)")
+    }
+}
+
+/// The token for the current request, for handlers that render templates
+/// themselves: pass it as `csrf_token` in the context, and
+/// `{{ csrf_input() }}` writes the hidden field.
+#[derive(Clone, Debug)]
+pub struct CsrfToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CsrfState>()
+            .map(|state| CsrfToken(state.token()))
+            .ok_or_else(|| Error::internal("CSRF protection is off for this app"))
+    }
+}
+
+fn random_string() -> String {
+    let mut bytes = [0u8; SECRET_LENGTH];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+fn index(c: u8) -> Option<usize> {
+    ALPHABET.iter().position(|a| *a == c)
+}
+
+/// `mask + cipher`, where each cipher character is the secret's shifted by
+/// the mask's (Django's scheme).
+fn mask(secret: &str) -> String {
+    let mask = random_string();
+    let cipher: String = secret
+        .bytes()
+        .zip(mask.bytes())
+        .map(|(s, m)| {
+            let shifted = (index(s).unwrap_or(0) + index(m).unwrap_or(0)) % ALPHABET.len();
+            ALPHABET[shifted] as char
+        })
+        .collect();
+    format!("{mask}{cipher}")
+}
+
+fn unmask(token: &str) -> Option<String> {
+    let (mask, cipher) = token.split_at_checked(SECRET_LENGTH)?;
+    mask.bytes()
+        .zip(cipher.bytes())
+        .map(|(m, c)| {
+            let (m, c) = (index(m)?, index(c)?);
+            Some(ALPHABET[(c + ALPHABET.len() - m) % ALPHABET.len()] as char)
+        })
+        .collect()
+}
+
+fn well_formed(secret: &str) -> bool {
+    secret.len() == SECRET_LENGTH && secret.bytes().all(|b| index(b).is_some())
+}
+
+/// The secret from the `csrftoken` cookie, if well-formed.
+fn cookie_secret(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.to_owned())
+        .filter(|secret| well_formed(secret))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Why a request failed the check (shown in DEBUG).
+pub(crate) type Reason = String;
+
+/// What the header checks decided.
+pub(crate) enum Verdict {
+    Pass,
+    Reject(Reason),
+    /// The token may be in the form body: read it, then [`check_body`].
+    ReadBody,
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// `scheme://host` of this request.
+fn own_origin(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let host = headers.get(HOST)?.to_str().ok()?;
+    Some(format!(
+        "{}://{host}",
+        if secure { "https" } else { "http" }
+    ))
+}
+
+fn trusted(config: &CsrfConfig, origin: &str) -> bool {
+    config.trusted_origins.iter().any(|trusted| {
+        if trusted == origin {
+            return true;
+        }
+        // `https://*.example.com` allows any subdomain.
+        match (trusted.split_once("://*."), origin.split_once("://")) {
+            (Some((scheme, domain)), Some((origin_scheme, host))) => {
+                scheme == origin_scheme && host.ends_with(&format!(".{domain}"))
+            }
+            _ => false,
+        }
+    })
+}
+
+/// The checks that need no body: method, exemption, origin, referer,
+/// cookie, and the header token.
+pub(crate) fn check_headers(
+    config: &CsrfConfig,
+    request: &Request<Body>,
+    state: &CsrfState,
+    secure: bool,
+) -> Verdict {
+    if is_safe(request.method()) {
+        return Verdict::Pass;
+    }
+    if config
+        .exempt
+        .as_ref()
+        .is_some_and(|exempt| exempt.at(request.uri().path()).is_ok())
+    {
+        return Verdict::Pass;
+    }
+    let headers = request.headers();
+    let own = own_origin(headers, secure);
+    if let Some(origin) = headers.get(ORIGIN).and_then(|o| o.to_str().ok()) {
+        if own.as_deref() != Some(origin) && !trusted(config, origin) {
+            return Verdict::Reject(format!(
+                "Origin checking failed - {origin} does not match any trusted origins."
+            ));
+        }
+    } else if secure {
+        // Without Origin over HTTPS, the Referer must say where from.
+        let Some(referer) = headers.get(REFERER).and_then(|r| r.to_str().ok()) else {
+            return Verdict::Reject("Referer checking failed - no Referer.".to_owned());
+        };
+        let referer_origin = referer
+            .split_once("://")
+            .map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or("")));
+        let same = referer_origin
+            .as_deref()
+            .is_some_and(|r| own.as_deref() == Some(r) || trusted(config, r));
+        if !same {
+            return Verdict::Reject(format!(
+                "Referer checking failed - {referer} does not match any trusted origins."
+            ));
+        }
+    }
+    if state.0.from_cookie.is_none() {
+        return Verdict::Reject("CSRF cookie not set.".to_owned());
+    }
+    match headers.get(HEADER_NAME).and_then(|h| h.to_str().ok()) {
+        Some(token) => verdict_for(state, token),
+        None if has_form_body(headers) => Verdict::ReadBody,
+        None => Verdict::Reject("CSRF token missing.".to_owned()),
+    }
+}
+
+fn has_form_body(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| {
+            c.starts_with("application/x-www-form-urlencoded")
+                || c.starts_with("multipart/form-data")
+        })
+}
+
+fn verdict_for(state: &CsrfState, token: &str) -> Verdict {
+    let Some(secret) = &state.0.from_cookie else {
+        return Verdict::Reject("CSRF cookie not set.".to_owned());
+    };
+    let given = match token.len() {
+        // A masked token, or (as Django accepts) the secret itself.
+        64 => unmask(token),
+        SECRET_LENGTH => Some(token.to_owned()),
+        _ => return Verdict::Reject("CSRF token has incorrect length.".to_owned()),
+    };
+    match given {
+        Some(given) if constant_time_eq(given.as_bytes(), secret.as_bytes()) => Verdict::Pass,
+        Some(_) => Verdict::Reject("CSRF token incorrect.".to_owned()),
+        None => Verdict::Reject("CSRF token has invalid characters.".to_owned()),
+    }
+}
+
+/// Reads the form body (within `limit` bytes), finds the token field, and
+/// gives the request back with the same body.
+pub(crate) async fn check_body(
+    request: Request<Body>,
+    state: &CsrfState,
+    limit: usize,
+) -> Result<Request<Body>, (Reason, bool)> {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        (
+            "the request body is too large or was cut off".to_owned(),
+            true,
+        )
+    })?;
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let token = if content_type.starts_with("multipart/form-data") {
+        multipart_field(&content_type, &bytes)
+    } else {
+        url_field(&bytes)
+    };
+    let verdict = match token {
+        Some(token) => verdict_for(state, &token),
+        None => Verdict::Reject("CSRF token missing.".to_owned()),
+    };
+    match verdict {
+        Verdict::Pass => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Verdict::Reject(reason) => Err((reason, false)),
+        Verdict::ReadBody => Err(("CSRF token missing.".to_owned(), false)),
+    }
+}
+
+fn url_field(body: &[u8]) -> Option<String> {
+    form_urlencoded::parse(body)
+        .find(|(name, _)| name == FIELD_NAME)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The token field of a multipart body (a plain text part).
+fn multipart_field(content_type: &str, body: &[u8]) -> Option<String> {
+    let boundary = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()?
+        .trim_matches('"');
+    let delimiter = format!("--{boundary}");
+    let text = String::from_utf8_lossy(body);
+    text.split(delimiter.as_str()).find_map(|part| {
+        let (head, value) = part.split_once("\r\n\r\n")?;
+        let named = head
+            .to_ascii_lowercase()
+            .contains(&format!("name=\"{FIELD_NAME}\""));
+        named.then(|| value.trim_end_matches("\r\n").to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked_tokens_differ_but_unmask_to_the_secret() {
+        let secret = random_string();
+        let a = mask(&secret);
+        let b = mask(&secret);
+        assert_ne!(a, b, "a fresh mask each time");
+        assert_eq!(a.len(), 64);
+        assert_eq!(unmask(&a).unwrap(), secret);
+        assert_eq!(unmask(&b).unwrap(), secret);
+        assert!(unmask("!".repeat(64).as_str()).is_none());
+    }
+
+    #[test]
+    fn form_fields_are_found_in_both_encodings() {
+        assert_eq!(
+            url_field(b"a=1&csrfmiddlewaretoken=abc%21").as_deref(),
+            Some("abc!")
+        );
+        let body = "--XX\r\nContent-Disposition: form-data; name=\"csrfmiddlewaretoken\"\r\n\r\ntok\r\n--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\ndata\r\n--XX--\r\n";
+        assert_eq!(
+            multipart_field("multipart/form-data; boundary=XX", body.as_bytes()).as_deref(),
+            Some("tok")
+        );
+    }
+}
