@@ -432,8 +432,7 @@ impl App {
             &settings,
             self.options,
             self.error_pages,
-            &built.body_limits,
-            &built.csrf_exempt,
+            &built.flags,
             context.clone(),
         )?;
         Ok(BuiltApp {
@@ -451,41 +450,33 @@ fn core_config(
     settings: &Settings,
     options: CoreOptions,
     error_pages: ErrorPages,
-    body_limits: &[(String, u64)],
-    csrf_exempt: &[String],
+    flags: &[(String, crate::routing::RouteFlags)],
     context: AppContext,
 ) -> Result<CoreConfig> {
-    let csrf = if options.csrf {
-        let exempt = if csrf_exempt.is_empty() {
-            None
-        } else {
-            let mut exempt = matchit::Router::new();
-            for path in csrf_exempt {
-                exempt
-                    .insert(path.clone(), ())
-                    .map_err(|err| Error::msg(format!("csrf_exempt route {path}: {err}")))?;
-            }
-            Some(exempt)
-        };
-        Some(crate::http::csrf::CsrfConfig {
-            trusted_origins: settings.security.csrf_trusted_origins.clone(),
-            exempt,
-            cookie_secure: settings.security.csrf_cookie_secure,
-        })
-    } else {
-        None
-    };
-    let route_limits = if body_limits.is_empty() {
+    // One table of every route, so a path finds the route axum will run
+    // (both use matchit): the most specific one, not any that matches.
+    let route_table = if flags.iter().all(|(_, f)| *f == Default::default()) {
         None
     } else {
-        let mut limits = matchit::Router::new();
-        for (path, limit) in body_limits {
-            limits
-                .insert(path.clone(), *limit)
-                .map_err(|err| Error::msg(format!("body limit for route {path}: {err}")))?;
+        let mut merged: std::collections::BTreeMap<&str, crate::routing::RouteFlags> =
+            std::collections::BTreeMap::new();
+        for (path, route) in flags {
+            let entry = merged.entry(path.as_str()).or_default();
+            entry.csrf_exempt |= route.csrf_exempt;
+            entry.max_body_size = entry.max_body_size.max(route.max_body_size);
         }
-        Some(limits)
+        let mut table = matchit::Router::new();
+        for (path, route) in merged {
+            table
+                .insert(path.to_owned(), route)
+                .map_err(|err| Error::msg(format!("route {path}: {err}")))?;
+        }
+        Some(table)
     };
+    let csrf = options.csrf.then(|| crate::http::csrf::CsrfConfig {
+        trusted_origins: settings.security.csrf_trusted_origins.clone(),
+        cookie_secure: settings.security.csrf_cookie_secure,
+    });
     let proxy_ssl_header = match &settings.security.secure_proxy_ssl_header {
         Some((name, value)) => Some((
             http::HeaderName::from_bytes(name.as_bytes()).map_err(Error::internal)?,
@@ -509,7 +500,7 @@ fn core_config(
         proxy_ssl_header,
         ssl_redirect: settings.security.ssl_redirect,
         max_body_size: settings.limits.max_body_size,
-        route_limits,
+        route_table,
         request_timeout: settings.limits.request_timeout,
         request_ids: options.request_ids.then(RequestIds::new),
         access_log: settings.logging.access_log,

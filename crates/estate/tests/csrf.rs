@@ -290,3 +290,99 @@ async fn check_deploy_reports_csrf_turned_off() {
         out.captured()
     );
 }
+
+async fn plain_page() -> Template {
+    Template::render("plain.html", context! { value => "<i>" })
+}
+
+async fn j2_page() -> Template {
+    Template::render("page.html.j2", context! { value => "<i>" })
+}
+
+async fn admin_hook() -> &'static str {
+    "admin"
+}
+
+async fn upload(body: axum::body::Bytes) -> String {
+    format!("{} bytes", body.len())
+}
+
+#[tokio::test]
+async fn review_findings_stay_fixed() {
+    let app = routes(debug_app())
+        .route("/plain", get(plain_page))
+        .route("/j2", get(j2_page))
+        .route("/hooks/{name}", post(webhook).csrf_exempt())
+        .route("/hooks/admin", post(admin_hook))
+        .route("/upload", post(upload).max_body_size(10_000_000));
+    let server = TestServer::start(app).await;
+
+    // An exempt pattern does not exempt a more specific route.
+    let admin = server
+        .post("/hooks/admin")
+        .without_csrf_token()
+        .send()
+        .await;
+    assert_eq!(admin.status, StatusCode::FORBIDDEN);
+    let hook = server
+        .post("/hooks/github")
+        .without_csrf_token()
+        .send()
+        .await;
+    assert_eq!(hook.text(), "hooked");
+
+    // Only pages that show a token set the cookie, and they vary on it.
+    let plain = server.get("/plain").send().await;
+    assert!(plain.header("set-cookie").is_none());
+    assert!(plain.text().contains("&lt;i&gt;"));
+    let form = server.get("/form").send().await;
+    assert!(form.header("set-cookie").is_some());
+    assert_eq!(form.header("vary"), Some("Cookie"));
+
+    // Escaping does not depend on a `.html` ending.
+    assert!(server.get("/j2").send().await.text().contains("&lt;i&gt;"));
+
+    // A big form upload to a route with a raised limit is read whole.
+    let mut body = format!(
+        "--XB\r\nContent-Disposition: form-data; name=\"csrfmiddlewaretoken\"\r\n\r\n{SECRET}\r\n--XB\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n"
+    );
+    body.push_str(&"x".repeat(3_000_000));
+    body.push_str("\r\n--XB--\r\n");
+    let size = body.len();
+    let uploaded = server
+        .post("/upload")
+        .without_csrf_token()
+        .header("cookie", &format!("csrftoken={SECRET}"))
+        .header("content-type", "multipart/form-data; boundary=XB")
+        .body(body)
+        .send()
+        .await;
+    assert_eq!(uploaded.text(), format!("{size} bytes"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slow_form_body_is_cut_off_by_the_request_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = routes(common::debug_app_with(|s| {
+        s.set("limits.request_timeout", 1)
+    }));
+    let server = TestServer::start(app).await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let head = format!(
+        "POST /notes HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: csrftoken={SECRET}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ntitle=slo"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = vec![0u8; 512];
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read(&mut response),
+    )
+    .await
+    .expect("an answer before the client gives up")
+    .unwrap();
+    let response = String::from_utf8_lossy(&response[..read]);
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    server.shutdown().await;
+}

@@ -54,7 +54,8 @@ pub(crate) struct CoreConfig {
     pub(crate) ssl_redirect: bool,
     pub(crate) max_body_size: u64,
     /// Per-route body limits, matched by path only when a request has a body.
-    pub(crate) route_limits: Option<matchit::Router<u64>>,
+    /// Every route's flags (body limit, CSRF exemption), matched like axum.
+    pub(crate) route_table: Option<matchit::Router<crate::routing::RouteFlags>>,
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) request_ids: Option<RequestIds>,
     pub(crate) access_log: bool,
@@ -101,14 +102,33 @@ impl EstateService {
             let routed = match (routed, routers) {
                 (Routed::CsrfBody { request, limited }, Some(routers)) => {
                     let state = summary.csrf.clone().expect("set with the verdict");
-                    let limit = usize::try_from(config.max_body_size).unwrap_or(usize::MAX);
-                    match super::csrf::check_body(request, &state, limit).await {
+                    let limit = usize::try_from(body_limit(&config, request.uri().path()))
+                        .unwrap_or(usize::MAX);
+                    let read = super::csrf::check_body(request, &state, limit);
+                    // Reading the body counts against the request timeout.
+                    let checked = match config.request_timeout {
+                        Some(timeout) => tokio::time::timeout(timeout, read)
+                            .await
+                            .unwrap_or(Err(super::csrf::BodyError::TimedOut)),
+                        None => read.await,
+                    };
+                    match checked {
                         Ok(request) => call_router(&routers, request, limited, &summary),
-                        Err((_, true)) => Routed::Stop(report_response(
+                        Err(super::csrf::BodyError::TooLarge) => Routed::Stop(report_response(
                             StatusCode::PAYLOAD_TOO_LARGE,
                             too_large_message(&config, None),
                         )),
-                        Err((reason, false)) => Routed::Stop(csrf_failure(reason)),
+                        Err(super::csrf::BodyError::Unreadable) => Routed::Stop(report_response(
+                            StatusCode::BAD_REQUEST,
+                            "The request body could not be read.",
+                        )),
+                        Err(super::csrf::BodyError::TimedOut) => Routed::Stop(report_response(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "The request took too long.",
+                        )),
+                        Err(super::csrf::BodyError::Rejected(reason)) => {
+                            Routed::Stop(csrf_failure(reason))
+                        }
                     }
                 }
                 (routed, _) => routed,
@@ -235,8 +255,9 @@ fn start(
                 None => super::csrf::Verdict::Pass,
                 Some(csrf) => {
                     let state = super::csrf::CsrfState::from_headers(request.headers());
+                    let exempt = route_flags(config, request.uri().path()).csrf_exempt;
                     let verdict =
-                        super::csrf::check_headers(csrf, &request, &state, summary.secure);
+                        super::csrf::check_headers(csrf, &request, &state, summary.secure, exempt);
                     request.extensions_mut().insert(state.clone());
                     summary.csrf = Some(state);
                     verdict
@@ -411,11 +432,17 @@ fn preflight(config: &CoreConfig, request: &mut Request<Body>) -> Preflight {
     }
 }
 
-fn body_limit(config: &CoreConfig, path: &str) -> u64 {
+fn route_flags(config: &CoreConfig, path: &str) -> crate::routing::RouteFlags {
     config
-        .route_limits
+        .route_table
         .as_ref()
-        .and_then(|limits| limits.at(path).ok().map(|m| *m.value))
+        .and_then(|table| table.at(path).ok().map(|m| *m.value))
+        .unwrap_or_default()
+}
+
+fn body_limit(config: &CoreConfig, path: &str) -> u64 {
+    route_flags(config, path)
+        .max_body_size
         .unwrap_or(config.max_body_size)
 }
 
@@ -533,6 +560,12 @@ fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary)
                 .headers_mut()
                 .append(http::header::SET_COOKIE, cookie);
         }
+        if state.was_used() {
+            // The page holds a per-visitor token: caches must key on the cookie.
+            response
+                .headers_mut()
+                .append(http::header::VARY, HeaderValue::from_static("Cookie"));
+        }
     }
     let headers = response.headers_mut();
     for (name, value) in &config.headers {
@@ -574,13 +607,12 @@ fn render_template(
             "a Template response needs the app's template engine",
         ));
     };
-    let csrf_token = summary.csrf.as_ref().map(super::csrf::CsrfState::token);
     match pending.render(
         templates,
         &summary.method,
         summary.uri.path(),
         config.debug,
-        csrf_token,
+        summary.csrf.clone(),
     ) {
         Ok(html) => {
             let (mut parts, _) = response.into_parts();

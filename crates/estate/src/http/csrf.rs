@@ -36,8 +36,6 @@ const SECRET_LENGTH: usize = 32;
 /// The CSRF settings the core applies.
 pub(crate) struct CsrfConfig {
     pub(crate) trusted_origins: Vec<String>,
-    /// Paths of routes marked `.csrf_exempt()`.
-    pub(crate) exempt: Option<matchit::Router<()>>,
     pub(crate) cookie_secure: bool,
 }
 
@@ -72,6 +70,11 @@ impl CsrfState {
     /// A token for a form or header: the secret masked afresh.
     pub fn token(&self) -> String {
         mask(self.secret())
+    }
+
+    /// Whether a token was handed out for this response.
+    pub(crate) fn was_used(&self) -> bool {
+        self.0.used.load(Ordering::Relaxed)
     }
 
     /// The cookie to set on the response: when a token was handed out and
@@ -115,13 +118,22 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     }
 }
 
+/// 32 characters of the alphabet, uniformly (bytes past the largest multiple
+/// of 62 are drawn again, so no character is likelier than another).
 fn random_string() -> String {
-    let mut bytes = [0u8; SECRET_LENGTH];
-    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
-    bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect()
+    let limit = (256 / ALPHABET.len() * ALPHABET.len()) as u8;
+    let mut out = String::with_capacity(SECRET_LENGTH);
+    while out.len() < SECRET_LENGTH {
+        let mut bytes = [0u8; 64];
+        getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+        for b in bytes.into_iter().filter(|b| *b < limit) {
+            if out.len() == SECRET_LENGTH {
+                break;
+            }
+            out.push(ALPHABET[usize::from(b) % ALPHABET.len()] as char);
+        }
+    }
+    out
 }
 
 fn index(c: u8) -> Option<usize> {
@@ -193,17 +205,29 @@ fn is_safe(method: &Method) -> bool {
     )
 }
 
-/// `scheme://host` of this request.
+/// `scheme://host` of this request, lower case.
 fn own_origin(headers: &HeaderMap, secure: bool) -> Option<String> {
     let host = headers.get(HOST)?.to_str().ok()?;
-    Some(format!(
-        "{}://{host}",
-        if secure { "https" } else { "http" }
-    ))
+    Some(format!("{}://{host}", if secure { "https" } else { "http" }).to_ascii_lowercase())
+}
+
+/// `scheme://host[:port]` of a URL, lower case; `None` for anything odd
+/// (no scheme, user info, an empty host).
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = &rest[..end];
+    if host.is_empty() || host.contains('@') || !scheme.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    Some(format!("{scheme}://{host}").to_ascii_lowercase())
 }
 
 fn trusted(config: &CsrfConfig, origin: &str) -> bool {
+    let origin = origin.to_ascii_lowercase();
+    let origin = origin.as_str();
     config.trusted_origins.iter().any(|trusted| {
+        let trusted = trusted.to_ascii_lowercase();
         if trusted == origin {
             return true;
         }
@@ -218,42 +242,36 @@ fn trusted(config: &CsrfConfig, origin: &str) -> bool {
 }
 
 /// The checks that need no body: method, exemption, origin, referer,
-/// cookie, and the header token.
+/// cookie, and the header token. `exempt`: the route is `.csrf_exempt()`.
 pub(crate) fn check_headers(
     config: &CsrfConfig,
     request: &Request<Body>,
     state: &CsrfState,
     secure: bool,
+    exempt: bool,
 ) -> Verdict {
-    if is_safe(request.method()) {
-        return Verdict::Pass;
-    }
-    if config
-        .exempt
-        .as_ref()
-        .is_some_and(|exempt| exempt.at(request.uri().path()).is_ok())
-    {
+    if is_safe(request.method()) || exempt {
         return Verdict::Pass;
     }
     let headers = request.headers();
     let own = own_origin(headers, secure);
-    if let Some(origin) = headers.get(ORIGIN).and_then(|o| o.to_str().ok()) {
-        if own.as_deref() != Some(origin) && !trusted(config, origin) {
+    if let Some(origin) = headers.get(ORIGIN) {
+        // Present but unreadable counts as foreign, not as absent.
+        let origin = origin.to_str().unwrap_or("(unreadable)");
+        let same = origin_of(origin).is_some_and(|o| own.as_deref() == Some(o.as_str()));
+        if !same && !trusted(config, origin) {
             return Verdict::Reject(format!(
                 "Origin checking failed - {origin} does not match any trusted origins."
             ));
         }
     } else if secure {
         // Without Origin over HTTPS, the Referer must say where from.
-        let Some(referer) = headers.get(REFERER).and_then(|r| r.to_str().ok()) else {
+        let Some(referer) = headers.get(REFERER) else {
             return Verdict::Reject("Referer checking failed - no Referer.".to_owned());
         };
-        let referer_origin = referer
-            .split_once("://")
-            .map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or("")));
-        let same = referer_origin
-            .as_deref()
-            .is_some_and(|r| own.as_deref() == Some(r) || trusted(config, r));
+        let referer = referer.to_str().unwrap_or("(unreadable)");
+        let same = origin_of(referer)
+            .is_some_and(|r| own.as_deref() == Some(r.as_str()) || trusted(config, &r));
         if !same {
             return Verdict::Reject(format!(
                 "Referer checking failed - {referer} does not match any trusted origins."
@@ -297,19 +315,35 @@ fn verdict_for(state: &CsrfState, token: &str) -> Verdict {
     }
 }
 
+/// Why the form body could not be checked.
+pub(crate) enum BodyError {
+    /// Over the route's body limit.
+    TooLarge,
+    /// The client broke off or sent a malformed body.
+    Unreadable,
+    /// The request timeout passed while reading it.
+    TimedOut,
+    /// The token was missing or wrong.
+    Rejected(Reason),
+}
+
 /// Reads the form body (within `limit` bytes), finds the token field, and
 /// gives the request back with the same body.
 pub(crate) async fn check_body(
     request: Request<Body>,
     state: &CsrfState,
     limit: usize,
-) -> Result<Request<Body>, (Reason, bool)> {
+) -> Result<Request<Body>, BodyError> {
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        (
-            "the request body is too large or was cut off".to_owned(),
-            true,
-        )
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|err| {
+        let too_large = std::error::Error::source(&err)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>())
+            || err.to_string().contains("length limit");
+        if too_large {
+            BodyError::TooLarge
+        } else {
+            BodyError::Unreadable
+        }
     })?;
     let content_type = parts
         .headers
@@ -328,8 +362,8 @@ pub(crate) async fn check_body(
     };
     match verdict {
         Verdict::Pass => Ok(Request::from_parts(parts, Body::from(bytes))),
-        Verdict::Reject(reason) => Err((reason, false)),
-        Verdict::ReadBody => Err(("CSRF token missing.".to_owned(), false)),
+        Verdict::Reject(reason) => Err(BodyError::Rejected(reason)),
+        Verdict::ReadBody => Err(BodyError::Rejected("CSRF token missing.".to_owned())),
     }
 }
 
@@ -371,6 +405,43 @@ mod tests {
         assert_eq!(unmask(&a).unwrap(), secret);
         assert_eq!(unmask(&b).unwrap(), secret);
         assert!(unmask("!".repeat(64).as_str()).is_none());
+    }
+
+    #[test]
+    fn origins_are_parsed_strictly() {
+        assert_eq!(
+            origin_of("https://Example.com/x?y").as_deref(),
+            Some("https://example.com")
+        );
+        assert_eq!(
+            origin_of("https://example.com:8443").as_deref(),
+            Some("https://example.com:8443")
+        );
+        assert_eq!(origin_of("https://example.com@evil.com/"), None);
+        assert_eq!(
+            origin_of("https://evil.com?x.example.com").as_deref(),
+            Some("https://evil.com")
+        );
+        assert_eq!(origin_of("null"), None);
+        let config = CsrfConfig {
+            trusted_origins: vec!["https://*.example.com".into()],
+            cookie_secure: false,
+        };
+        assert!(trusted(&config, "https://admin.example.com"));
+        assert!(!trusted(&config, "https://evilexample.com"));
+        assert!(!trusted(&config, "http://admin.example.com"));
+    }
+
+    #[test]
+    fn random_strings_use_the_whole_alphabet_evenly() {
+        let mut counts = [0usize; 62];
+        for _ in 0..400 {
+            for b in random_string().bytes() {
+                counts[index(b).unwrap()] += 1;
+            }
+        }
+        // 12 800 draws, about 206 each: a bias of 25% would show.
+        assert!(counts.iter().all(|c| (150..270).contains(c)), "{counts:?}");
     }
 
     #[test]

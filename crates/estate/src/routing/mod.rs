@@ -11,6 +11,7 @@ mod urls;
 
 pub use layer::RouteLayer;
 pub use route::{HandlerInfo, Route, RouteExt, any, delete, get, head, options, patch, post, put};
+pub(crate) use routes::RouteFlags;
 pub use routes::{RouteInfo, Routes};
 
 pub use urls::{IntoUrlArgs, ReverseError, UrlArgs, UrlTable, Urls};

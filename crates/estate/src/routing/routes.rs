@@ -41,9 +41,19 @@ pub(crate) struct BuiltRoutes {
     pub(crate) urls: UrlTable,
     pub(crate) listing: Vec<RouteInfo>,
     /// Routes whose body limit differs from the global one: (path, bytes).
-    pub(crate) body_limits: Vec<(String, u64)>,
-    /// Paths of routes marked `.csrf_exempt()`.
-    pub(crate) csrf_exempt: Vec<String>,
+    /// Every route's path with what the core must know before routing:
+    /// its body limit and CSRF exemption (mounted axum routers too, with
+    /// neither, so a broader Estate route cannot claim their paths).
+    pub(crate) flags: Vec<(String, RouteFlags)>,
+}
+
+/// What the HTTP core needs to know of a route before routing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RouteFlags {
+    /// The route's own body limit.
+    pub(crate) max_body_size: Option<u64>,
+    /// Marked `.csrf_exempt()`.
+    pub(crate) csrf_exempt: bool,
 }
 
 impl Routes {
@@ -106,8 +116,7 @@ impl Routes {
             router: Router::new(),
             urls: UrlTable::default(),
             listing: Vec::new(),
-            body_limits: Vec::new(),
-            csrf_exempt: Vec::new(),
+            flags: Vec::new(),
         };
         self.build_into(prefix, namespace, &mut built)?;
         Ok(built)
@@ -137,11 +146,14 @@ impl Routes {
                 out.urls.insert(name.clone(), &full)?;
             }
             let mut method_router = route.router;
-            if route.csrf_exempt {
-                out.csrf_exempt.push(full.clone());
-            }
+            out.flags.push((
+                full.clone(),
+                RouteFlags {
+                    max_body_size: route.max_body_size,
+                    csrf_exempt: route.csrf_exempt,
+                },
+            ));
             if let Some(limit) = route.max_body_size {
-                out.body_limits.push((full.clone(), limit));
                 method_router = method_router.layer(DefaultBodyLimit::max(limit as usize));
             }
             out.listing.push(RouteInfo {
@@ -157,8 +169,7 @@ impl Routes {
                 router: Router::new(),
                 urls: UrlTable::default(),
                 listing: Vec::new(),
-                body_limits: Vec::new(),
-                csrf_exempt: Vec::new(),
+                flags: Vec::new(),
             };
             routes.build_into(&join(prefix, &nested_prefix), &namespace, &mut inner)?;
             router = router.merge(inner.router);
@@ -167,11 +178,15 @@ impl Routes {
                 out.urls.insert(name.to_owned(), &pattern)?;
             }
             out.listing.extend(inner.listing);
-            out.body_limits.extend(inner.body_limits);
-            out.csrf_exempt.extend(inner.csrf_exempt);
+            out.flags.extend(inner.flags);
         }
         for (mount_prefix, mounted) in self.mounted {
             let at = join(prefix, &mount_prefix);
+            if !at.is_empty() {
+                out.flags.push((at.clone(), RouteFlags::default()));
+                out.flags
+                    .push((format!("{at}/{{*estate_mounted}}"), RouteFlags::default()));
+            }
             out.listing.push(RouteInfo {
                 path: if at.is_empty() {
                     "/".into()

@@ -64,14 +64,7 @@ impl Templates {
         let mut env = Environment::new();
         let from_disk = reload;
         env.set_loader(move |name| source::load(&sources, name, from_disk));
-        env.set_auto_escape_callback(|name| {
-            let lower = name.to_ascii_lowercase();
-            if lower.ends_with(".html") || lower.ends_with(".htm") || lower.ends_with(".xml") {
-                AutoEscape::Html
-            } else {
-                AutoEscape::None
-            }
-        });
+        env.set_auto_escape_callback(auto_escape);
         // Django's escaping (& < > " '), not minijinja's, which also
         // escapes `/` and would turn every URL into entities.
         env.set_formatter(|out, state, value| {
@@ -194,6 +187,24 @@ impl Templates {
     }
 }
 
+/// HTML escaping for every template except known plain-text kinds (`.txt`,
+/// `.md`, `.csv`, `.eml`, `.ics`), judged without a trailing `.j2`/`.jinja`:
+/// a template served as a page can never leave a value unescaped by its name.
+fn auto_escape(name: &str) -> AutoEscape {
+    let lower = name.to_ascii_lowercase();
+    let base = lower
+        .strip_suffix(".j2")
+        .or_else(|| lower.strip_suffix(".jinja2"))
+        .or_else(|| lower.strip_suffix(".jinja"))
+        .unwrap_or(&lower);
+    let plain = [".txt", ".text", ".md", ".csv", ".eml", ".ics"];
+    if plain.iter().any(|ext| base.ends_with(ext)) {
+        AutoEscape::None
+    } else {
+        AutoEscape::Html
+    }
+}
+
 /// A template error as a 500 whose causes locate it.
 fn template_error(err: minijinja::Error) -> Error {
     let place = match (err.name(), err.line()) {
@@ -267,6 +278,16 @@ impl IntoResponse for Template {
     }
 }
 
+/// The request's CSRF token, masked when a template first shows it.
+#[derive(Debug)]
+struct LazyCsrfToken(crate::http::csrf::CsrfState);
+
+impl minijinja::value::Object for LazyCsrfToken {
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.token())
+    }
+}
+
 /// A [`Template`] waiting for the core to render it.
 #[derive(Clone)]
 pub(crate) struct PendingTemplate(pub(crate) Arc<Template>);
@@ -279,9 +300,12 @@ impl PendingTemplate {
         method: &http::Method,
         path: &str,
         debug: bool,
-        csrf_token: Option<String>,
+        csrf: Option<crate::http::csrf::CsrfState>,
     ) -> Result<Html<String>, Error> {
         let request = minijinja::context! { method => method.as_str(), path => path };
+        // Computed only when the page uses it, so only such pages set the
+        // CSRF cookie (and `Vary: Cookie`).
+        let csrf_token = csrf.map(|state| Value::from_object(LazyCsrfToken(state)));
         let processors =
             minijinja::context! { request => request, debug => debug, csrf_token => csrf_token };
         // The handler's values win over the processors' (as in Django).
