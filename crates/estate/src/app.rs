@@ -511,6 +511,12 @@ fn core_config(
         error_pages,
         context,
         csrf,
+        csp: (settings.security.csp.is_some() || settings.security.csp_report_only.is_some()).then(
+            || crate::http::csp::CspConfig {
+                enforce: settings.security.csp.clone(),
+                report_only: settings.security.csp_report_only.clone(),
+            },
+        ),
     })
 }
 

@@ -65,6 +65,8 @@ pub(crate) struct CoreConfig {
     pub(crate) context: AppContext,
     /// CSRF protection (off only by `App::without_csrf_protection`).
     pub(crate) csrf: Option<super::csrf::CsrfConfig>,
+    /// Content Security Policy, when configured.
+    pub(crate) csp: Option<super::csp::CspConfig>,
 }
 
 /// The whole app as one tower service: the core around the router. Serve it
@@ -207,6 +209,7 @@ struct RequestSummary {
     all_headers: Option<HeaderMap>,
     request_id: Option<RequestId>,
     csrf: Option<super::csrf::CsrfState>,
+    csp_nonce: Option<super::csp::CspNonce>,
 }
 
 /// The router's response future, boxed.
@@ -241,6 +244,7 @@ fn start(
         all_headers: config.debug.then(|| request.headers().clone()),
         request_id: None,
         csrf: None,
+        csp_nonce: None,
     };
     if let Some(ids) = &config.request_ids {
         let id = ids.for_request(request.headers().get(&REQUEST_ID_HEADER));
@@ -251,6 +255,15 @@ fn start(
         Preflight::Stop(response) => Routed::Stop(response),
         Preflight::Pass { limited } => {
             request.extensions_mut().insert(config.context.clone());
+            if config
+                .csp
+                .as_ref()
+                .is_some_and(super::csp::CspConfig::wants_nonce)
+            {
+                let nonce = super::csp::CspNonce::fresh();
+                request.extensions_mut().insert(nonce.clone());
+                summary.csp_nonce = Some(nonce);
+            }
             let verdict = match &config.csrf {
                 None => super::csrf::Verdict::Pass,
                 Some(csrf) => {
@@ -567,6 +580,12 @@ fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary)
                 .append(http::header::VARY, HeaderValue::from_static("Cookie"));
         }
     }
+    if let Some(csp) = &config.csp {
+        for (name, value) in csp.headers(summary.csp_nonce.as_ref()) {
+            // A handler's own policy wins.
+            response.headers_mut().entry(name).or_insert(value);
+        }
+    }
     let headers = response.headers_mut();
     for (name, value) in &config.headers {
         // A handler's own value wins (one hash lookup either way).
@@ -613,6 +632,7 @@ fn render_template(
         summary.uri.path(),
         config.debug,
         summary.csrf.clone(),
+        summary.csp_nonce.clone(),
     ) {
         Ok(html) => {
             let (mut parts, _) = response.into_parts();

@@ -2,6 +2,7 @@
 //! headers, request ids, error pages.
 
 pub(crate) mod core;
+pub mod csp;
 pub mod csrf;
 pub mod error_pages;
 pub(crate) mod hosts;

@@ -44,6 +44,8 @@ const CORE_KEYS: &[&str] = &[
     "security.csrf_cookie_secure",
     "security.csrf_trusted_origins",
     "security.x_frame_options",
+    "security.csp",
+    "security.csp_report_only",
     "security.referrer_policy",
     "security.cross_origin_opener_policy",
     "security.content_type_nosniff",
@@ -256,6 +258,8 @@ impl Typed {
             session_cookie_secure: self.bool("security.session_cookie_secure", false)?,
             csrf_cookie_secure: self.bool("security.csrf_cookie_secure", false)?,
             csrf_trusted_origins: self.list("security.csrf_trusted_origins")?,
+            csp: self.string_opt("security.csp")?,
+            csp_report_only: self.string_opt("security.csp_report_only")?,
             x_frame_options: self.one_of(
                 "security.x_frame_options",
                 &["DENY", "SAMEORIGIN"],

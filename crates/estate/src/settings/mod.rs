@@ -165,6 +165,14 @@ pub struct SecuritySettings {
     /// `https://admin.example.com` (Django's `CSRF_TRUSTED_ORIGINS`); a
     /// leading `*.` allows subdomains: `https://*.example.com`.
     pub csrf_trusted_origins: Vec<String>,
+    /// A `Content-Security-Policy` for every response that has none, e.g.
+    /// `"default-src 'self'; script-src 'self' 'nonce-{nonce}'"`: `{nonce}`
+    /// becomes a fresh nonce per request, which templates get from
+    /// `csp_nonce()`. Off by default.
+    pub csp: Option<String>,
+    /// The same, sent as `Content-Security-Policy-Report-Only` (to try a
+    /// policy without enforcing it).
+    pub csp_report_only: Option<String>,
     /// `X-Frame-Options`: `DENY` (default) or `SAMEORIGIN`.
     pub x_frame_options: String,
     /// `Referrer-Policy`. Default `same-origin`.

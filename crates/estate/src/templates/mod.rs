@@ -78,6 +78,14 @@ impl Templates {
             }
         });
         filters::register(&mut env);
+        // Shadowed by the request's nonce when there is one; otherwise says why.
+        env.add_function("csp_nonce", || -> Result<Value, minijinja::Error> {
+            Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "csp_nonce() needs a nonce: set security.csp with 'nonce-{nonce}', and return a \
+                 Template (or pass the CspNonce extractor as csp_nonce)",
+            ))
+        });
         env.add_function("csrf_input", |state: &minijinja::State<'_, '_>| {
             let token = state
                 .lookup("csrf_token")
@@ -301,15 +309,24 @@ impl PendingTemplate {
         path: &str,
         debug: bool,
         csrf: Option<crate::http::csrf::CsrfState>,
+        csp_nonce: Option<crate::http::csp::CspNonce>,
     ) -> Result<Html<String>, Error> {
         let request = minijinja::context! { method => method.as_str(), path => path };
         // Computed only when the page uses it, so only such pages set the
         // CSRF cookie (and `Vary: Cookie`).
         let csrf_token = csrf.map(|state| Value::from_object(LazyCsrfToken(state)));
-        let processors =
-            minijinja::context! { request => request, debug => debug, csrf_token => csrf_token };
+        let processors = minijinja::context! {
+            request => request,
+            debug => debug,
+            csrf_token => csrf_token,
+        };
+        // Only when there is one: the key would hide `csp_nonce()`'s error.
+        let nonce = match csp_nonce {
+            Some(nonce) => minijinja::context! { csp_nonce => Value::from(nonce) },
+            None => minijinja::context! {},
+        };
         // The handler's values win over the processors' (as in Django).
-        let context = minijinja::value::merge_maps([self.0.context.clone(), processors]);
+        let context = minijinja::value::merge_maps([self.0.context.clone(), processors, nonce]);
         match &self.0.block {
             Some(block) => templates
                 .render_block(&self.0.name, block, context)
