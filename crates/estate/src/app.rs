@@ -68,6 +68,7 @@ pub struct App {
     options: CoreOptions,
     database: Option<estate_orm::Database>,
     templates: Vec<crate::templates::TemplateSource>,
+    static_files: Vec<crate::http::static_files::StaticSource>,
 }
 
 impl Default for App {
@@ -92,6 +93,7 @@ impl App {
             error_pages: ErrorPages::default(),
             database: None,
             templates: Vec::new(),
+            static_files: Vec::new(),
             options: CoreOptions {
                 allow_any_host: false,
                 security_headers: true,
@@ -191,6 +193,13 @@ impl App {
     /// `.templates(estate::templates!("templates"))`.
     pub fn templates(mut self, source: crate::templates::TemplateSource) -> Self {
         self.templates.push(source);
+        self
+    }
+
+    /// The project's static files folder, served in DEBUG under
+    /// `static_url` before every app's: `.static_files(estate::static_dir!("static"))`.
+    pub fn static_files(mut self, source: crate::http::static_files::StaticSource) -> Self {
+        self.static_files.push(source);
         self
     }
 
@@ -416,7 +425,14 @@ impl App {
             sources,
             settings.debug,
             Some(urls.clone()),
+            settings.static_url.clone(),
         ));
+        let mut static_sources = self.static_files;
+        for app in &apps {
+            if let Some(folders) = app.extensions.get::<crate::app_module::AppStatic>() {
+                static_sources.extend(folders.0.iter().cloned());
+            }
+        }
         for hook in hooks {
             startup = hook(startup).await?;
         }
@@ -434,6 +450,7 @@ impl App {
             self.error_pages,
             &built.flags,
             context.clone(),
+            static_sources,
         )?;
         Ok(BuiltApp {
             service: EstateService::new(core, router, self.options.compression),
@@ -452,6 +469,7 @@ fn core_config(
     error_pages: ErrorPages,
     flags: &[(String, crate::routing::RouteFlags)],
     context: AppContext,
+    static_sources: Vec<crate::http::static_files::StaticSource>,
 ) -> Result<CoreConfig> {
     // One table of every route, so a path finds the route axum will run
     // (both use matchit): the most specific one, not any that matches.
@@ -511,6 +529,13 @@ fn core_config(
         error_pages,
         context,
         csrf,
+        // Development only: production serves collected files (collectstatic).
+        static_files: (settings.debug && !static_sources.is_empty()).then(|| {
+            crate::http::static_files::StaticConfig {
+                url: settings.static_url.clone(),
+                sources: static_sources,
+            }
+        }),
         csp: (settings.security.csp.is_some() || settings.security.csp_report_only.is_some()).then(
             || crate::http::csp::CspConfig {
                 enforce: settings.security.csp.clone(),

@@ -76,6 +76,10 @@ pub struct Models(pub Vec<&'static estate_orm::ModelMeta>);
 #[derive(Clone, Debug, Default)]
 pub struct AppTemplates(pub Vec<crate::templates::TemplateSource>);
 
+/// An app's static folders, served after the project's, in app order.
+#[derive(Clone, Debug, Default)]
+pub struct AppStatic(pub Vec<crate::http::static_files::StaticSource>);
+
 /// An app's migrations: the folder `makemigrations` writes to and the
 /// compiled list (`migrations::all` of the app's `migrations/mod.rs`).
 #[derive(Clone, Copy, Debug)]
@@ -245,6 +249,15 @@ impl AppModule {
         let mut templates = self.extensions.remove::<AppTemplates>().unwrap_or_default();
         templates.0.push(source);
         self.extensions.insert(templates);
+        self
+    }
+
+    /// The app's static files folder (`estate::static_dir!("src/polls/static")`),
+    /// served under `static_url` in DEBUG after the project's.
+    pub fn static_files(mut self, source: crate::http::static_files::StaticSource) -> Self {
+        let mut folders = self.extensions.remove::<AppStatic>().unwrap_or_default();
+        folders.0.push(source);
+        self.extensions.insert(folders);
         self
     }
 

@@ -56,7 +56,7 @@ pub mod templates;
 pub mod test;
 
 pub use app::{App, BuiltApp};
-pub use app_module::{AppMigrations, AppModule, AppTemplates, CheckFn, Models, Startup};
+pub use app_module::{AppMigrations, AppModule, AppStatic, AppTemplates, CheckFn, Models, Startup};
 
 /// A templates folder of this crate (path relative to its `Cargo.toml`),
 /// for [`App::templates`] and [`AppModule::templates`]. Release builds embed
@@ -74,6 +74,17 @@ macro_rules! templates {
             embedded: EMBEDDED,
         }
     }};
+}
+
+/// A static files folder of this crate (path relative to its
+/// `Cargo.toml`), for [`App::static_files`] and [`AppModule::static_files`].
+#[macro_export]
+macro_rules! static_dir {
+    ($path:literal) => {
+        $crate::http::static_files::StaticSource {
+            dir: ::std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path)),
+        }
+    };
 }
 
 /// The absolute path of a folder of this crate, for

@@ -67,6 +67,8 @@ pub(crate) struct CoreConfig {
     pub(crate) csrf: Option<super::csrf::CsrfConfig>,
     /// Content Security Policy, when configured.
     pub(crate) csp: Option<super::csp::CspConfig>,
+    /// Static files served from their folders (DEBUG).
+    pub(crate) static_files: Option<super::static_files::StaticConfig>,
 }
 
 /// The whole app as one tower service: the core around the router. Serve it
@@ -138,6 +140,13 @@ impl EstateService {
             let response = match routed {
                 Routed::Stop(response) => response,
                 Routed::CsrfBody { .. } => unreachable!("handled above"),
+                Routed::Static { relative, headers } => match &config.static_files {
+                    Some(files) => {
+                        super::static_files::serve(files, &relative, &summary.method, &headers)
+                            .await
+                    }
+                    None => unreachable!("only routed here when serving static files"),
+                },
                 Routed::Call { future, limited } => {
                     let response = match config.query_log {
                         None => await_router(&config, future, &summary).await,
@@ -227,6 +236,11 @@ enum Routed {
         request: Request<Body>,
         limited: bool,
     },
+    /// A static file (DEBUG): the path after `static_url`.
+    Static {
+        relative: String,
+        headers: HeaderMap,
+    },
 }
 
 fn start(
@@ -253,6 +267,22 @@ fn start(
     }
     let routed = match preflight(config, &mut request) {
         Preflight::Stop(response) => Routed::Stop(response),
+        Preflight::Pass { .. }
+            if config
+                .static_files
+                .as_ref()
+                .is_some_and(|s| s.wants(request.method(), request.uri().path()).is_some()) =>
+        {
+            let relative = config
+                .static_files
+                .as_ref()
+                .and_then(|s| s.wants(request.method(), request.uri().path()))
+                .unwrap_or_default();
+            Routed::Static {
+                relative,
+                headers: request.headers().clone(),
+            }
+        }
         Preflight::Pass { limited } => {
             request.extensions_mut().insert(config.context.clone());
             if config

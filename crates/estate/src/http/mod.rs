@@ -8,6 +8,7 @@ pub mod error_pages;
 pub(crate) mod hosts;
 mod request_id;
 pub(crate) mod security_headers;
+pub mod static_files;
 
 pub use self::core::EstateService;
 pub use error_pages::{ErrorContext, ErrorPageFn, ErrorPages};

@@ -24,6 +24,7 @@ const CORE_KEYS: &[&str] = &[
     "secret_key_fallbacks",
     "allowed_hosts",
     "database_url",
+    "static_url",
     "server.addr",
     "server.shutdown_grace",
     "limits.max_body_size",
@@ -215,6 +216,10 @@ impl Typed {
             .collect();
         let allowed_hosts = self.list("allowed_hosts")?;
         let database_url = self.string_opt("database_url")?;
+        let static_url = self.string("static_url", "/static/")?;
+        if !static_url.starts_with('/') || !static_url.ends_with('/') || static_url.len() < 3 {
+            return Err(self.invalid("static_url", static_url, "a path like \"/static/\""));
+        }
 
         let server = ServerSettings {
             addr: self.string("server.addr", "127.0.0.1:8000")?,
@@ -291,6 +296,7 @@ impl Typed {
             secret_key_fallbacks,
             allowed_hosts,
             database_url,
+            static_url,
             server,
             limits,
             logging,

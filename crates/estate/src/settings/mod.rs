@@ -53,6 +53,8 @@ pub struct Settings {
     pub allowed_hosts: Vec<String>,
     /// The database to connect to, e.g. `postgres://user@host/db`.
     pub database_url: Option<String>,
+    /// Where static files are served (`/static/`, Django's `STATIC_URL`).
+    pub static_url: String,
     /// Listening and shutdown.
     pub server: ServerSettings,
     /// Request size and time limits.

@@ -60,7 +60,12 @@ impl Templates {
     /// An engine searching `sources` in order (the project's first, then
     /// the apps'); `reload` reads from disk on every render; `urls` backs
     /// the `url()` function.
-    pub(crate) fn new(sources: Vec<TemplateSource>, reload: bool, urls: Option<Urls>) -> Templates {
+    pub(crate) fn new(
+        sources: Vec<TemplateSource>,
+        reload: bool,
+        urls: Option<Urls>,
+        static_url: String,
+    ) -> Templates {
         let mut env = Environment::new();
         let from_disk = reload;
         env.set_loader(move |name| source::load(&sources, name, from_disk));
@@ -103,6 +108,24 @@ impl Templates {
                 )),
             }
         });
+        env.add_function("static", move |path: String| {
+            let encoded: Vec<String> = path
+                .trim_start_matches('/')
+                .split('/')
+                .map(|segment| {
+                    percent_encoding::utf8_percent_encode(
+                        segment,
+                        percent_encoding::NON_ALPHANUMERIC,
+                    )
+                    .to_string()
+                    .replace("%2E", ".")
+                    .replace("%2D", "-")
+                    .replace("%5F", "_")
+                    .replace("%7E", "~")
+                })
+                .collect();
+            format!("{static_url}{}", encoded.join("/"))
+        });
         if let Some(urls) = urls {
             env.add_function("url", move |name: String, args: Rest<Value>| {
                 let args: Vec<String> = args.iter().map(ToString::to_string).collect();
@@ -119,7 +142,7 @@ impl Templates {
 
     /// An engine over the given sources alone (for tests and tools).
     pub fn from_sources(sources: Vec<TemplateSource>, reload: bool) -> Templates {
-        Templates::new(sources, reload, None)
+        Templates::new(sources, reload, None, "/static/".to_owned())
     }
 
     /// Renders template `name` with `context` (any serde value, or

@@ -1,0 +1,192 @@
+//! Static files in development: in DEBUG, `static_url` (`/static/` by
+//! default) serves each app's `static/` folder and the project's (the
+//! project's first, so it overrides an app's file of the same name), read
+//! from disk on every request so edits show at once.
+//!
+//! Paths stay inside their folder: `..` segments, encoded ones (`%2e%2e`),
+//! backslashes, NUL and symlinks leading out are all answered 404.
+
+use std::path::{Component, Path, PathBuf};
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+/// A folder of static files: `estate::static_dir!("static")`.
+#[derive(Clone, Debug)]
+pub struct StaticSource {
+    /// The folder, absolute.
+    pub dir: PathBuf,
+}
+
+/// What the core serves in DEBUG.
+pub(crate) struct StaticConfig {
+    /// The URL prefix, e.g. `/static/`.
+    pub(crate) url: String,
+    pub(crate) sources: Vec<StaticSource>,
+}
+
+impl StaticConfig {
+    /// The file part of a request path under the prefix, for GET and HEAD.
+    pub(crate) fn wants(&self, method: &Method, path: &str) -> Option<String> {
+        if !matches!(*method, Method::GET | Method::HEAD) {
+            return None;
+        }
+        path.strip_prefix(self.url.as_str()).map(str::to_owned)
+    }
+}
+
+/// The relative path a request names, or `None` if it would leave the
+/// folder or is otherwise odd.
+fn safe_relative(encoded: &str) -> Option<PathBuf> {
+    let decoded = percent_encoding::percent_decode_str(encoded)
+        .decode_utf8()
+        .ok()?;
+    if decoded.is_empty() || decoded.contains('\\') || decoded.contains('\0') {
+        return None;
+    }
+    let path = Path::new(decoded.as_ref());
+    path.components()
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then(|| path.to_path_buf())
+}
+
+/// The first source's file for `relative`, if it is inside that source.
+async fn find(sources: &[StaticSource], relative: &Path) -> Option<PathBuf> {
+    for source in sources {
+        let candidate = source.dir.join(relative);
+        let (Ok(root), Ok(file)) = (
+            tokio::fs::canonicalize(&source.dir).await,
+            tokio::fs::canonicalize(&candidate).await,
+        ) else {
+            continue;
+        };
+        // A symlink may point anywhere: the real path must stay inside.
+        if file.starts_with(&root) && tokio::fs::metadata(&file).await.is_ok_and(|m| m.is_file()) {
+            return Some(file);
+        }
+    }
+    None
+}
+
+/// A content type by extension (the common web ones).
+fn content_type(path: &Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("css") => "text/css; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("json" | "map") => "application/json",
+        Some("html" | "htm") => "text/html; charset=utf-8",
+        Some("txt") => "text/plain; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("avif") => "image/avif",
+        Some("ico") => "image/x-icon",
+        Some("woff") => "font/woff",
+        Some("woff2") => "font/woff2",
+        Some("ttf") => "font/ttf",
+        Some("otf") => "font/otf",
+        Some("wasm") => "application/wasm",
+        Some("pdf") => "application/pdf",
+        Some("xml") => "application/xml",
+        _ => "application/octet-stream",
+    }
+}
+
+fn not_found() -> Response {
+    let mut response = Response::new(Body::from("Not Found"));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+/// Serves `encoded` (the path after the prefix) from the sources.
+pub(crate) async fn serve(
+    config: &StaticConfig,
+    encoded: &str,
+    method: &Method,
+    request_headers: &HeaderMap,
+) -> Response {
+    let Some(relative) = safe_relative(encoded) else {
+        return not_found();
+    };
+    let Some(file) = find(&config.sources, &relative).await else {
+        return not_found();
+    };
+    let Ok(metadata) = tokio::fs::metadata(&file).await else {
+        return not_found();
+    };
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let etag = format!("\"{:x}-{:x}\"", metadata.len(), modified);
+    let unchanged = request_headers
+        .get(http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        });
+    let mut response = if unchanged {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else if *method == Method::HEAD {
+        Response::new(Body::empty())
+    } else {
+        match tokio::fs::read(&file).await {
+            Ok(bytes) => Response::new(Body::from(bytes)),
+            Err(_) => return not_found(),
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(&file)),
+    );
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(http::header::ETAG, value);
+    }
+    // Development: always revalidate, so edits show at once.
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    if *method == Method::HEAD && !unchanged {
+        if let Ok(value) = HeaderValue::from_str(&metadata.len().to_string()) {
+            headers.insert(http::header::CONTENT_LENGTH, value);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_paths_cannot_leave_the_folder() {
+        assert!(safe_relative("css/site.css").is_some());
+        for bad in [
+            "../secret",
+            "%2e%2e/secret",
+            "%2E%2E%2Fsecret",
+            "css/../../x",
+            "..%5csecret",
+            "%2fetc/passwd",
+            "/etc/passwd",
+            "a%00b",
+            "",
+        ] {
+            assert!(safe_relative(bad).is_none(), "{bad}");
+        }
+    }
+}
