@@ -421,11 +421,19 @@ impl App {
         }
         // Estate's own templates last, so a project can override them.
         sources.push(crate::templates::TemplateSource::builtin());
+        // Outside DEBUG, static() names the collected, hashed files.
+        let static_names = match (&settings.static_root, settings.debug) {
+            (Some(root), false) => {
+                crate::http::collectstatic::load_manifest(std::path::Path::new(root))
+            }
+            _ => Default::default(),
+        };
         startup.provide(crate::templates::Templates::new(
             sources,
             settings.debug,
             Some(urls.clone()),
             settings.static_url.clone(),
+            static_names,
         ));
         let mut static_sources = self.static_files;
         for app in &apps {
@@ -433,6 +441,9 @@ impl App {
                 static_sources.extend(folders.0.iter().cloned());
             }
         }
+        startup.provide(crate::http::static_files::StaticSources(
+            static_sources.clone(),
+        ));
         for hook in hooks {
             startup = hook(startup).await?;
         }
@@ -529,19 +540,39 @@ fn core_config(
         error_pages,
         context,
         csrf,
-        // Development only: production serves collected files (collectstatic).
-        static_files: (settings.debug && !static_sources.is_empty()).then(|| {
-            crate::http::static_files::StaticConfig {
-                url: settings.static_url.clone(),
-                sources: static_sources,
-            }
-        }),
+        // DEBUG serves the folders; otherwise what collectstatic gathered.
+        static_files: static_config(settings, static_sources),
         csp: (settings.security.csp.is_some() || settings.security.csp_report_only.is_some()).then(
             || crate::http::csp::CspConfig {
                 enforce: settings.security.csp.clone(),
                 report_only: settings.security.csp_report_only.clone(),
             },
         ),
+    })
+}
+
+fn static_config(
+    settings: &Settings,
+    sources: Vec<crate::http::static_files::StaticSource>,
+) -> Option<crate::http::static_files::StaticConfig> {
+    use crate::http::static_files::{Collected, StaticConfig};
+    if settings.debug {
+        return (!sources.is_empty()).then(|| StaticConfig {
+            url: settings.static_url.clone(),
+            sources,
+            collected: None,
+        });
+    }
+    // Relative to the directory the site starts in, like collectstatic.
+    let root = std::path::absolute(settings.static_root.as_ref()?).ok()?;
+    let manifest = crate::http::collectstatic::load_manifest(&root);
+    Some(StaticConfig {
+        url: settings.static_url.clone(),
+        sources: Vec::new(),
+        collected: Some(Collected {
+            root,
+            hashed: manifest.into_values().collect(),
+        }),
     })
 }
 

@@ -1,4 +1,5 @@
-//! The commands every Estate project has: `runserver`, `check`, `routes`.
+//! The commands every Estate project has: `runserver`, `check`, `routes`
+//! (plus the migration commands and `collectstatic` from their modules).
 
 use std::io::Write;
 
@@ -11,6 +12,7 @@ use crate::error::{Error, Result};
 pub(crate) fn builtin_commands() -> Vec<ManagementCommand> {
     let mut commands = vec![runserver(), check(), routes()];
     commands.extend(super::migrate::commands());
+    commands.push(super::collectstatic::command());
     commands
 }
 

@@ -257,7 +257,44 @@ pub fn deploy_checks(ctx: &CheckContext<'_>) -> Vec<CheckMessage> {
             "security.csrf_cookie_secure is false: the CSRF cookie can be sent over plain HTTP.",
         ));
     }
+    out.extend(static_files_checks(ctx));
     out
+}
+
+/// Static files configured but not ready to be served outside DEBUG.
+fn static_files_checks(ctx: &CheckContext<'_>) -> Vec<CheckMessage> {
+    let has_folders = ctx
+        .app
+        .get::<crate::http::static_files::StaticSources>()
+        .is_some_and(|sources| !sources.0.is_empty());
+    match &ctx.settings.static_root {
+        None if has_folders => vec![
+            CheckMessage::warning(
+                "staticfiles.W001",
+                "The project has static folders but no static_root: outside DEBUG no static \
+                 file is served.",
+            )
+            .hint("Set static_root and run collectstatic as a deploy step."),
+        ],
+        Some(root)
+            if has_folders
+                && !std::path::Path::new(root)
+                    .join(crate::http::collectstatic::MANIFEST)
+                    .is_file() =>
+        {
+            vec![
+                CheckMessage::warning(
+                    "staticfiles.W002",
+                    format!(
+                        "static_root {root} has no {}: static files have not been collected.",
+                        crate::http::collectstatic::MANIFEST
+                    ),
+                )
+                .hint("Run collectstatic before starting the site."),
+            ]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Django's rule for a weak key, plus our insecure prefix.

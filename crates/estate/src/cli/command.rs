@@ -99,6 +99,13 @@ impl CommandOutput {
         CommandOutput(Target::Buffer(Arc::default()))
     }
 
+    /// Whether this is standard output on a terminal (progress bars are
+    /// drawn only there).
+    pub fn is_terminal(&self) -> bool {
+        use std::io::IsTerminal;
+        matches!(self.0, Target::Stdout) && std::io::stdout().is_terminal()
+    }
+
     /// Everything written so far to a capturing output (empty for stdout).
     pub fn captured(&self) -> String {
         match &self.0 {

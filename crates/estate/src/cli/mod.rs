@@ -10,6 +10,7 @@
 
 mod builtin;
 pub(crate) mod check;
+mod collectstatic;
 mod command;
 mod migrate;
 

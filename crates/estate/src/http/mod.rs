@@ -1,6 +1,7 @@
 //! The secure-by-default HTTP core: host checks, limits, timeouts, security
 //! headers, request ids, error pages.
 
+pub mod collectstatic;
 pub(crate) mod core;
 pub mod csp;
 pub mod csrf;

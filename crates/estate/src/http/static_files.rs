@@ -19,11 +19,26 @@ pub struct StaticSource {
     pub dir: PathBuf,
 }
 
-/// What the core serves in DEBUG.
+/// Every static folder of the project, in search order (for
+/// `collectstatic`), available from `AppContext::get`.
+#[derive(Clone, Debug, Default)]
+pub struct StaticSources(pub Vec<StaticSource>);
+
+/// What the core serves: the folders themselves (DEBUG), or what
+/// `collectstatic` gathered in `static_root` (otherwise).
 pub(crate) struct StaticConfig {
     /// The URL prefix, e.g. `/static/`.
     pub(crate) url: String,
     pub(crate) sources: Vec<StaticSource>,
+    /// The collected folder and its hashed names, outside DEBUG.
+    pub(crate) collected: Option<Collected>,
+}
+
+/// A `static_root` filled by `collectstatic`.
+pub(crate) struct Collected {
+    pub(crate) root: PathBuf,
+    /// Content-hashed names: cacheable forever.
+    pub(crate) hashed: std::collections::HashSet<String>,
 }
 
 impl StaticConfig {
@@ -69,6 +84,27 @@ async fn find(sources: &[StaticSource], relative: &Path) -> Option<PathBuf> {
     None
 }
 
+/// Whether an `Accept-Encoding` value takes `coding`: named (or `*`) with
+/// a non-zero quality, and not refused by name.
+fn accepts(accept_encoding: &str, coding: &str) -> bool {
+    let mut named = None;
+    let mut any = None;
+    for item in accept_encoding.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let quality = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if name.eq_ignore_ascii_case(coding) {
+            named = Some(quality > 0.0);
+        } else if name == "*" {
+            any = Some(quality > 0.0);
+        }
+    }
+    named.or(any).unwrap_or(false)
+}
+
 /// A content type by extension (the common web ones).
 fn content_type(path: &Path) -> &'static str {
     match path
@@ -106,7 +142,8 @@ fn not_found() -> Response {
     response
 }
 
-/// Serves `encoded` (the path after the prefix) from the sources.
+/// Serves `encoded` (the path after the prefix) from the sources, or from
+/// the collected folder.
 pub(crate) async fn serve(
     config: &StaticConfig,
     encoded: &str,
@@ -116,10 +153,38 @@ pub(crate) async fn serve(
     let Some(relative) = safe_relative(encoded) else {
         return not_found();
     };
-    let Some(file) = find(&config.sources, &relative).await else {
+    let roots: Vec<StaticSource> = match &config.collected {
+        Some(collected) => vec![StaticSource {
+            dir: collected.root.clone(),
+        }],
+        None => config.sources.clone(),
+    };
+    let Some(file) = find(&roots, &relative).await else {
         return not_found();
     };
-    let Ok(metadata) = tokio::fs::metadata(&file).await else {
+    let name = relative.to_string_lossy().replace('\\', "/");
+    // A precompressed copy (collected files only), brotli first.
+    let accept_encoding = request_headers
+        .get(http::header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut body_file = file.clone();
+    let mut encoding = None;
+    if config.collected.is_some() {
+        for (coding, extension) in [("br", "br"), ("gzip", "gz")] {
+            let candidate = PathBuf::from(format!("{}.{extension}", file.display()));
+            if accepts(accept_encoding, coding)
+                && tokio::fs::metadata(&candidate)
+                    .await
+                    .is_ok_and(|m| m.is_file())
+            {
+                body_file = candidate;
+                encoding = Some(coding);
+                break;
+            }
+        }
+    }
+    let Ok(metadata) = tokio::fs::metadata(&body_file).await else {
         return not_found();
     };
     let modified = metadata
@@ -127,7 +192,12 @@ pub(crate) async fn serve(
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
-    let etag = format!("\"{:x}-{:x}\"", metadata.len(), modified);
+    let etag = format!(
+        "\"{:x}-{:x}{}\"",
+        metadata.len(),
+        modified,
+        encoding.map_or(String::new(), |coding| format!("-{coding}"))
+    );
     let unchanged = request_headers
         .get(http::header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -142,7 +212,7 @@ pub(crate) async fn serve(
     } else if *method == Method::HEAD {
         Response::new(Body::empty())
     } else {
-        match tokio::fs::read(&file).await {
+        match tokio::fs::read(&body_file).await {
             Ok(bytes) => Response::new(Body::from(bytes)),
             Err(_) => return not_found(),
         }
@@ -155,11 +225,28 @@ pub(crate) async fn serve(
     if let Ok(value) = HeaderValue::from_str(&etag) {
         headers.insert(http::header::ETAG, value);
     }
-    // Development: always revalidate, so edits show at once.
-    headers.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache"),
-    );
+    let cache = match &config.collected {
+        // A hashed name never changes: cache it for a year.
+        Some(collected) if collected.hashed.contains(&name) => {
+            "public, max-age=31536000, immutable"
+        }
+        Some(_) => "public, max-age=60",
+        // Development: always revalidate, so edits show at once.
+        None => "no-cache",
+    };
+    headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if config.collected.is_some() {
+        headers.insert(
+            http::header::VARY,
+            HeaderValue::from_static("Accept-Encoding"),
+        );
+    }
+    if let Some(encoding) = encoding {
+        headers.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static(encoding),
+        );
+    }
     if *method == Method::HEAD && !unchanged {
         if let Ok(value) = HeaderValue::from_str(&metadata.len().to_string()) {
             headers.insert(http::header::CONTENT_LENGTH, value);
@@ -188,5 +275,17 @@ mod tests {
         ] {
             assert!(safe_relative(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn accept_encoding_quality_values() {
+        assert!(accepts("gzip, deflate, br", "br"));
+        assert!(accepts("GZIP", "gzip"));
+        assert!(!accepts("gzip;q=0, br", "gzip"));
+        assert!(accepts("*", "br"));
+        assert!(!accepts("*, br;q=0", "br"));
+        assert!(!accepts("identity", "gzip"));
+        assert!(!accepts("", "gzip"));
+        assert!(accepts("br;q=0.5", "br"));
     }
 }

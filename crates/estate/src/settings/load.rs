@@ -25,6 +25,7 @@ const CORE_KEYS: &[&str] = &[
     "allowed_hosts",
     "database_url",
     "static_url",
+    "static_root",
     "server.addr",
     "server.shutdown_grace",
     "limits.max_body_size",
@@ -217,6 +218,7 @@ impl Typed {
         let allowed_hosts = self.list("allowed_hosts")?;
         let database_url = self.string_opt("database_url")?;
         let static_url = self.string("static_url", "/static/")?;
+        let static_root = self.string_opt("static_root")?;
         if !static_url.starts_with('/') || !static_url.ends_with('/') || static_url.len() < 3 {
             return Err(self.invalid("static_url", static_url, "a path like \"/static/\""));
         }
@@ -297,6 +299,7 @@ impl Typed {
             allowed_hosts,
             database_url,
             static_url,
+            static_root,
             server,
             limits,
             logging,

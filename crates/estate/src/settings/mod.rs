@@ -55,6 +55,9 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Where static files are served (`/static/`, Django's `STATIC_URL`).
     pub static_url: String,
+    /// Where `collectstatic` gathers the static files, and where the site
+    /// serves them from outside DEBUG (Django's `STATIC_ROOT`).
+    pub static_root: Option<String>,
     /// Listening and shutdown.
     pub server: ServerSettings,
     /// Request size and time limits.

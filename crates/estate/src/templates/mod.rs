@@ -65,6 +65,7 @@ impl Templates {
         reload: bool,
         urls: Option<Urls>,
         static_url: String,
+        static_names: std::collections::BTreeMap<String, String>,
     ) -> Templates {
         let mut env = Environment::new();
         let from_disk = reload;
@@ -109,8 +110,10 @@ impl Templates {
             }
         });
         env.add_function("static", move |path: String| {
+            let path = path.trim_start_matches('/');
+            // The hashed name collectstatic gave it, outside DEBUG.
+            let path = static_names.get(path).map_or(path, String::as_str);
             let encoded: Vec<String> = path
-                .trim_start_matches('/')
                 .split('/')
                 .map(|segment| {
                     percent_encoding::utf8_percent_encode(
@@ -142,7 +145,13 @@ impl Templates {
 
     /// An engine over the given sources alone (for tests and tools).
     pub fn from_sources(sources: Vec<TemplateSource>, reload: bool) -> Templates {
-        Templates::new(sources, reload, None, "/static/".to_owned())
+        Templates::new(
+            sources,
+            reload,
+            None,
+            "/static/".to_owned(),
+            Default::default(),
+        )
     }
 
     /// Renders template `name` with `context` (any serde value, or
