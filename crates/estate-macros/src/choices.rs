@@ -265,6 +265,20 @@ fn generate(
             fn from_row(row: &#krate::Row, index: usize) -> ::core::result::Result<Self, #krate::DbError> {
                 #from_row
             }
+
+            fn from_value(value: #krate::Value) -> ::core::result::Result<Self, ::std::string::String> {
+                let stored = match &value {
+                    #krate::Value::I32(number) => ::core::option::Option::Some(#krate::ChoiceValue::Int(*number)),
+                    #krate::Value::String(text) => <Self as #krate::Choices>::CHOICES
+                        .iter()
+                        .map(|choice| choice.value)
+                        .find(|choice| matches!(choice, #krate::ChoiceValue::Text(t) if *t == text.as_str())),
+                    _ => ::core::option::Option::None,
+                };
+                stored
+                    .and_then(<Self as #krate::Choices>::from_value)
+                    .ok_or_else(|| ::std::format!("{:?} is not one of the choices of {}", value, #enum_name))
+            }
         }
 
         impl ::core::fmt::Display for #name {

@@ -7,6 +7,7 @@
 
 mod choices;
 mod embed;
+mod form;
 mod many;
 mod model;
 
@@ -46,6 +47,28 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 pub fn derive_choices(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     match choices::expand(&input) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+/// Derives `Form` for a struct with named fields: one form field per struct
+/// field, its kind from the type (`String` text, integers, `f64`, `Decimal`,
+/// `bool` checkbox, dates and times, `Uuid`, a `Choices` enum as a select,
+/// `Option<T>` optional).
+///
+/// Field options: `label = ".."`, `help_text = ".."`, `widget = "textarea"`
+/// (text, email, url, number, password, textarea, checkbox, select, radio,
+/// date, time, datetime, hidden), `max_length = 100`, `min_length = 2`,
+/// `min = 0`, `max = 10`, `max_digits = 5, decimal_places = 2`, `email`,
+/// `url`, `slug`, `required` (a checkbox that must be ticked),
+/// `initial = <expr>`, `validator = "path::to::fn"` (a `fn(&T) ->
+/// Result<(), String>`). Struct option: `#[form(clean = "path::to::fn")]`, a
+/// `fn(&Self) -> Result<(), FormErrors>` run once every field is valid.
+#[proc_macro_derive(Form, attributes(form))]
+pub fn derive_form(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    match form::expand(&input) {
         Ok(tokens) => tokens.into(),
         Err(error) => error.to_compile_error().into(),
     }

@@ -812,6 +812,27 @@ fn generate(
         let ty = &f.ty;
         quote!(#ident: <#ty as #krate::FieldValue>::from_row(row, offset + #i)?)
     });
+    let value_reads = fields.iter().map(|f| {
+        let ident = &f.ident;
+        let ty = &f.ty;
+        let field_name = f.ident.to_string();
+        quote! {
+            #ident: <#ty as #krate::FieldValue>::from_value(
+                values.next().ok_or_else(|| #krate::DbError::validation(#field_name, "no value given"))?,
+            ).map_err(|message| #krate::DbError::validation(#field_name, message))?
+        }
+    });
+    let value_sets = fields.iter().enumerate().map(|(i, f)| {
+        let ident = &f.ident;
+        let ty = &f.ty;
+        let field_name = f.ident.to_string();
+        quote! {
+            #i => {
+                self.#ident = <#ty as #krate::FieldValue>::from_value(value)
+                    .map_err(|message| #krate::DbError::validation(#field_name, message))?;
+            }
+        }
+    });
     let field_checks = fields.iter().map(|f| {
         let ident = &f.ident;
         let ty = &f.ty;
@@ -899,6 +920,25 @@ fn generate(
                     #(#reads,)*
                     #(#link_idents: ::core::default::Default::default(),)*
                 })
+            }
+
+            fn from_values(values: ::std::vec::Vec<#krate::Value>) -> ::core::result::Result<Self, #krate::DbError> {
+                let mut values = values.into_iter();
+                ::core::result::Result::Ok(Self {
+                    #(#value_reads,)*
+                    #(#link_idents: ::core::default::Default::default(),)*
+                })
+            }
+
+            fn set_value(&mut self, index: usize, value: #krate::Value) -> ::core::result::Result<(), #krate::DbError> {
+                match index {
+                    #(#value_sets)*
+                    _ => return ::core::result::Result::Err(#krate::DbError::validation(
+                        Self::META.name,
+                        ::std::format!("{} has no field number {index}", Self::META.name),
+                    )),
+                }
+                ::core::result::Result::Ok(())
             }
 
             fn check_fields(&self) -> ::core::result::Result<(), #krate::DbError> {

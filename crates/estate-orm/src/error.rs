@@ -176,6 +176,57 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
+impl DbError {
+    /// For a unique violation on `meta`'s table, the fields whose values
+    /// already exist (one for a unique field, several for a unique
+    /// constraint), read from the constraint each backend reports. `None`
+    /// for other errors or a constraint it cannot place.
+    pub fn unique_fields(&self, meta: &crate::ModelMeta) -> Option<Vec<&'static str>> {
+        if self.kind != ErrorKind::UniqueViolation {
+            return None;
+        }
+        let reported = self.constraint.as_deref()?;
+        // MySQL prefixes the table; SQLite lists `table.column` pairs.
+        let name = reported
+            .strip_prefix(meta.table)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .unwrap_or(reported);
+        let columns: Vec<&str> = reported
+            .split(',')
+            .filter_map(|part| part.trim().strip_prefix(meta.table)?.strip_prefix('.'))
+            .collect();
+        let by_columns = |wanted: &[&str]| -> bool {
+            !columns.is_empty()
+                && columns.len() == wanted.len()
+                && wanted.iter().all(|c| columns.contains(c))
+        };
+        for field in meta.fields.iter().filter(|f| f.unique || f.primary_key) {
+            let named = [
+                crate::Backend::Sqlite,
+                crate::Backend::Postgres,
+                crate::Backend::MySql,
+            ]
+            .iter()
+            .any(|b| crate::migrations::schema::unique_name(meta.table, field.column, *b) == name);
+            if named || by_columns(&[field.column]) || name == format!("{}_pkey", meta.table) {
+                return Some(vec![field.name]);
+            }
+        }
+        for constraint in meta.constraints {
+            if let crate::ConstraintKind::Unique(fields) = constraint.kind {
+                let field_columns: Vec<&str> = fields
+                    .iter()
+                    .filter_map(|f| meta.field(f).map(|m| m.column))
+                    .collect();
+                if constraint.name == name || by_columns(&field_columns) {
+                    return Some(fields.to_vec());
+                }
+            }
+        }
+        None
+    }
+}
+
 /// SQLite and MySQL do not report the constraint separately; dig the name
 /// (or the columns) out of their message.
 fn constraint_from_message(kind: ErrorKind, message: &str) -> Option<String> {

@@ -30,6 +30,8 @@
 //!   headers, request ids, error pages).
 //! - [`orm`]: models (`#[derive(Model)]`), QuerySets; [`db`]: the database
 //!   ([`db::Db`] in handlers). Both from `estate-orm`.
+//! - [`templates`](mod@templates): minijinja templates; [`forms`]: `#[derive(Form)]`,
+//!   `ModelForm`, formsets; [`pagination`].
 //! - [`cli`]: management commands and system checks.
 //! - [`test`](mod@test): a real server on an ephemeral port and a client, plus the
 //!   helper that decides whether backend tests run.
@@ -44,6 +46,7 @@ pub mod cli;
 mod context;
 pub mod db;
 pub mod error;
+pub mod forms;
 pub mod http;
 mod logging;
 pub mod orm;
@@ -127,6 +130,8 @@ pub mod guide {
     pub mod migrations {}
     #[doc = include_str!("../../../docs/templates.md")]
     pub mod templates {}
+    #[doc = include_str!("../../../docs/forms.md")]
+    pub mod forms {}
 }
 
 /// Re-exports of the crates Estate builds on, at the versions it uses.

@@ -186,6 +186,16 @@ impl TestRequest {
         self
     }
 
+    /// Sets a form body (`application/x-www-form-urlencoded`), like
+    /// Django's `client.post(path, data)`.
+    pub fn form(self, fields: &[(&str, &str)]) -> Self {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    }
+
     /// Sets a JSON body and `Content-Type: application/json`.
     pub fn json(self, value: &serde_json::Value) -> Self {
         self.header("content-type", "application/json")

@@ -133,7 +133,7 @@ fn unique_constraint(table: &str, field: &FieldState, backend: Backend) -> Strin
     )
 }
 
-fn unique_name(table: &str, column: &str, backend: Backend) -> String {
+pub(crate) fn unique_name(table: &str, column: &str, backend: Backend) -> String {
     named(table, column, "uniq", backend)
 }
 

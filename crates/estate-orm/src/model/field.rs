@@ -52,6 +52,10 @@ pub trait FieldValue: Sized + Send + Sync + 'static {
     /// Reads the field from column `index` of a row.
     fn from_row(row: &Row, index: usize) -> Result<Self, DbError>;
 
+    /// The field from a value of its own kind (what forms produce). The
+    /// message names no field: the caller adds it.
+    fn from_value(value: Value) -> Result<Self, String>;
+
     /// Checks that the value can be stored, before any SQL runs (a `Json<T>`
     /// whose value does not serialize says why). The message names no field:
     /// the caller adds it.
@@ -117,8 +121,23 @@ macro_rules! plain_field {
             fn from_row(row: &Row, index: usize) -> Result<Self, DbError> {
                 row.get::<$ty, usize>(index)
             }
+
+            fn from_value(value: Value) -> Result<Self, String> {
+                match value {
+                    Value::$kind(value) => Ok(value),
+                    other => Err(mismatch(&other, stringify!($ty))),
+                }
+            }
         }
     )*};
+}
+
+/// The message for a value of the wrong kind.
+pub(crate) fn mismatch(value: &Value, expected: &str) -> String {
+    match value {
+        Value::Null(_) => "this field cannot be empty".to_owned(),
+        other => format!("expected {expected}, got {other:?}"),
+    }
 }
 
 plain_field! {
@@ -146,6 +165,13 @@ impl FieldValue for String {
     fn from_row(row: &Row, index: usize) -> Result<Self, DbError> {
         row.get::<String, usize>(index)
     }
+
+    fn from_value(value: Value) -> Result<Self, String> {
+        match value {
+            Value::String(text) => Ok(text),
+            other => Err(mismatch(&other, "text")),
+        }
+    }
 }
 
 impl FieldValue for Decimal {
@@ -161,6 +187,13 @@ impl FieldValue for Decimal {
     fn from_row(row: &Row, index: usize) -> Result<Self, DbError> {
         backends::decode_decimal(row, index)
     }
+
+    fn from_value(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Decimal(number) => Ok(number),
+            other => Err(mismatch(&other, "a decimal")),
+        }
+    }
 }
 
 impl FieldValue for Uuid {
@@ -174,6 +207,13 @@ impl FieldValue for Uuid {
 
     fn from_row(row: &Row, index: usize) -> Result<Self, DbError> {
         backends::decode_uuid(row, index)
+    }
+
+    fn from_value(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Uuid(uuid) => Ok(uuid),
+            other => Err(mismatch(&other, "a UUID")),
+        }
     }
 }
 
@@ -190,6 +230,13 @@ impl FieldValue for serde_json::Value {
         Ok(row
             .get::<sqlx::types::Json<serde_json::Value>, usize>(index)?
             .0)
+    }
+
+    fn from_value(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Json(document) => Ok(document),
+            other => Err(mismatch(&other, "JSON")),
+        }
     }
 }
 
@@ -226,6 +273,13 @@ impl<T: FieldValue> FieldValue for Option<T> {
             Ok(None)
         } else {
             T::from_row(row, index).map(Some)
+        }
+    }
+
+    fn from_value(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Null(_) => Ok(None),
+            value => T::from_value(value).map(Some),
         }
     }
 }
@@ -276,6 +330,15 @@ where
                 ),
             )
         })
+    }
+
+    fn from_value(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Json(document) => serde_json::from_value(document)
+                .map(Json)
+                .map_err(|err| format!("does not match {}: {err}", std::any::type_name::<T>())),
+            other => Err(mismatch(&other, "JSON")),
+        }
     }
 
     fn check(&self) -> Result<(), String> {
@@ -357,6 +420,14 @@ macro_rules! auto_field {
 
             fn from_row(row: &Row, index: usize) -> Result<Self, DbError> {
                 row.get::<$ty, usize>(index).map(Auto::Set)
+            }
+
+            fn from_value(value: Value) -> Result<Self, String> {
+                match value {
+                    Value::Null(_) => Ok(Auto::Unset),
+                    Value::$kind(key) => Ok(Auto::Set(key)),
+                    other => Err(mismatch(&other, stringify!($ty))),
+                }
             }
 
             #[allow(clippy::unnecessary_cast, clippy::cast_possible_truncation)]

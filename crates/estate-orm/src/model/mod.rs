@@ -62,6 +62,15 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// The field values, in field order.
     fn to_values(&self) -> Vec<Value>;
 
+    /// An instance from one value per field of `META.fields`, in order
+    /// (what a ModelForm builds); many-to-many fields start empty. A value
+    /// of the wrong kind is a validation error naming the field.
+    fn from_values(values: Vec<Value>) -> Result<Self, DbError>;
+
+    /// Sets field number `index` of `META.fields` from a value (ModelForm
+    /// `save` on an existing instance).
+    fn set_value(&mut self, index: usize, value: Value) -> Result<(), DbError>;
+
     /// Runs each field's [`FieldValue::check`]; errors name the field.
     fn check_fields(&self) -> Result<(), DbError>;
 

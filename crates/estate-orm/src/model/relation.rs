@@ -184,6 +184,10 @@ impl<T: Model> FieldValue for ForeignKey<T> {
         )?))
     }
 
+    fn from_value(value: Value) -> Result<Self, String> {
+        <T::Key as FieldValue>::from_value(value).map(ForeignKey::new)
+    }
+
     fn set_loaded(&mut self, value: Box<dyn Any + Send>) {
         if let Ok(target) = value.downcast::<T>() {
             self.loaded = Some(target);

@@ -34,6 +34,11 @@ use minijinja::{AutoEscape, Environment};
 pub use minijinja::context;
 pub use source::TemplateSource;
 
+/// HTML-escapes `& < > " '` (Django's `escape`), for HTML built in Rust.
+pub fn escape_html(text: &str) -> String {
+    filters::escape(text)
+}
+
 use crate::context::AppContext;
 use crate::error::Error;
 use crate::routing::Urls;
@@ -74,6 +79,11 @@ impl Templates {
         // Django's escaping (& < > " '), not minijinja's, which also
         // escapes `/` and would turn every URL into entities.
         env.set_formatter(|out, state, value| {
+            // Forms, formsets and fields print their HTML.
+            if let Some(html) = crate::forms::render_in_template(state, value) {
+                out.write_str(&html?)?;
+                return Ok(());
+            }
             if matches!(state.auto_escape(), AutoEscape::Html) && !value.is_safe() {
                 if !value.is_undefined() {
                     out.write_str(&filters::escape(&value.to_string()))?;

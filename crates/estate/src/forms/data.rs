@@ -1,0 +1,111 @@
+//! Submitted form data: the fields of a urlencoded body (or of the query
+//! string for GET forms), in order, with repeated names kept.
+
+use axum::extract::{FromRequest, Request};
+use http::{Method, StatusCode};
+
+use crate::error::Error;
+
+/// The submitted fields of a form. As an extractor it reads an
+/// `application/x-www-form-urlencoded` body (within the route's body
+/// limit), or the query string for GET and HEAD requests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FormData {
+    fields: Vec<(String, String)>,
+}
+
+impl FormData {
+    /// No fields.
+    pub fn new() -> FormData {
+        FormData::default()
+    }
+
+    /// Parses `a=1&b=x+y`.
+    pub fn from_urlencoded(bytes: &[u8]) -> FormData {
+        FormData {
+            fields: form_urlencoded::parse(bytes).into_owned().collect(),
+        }
+    }
+
+    /// Adds a field (tests and code building data by hand).
+    pub fn with(mut self, name: &str, value: &str) -> FormData {
+        self.fields.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all(&self, name: &str) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Whether `name` was submitted at all.
+    pub fn contains(&self, name: &str) -> bool {
+        self.fields.iter().any(|(n, _)| n == name)
+    }
+
+    /// Every (name, value) pair, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormData {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if matches!(*request.method(), Method::GET | Method::HEAD) {
+            return Ok(FormData::from_urlencoded(
+                request.uri().query().unwrap_or("").as_bytes(),
+            ));
+        }
+        let content_type = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !content_type.starts_with("application/x-www-form-urlencoded") {
+            return Err(Error::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "Expected a form (application/x-www-form-urlencoded), got {}.",
+                    if content_type.is_empty() {
+                        "no Content-Type"
+                    } else {
+                        content_type.as_str()
+                    }
+                ),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| Error::new(rejection.status(), rejection.body_text()))?;
+        Ok(FormData::from_urlencoded(&bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_names_and_encoding() {
+        let data = FormData::from_urlencoded(b"tag=a&tag=b&name=J%C3%BCrgen+X&empty=");
+        assert_eq!(data.get_all("tag"), ["a", "b"]);
+        assert_eq!(data.get("name"), Some("Jürgen X"));
+        assert_eq!(data.get("empty"), Some(""));
+        assert!(!data.contains("missing"));
+    }
+}

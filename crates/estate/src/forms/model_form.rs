@@ -1,0 +1,388 @@
+//! `ModelForm`: a form built from a model's metadata, that creates or
+//! updates an instance. The database's unique and foreign-key errors come
+//! back as field errors, like Django's `validate_unique`.
+
+use estate_orm::{DbError, ErrorKind, Executor, FieldMeta, Model, Value};
+
+use super::bound::FormState;
+use super::data::FormData;
+use super::field::{FormField, label_capitalised};
+use super::widget::Widget;
+use super::{FormErrors, FormObject};
+use crate::error::Error;
+
+/// A form for model `M`: every editable field by default (all but an
+/// auto-incrementing key), each with the model's label (`verbose_name`),
+/// help text, limits and choices.
+///
+/// ```no_run
+/// # use estate::prelude::*;
+/// # use estate::forms::{FormData, ModelForm, Widget};
+/// # use estate::db::Db;
+/// # use estate::templates::{Template, context};
+/// # #[derive(Model)] struct Question { id: Auto<i64>, #[model(max_length = 200)] question_text: String }
+/// async fn create(db: Db, data: FormData) -> estate::Result<Response> {
+///     let mut form = ModelForm::<Question>::new()
+///         .fields(&["question_text"])
+///         .widget("question_text", Widget::Textarea)
+///         .bind(data);
+///     if let Some(question) = form.save(&*db).await? {
+///         return Ok(Redirect::to(&format!("/polls/{}/", question.id)).into_response());
+///     }
+///     Ok(Template::render("polls/new.html", context! { form }).into_response())
+/// }
+/// ```
+pub struct ModelForm<M: Model> {
+    /// For each form field, its index in `M::META.fields`.
+    indexes: Vec<usize>,
+    state: FormState,
+    instance: Option<M>,
+}
+
+impl<M: Model> std::fmt::Debug for ModelForm<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelForm")
+            .field("model", &M::META.name)
+            .field("fields", &self.state.fields)
+            .field("errors", &self.state.errors)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Model> Default for ModelForm<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The form field for one model field.
+fn form_field(meta: &FieldMeta) -> FormField {
+    let mut field = FormField::for_storage(meta.name, meta.field_type, meta.null, meta.choices);
+    field.label = label_capitalised(meta.verbose_name);
+    meta.help_text.clone_into(&mut field.help_text);
+    if meta.choices.is_none() {
+        field.max_length = meta.max_length.map(|n| n as usize);
+    }
+    if let Some(digits) = meta.max_digits {
+        field = field.max_digits(digits);
+    }
+    if let Some(places) = meta.decimal_places {
+        field = field.decimal_places(places);
+    }
+    if let Some(default) = meta.default {
+        field.initial = Some(default());
+    }
+    field
+}
+
+impl<M: Model> ModelForm<M> {
+    /// A form over every editable field of `M`.
+    pub fn new() -> Self {
+        let editable: Vec<usize> = M::META
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !(f.primary_key && is_auto(f)))
+            .map(|(i, _)| i)
+            .collect();
+        ModelForm {
+            state: FormState::new(
+                editable
+                    .iter()
+                    .map(|i| form_field(&M::META.fields[*i]))
+                    .collect(),
+                None,
+            ),
+            indexes: editable,
+            instance: None,
+        }
+    }
+
+    fn field_index(name: &str) -> usize {
+        M::META
+            .fields
+            .iter()
+            .position(|f| f.name == name)
+            .unwrap_or_else(|| {
+                let known: Vec<&str> = M::META.fields.iter().map(|f| f.name).collect();
+                panic!(
+                    "ModelForm<{}>: `{name}` is not a field of {}; its fields are: {}",
+                    M::META.name,
+                    M::META.name,
+                    known.join(", ")
+                )
+            })
+    }
+
+    /// Only these fields, in this order (Django's `Meta.fields`).
+    ///
+    /// # Panics
+    /// On a name that is not a field of `M`, listing the fields.
+    pub fn fields(mut self, names: &[&str]) -> Self {
+        self.indexes = names.iter().map(|n| Self::field_index(n)).collect();
+        self.state.fields = self
+            .indexes
+            .iter()
+            .map(|i| form_field(&M::META.fields[*i]))
+            .collect();
+        self
+    }
+
+    /// Every editable field but these (Django's `Meta.exclude`).
+    ///
+    /// # Panics
+    /// On a name that is not a field of `M`.
+    pub fn exclude(mut self, names: &[&str]) -> Self {
+        let excluded: Vec<usize> = names.iter().map(|n| Self::field_index(n)).collect();
+        let keep: Vec<bool> = self.indexes.iter().map(|i| !excluded.contains(i)).collect();
+        let mut keep_iter = keep.iter();
+        self.indexes.retain(|_| *keep_iter.next().unwrap_or(&true));
+        let mut keep_iter = keep.iter();
+        self.state
+            .fields
+            .retain(|_| *keep_iter.next().unwrap_or(&true));
+        self
+    }
+
+    /// Changes one field with `change` (a label, a widget, a validator...).
+    ///
+    /// # Panics
+    /// On a name that is not in the form.
+    pub fn field(mut self, name: &str, change: impl FnOnce(FormField) -> FormField) -> Self {
+        let Some(position) = self.state.fields.iter().position(|f| f.name == name) else {
+            panic!(
+                "ModelForm<{}>: `{name}` is not in the form; add it with .fields(..)",
+                M::META.name
+            );
+        };
+        let field = self.state.fields.remove(position);
+        self.state.fields.insert(position, change(field));
+        self
+    }
+
+    /// Sets a field's label.
+    pub fn label(self, name: &str, label: &str) -> Self {
+        self.field(name, |f| f.label(label))
+    }
+
+    /// Sets a field's help text.
+    pub fn help_text(self, name: &str, help_text: &str) -> Self {
+        self.field(name, |f| f.help_text(help_text))
+    }
+
+    /// Sets a field's widget.
+    pub fn widget(self, name: &str, widget: Widget) -> Self {
+        self.field(name, |f| f.widget(widget))
+    }
+
+    /// Edits `instance`: the form shows its values, and `save` updates it.
+    pub fn instance(mut self, instance: M) -> Self {
+        let values = instance.to_values();
+        for (position, index) in self.indexes.iter().enumerate() {
+            let name = self.state.fields[position].name.clone();
+            self.state.initial.insert(name, values[*index].clone());
+        }
+        self.instance = Some(instance);
+        self
+    }
+
+    /// With submitted data.
+    pub fn bind(mut self, data: FormData) -> Self {
+        self.state.data = Some(data);
+        self
+    }
+
+    /// Names every field `prefix-name`.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.state.prefix = Some(prefix.to_owned());
+        self
+    }
+
+    /// Whether data was submitted.
+    pub fn is_bound(&self) -> bool {
+        self.state.data.is_some()
+    }
+
+    /// The errors found so far.
+    pub fn errors(&self) -> &FormErrors {
+        &self.state.errors
+    }
+
+    /// Adds an error, for re-rendering.
+    pub fn add_error(&mut self, field: Option<&str>, message: impl Into<String>) {
+        self.state.errors.add(field, message);
+    }
+
+    /// A field, to adjust at run time.
+    pub fn field_mut(&mut self, name: &str) -> Option<&mut FormField> {
+        self.state.fields.iter_mut().find(|f| f.name == name)
+    }
+
+    /// Validates the data and builds the instance without saving it
+    /// (Django's `save(commit=False)`): the instance with the form's values,
+    /// or `None` with the errors kept.
+    ///
+    /// # Errors
+    /// Creating an instance when a field outside the form has no default
+    /// (a programming error, naming the field).
+    pub fn validate(&mut self) -> Result<Option<M>, Error> {
+        let Some(mut cleaned) = self.state.full_clean() else {
+            return Ok(None);
+        };
+        let mut form_values: Vec<(usize, Value)> = Vec::new();
+        for (position, index) in self.indexes.iter().enumerate() {
+            let name = &self.state.fields[position].name;
+            if let Some(value) = cleaned.take(name) {
+                form_values.push((*index, value));
+            }
+        }
+        let built = match &self.instance {
+            Some(instance) => {
+                let mut values = instance.to_values();
+                for (index, value) in form_values {
+                    values[index] = value;
+                }
+                M::from_values(values)
+            }
+            None => M::from_values(self.new_values(form_values)?),
+        };
+        let instance = match built.and_then(|instance| instance.validate().map(|()| instance)) {
+            Ok(instance) => instance,
+            Err(err) => {
+                self.record(&err);
+                return Ok(None);
+            }
+        };
+        Ok(Some(instance))
+    }
+
+    /// One value per model field for a new instance: the form's, else the
+    /// field's default, else NULL where allowed.
+    fn new_values(&self, mut form_values: Vec<(usize, Value)>) -> Result<Vec<Value>, Error> {
+        let mut values = Vec::with_capacity(M::META.fields.len());
+        for (index, field) in M::META.fields.iter().enumerate() {
+            if let Some(position) = form_values.iter().position(|(i, _)| *i == index) {
+                values.push(form_values.swap_remove(position).1);
+            } else if let Some(default) = field.default {
+                values.push(default());
+            } else if field.null || (field.primary_key && is_auto(field)) {
+                values.push(Value::Null(field_kind(field)));
+            } else {
+                return Err(Error::msg(format!(
+                    "ModelForm<{model}> cannot create a {model}: `{field}` is not in the form \
+                     and has no default. Add it to the form, give it #[model(default = ..)], \
+                     or build the instance yourself and pass it with .instance(..)",
+                    model = M::META.name,
+                    field = field.name
+                )));
+            }
+        }
+        Ok(values)
+    }
+
+    /// Validates and saves (insert, or update of the instance): the saved
+    /// instance, or `None` with the errors kept for re-rendering. A unique
+    /// value that exists already, or a foreign key to nothing, is an error
+    /// on its field.
+    ///
+    /// # Errors
+    /// Database failures other than those, and the programming errors of
+    /// [`validate`](Self::validate).
+    pub async fn save<E: Executor + ?Sized>(&mut self, db: &E) -> Result<Option<M>, Error> {
+        let Some(mut instance) = self.validate()? else {
+            return Ok(None);
+        };
+        match instance.save(db).await {
+            Ok(()) => Ok(Some(instance)),
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation
+                ) =>
+            {
+                self.record(&err);
+                Ok(None)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Turns a database or model error into form errors.
+    fn record(&mut self, err: &DbError) {
+        let in_form = |name: &str| self.state.fields.iter().any(|f| f.name == name);
+        let label = |name: &str| {
+            M::META
+                .field(name)
+                .map_or_else(|| name.to_owned(), |f| label_capitalised(f.verbose_name))
+        };
+        let model = label_capitalised(M::META.verbose_name);
+        match err.kind() {
+            ErrorKind::UniqueViolation => {
+                let fields = err.unique_fields(M::META).unwrap_or_default();
+                let labels: Vec<String> = fields.iter().map(|f| label(f)).collect();
+                let message = format!("{model} with this {} already exists.", labels.join(" and "));
+                match fields.as_slice() {
+                    [one] if in_form(one) => self.state.errors.add(Some(one), message),
+                    _ => self.state.errors.add(None, message),
+                }
+            }
+            ErrorKind::ForeignKeyViolation => {
+                let field = M::META
+                    .fields
+                    .iter()
+                    .find(|f| f.relation.is_some() && in_form(f.name))
+                    .map(|f| f.name);
+                self.state.errors.add(
+                    field,
+                    "Select a valid choice. That choice is not one of the available choices.",
+                );
+            }
+            _ => {
+                let field = err.field().filter(|f| in_form(f));
+                self.state.errors.add(field, err.message());
+            }
+        }
+    }
+}
+
+fn is_auto(field: &FieldMeta) -> bool {
+    matches!(
+        field.field_type,
+        estate_orm::FieldType::AutoInt | estate_orm::FieldType::AutoBigInt
+    )
+}
+
+/// The value kind of a field, for a typed NULL.
+fn field_kind(field: &FieldMeta) -> estate_orm::Kind {
+    use estate_orm::{FieldType as T, Kind};
+    match field.field_type {
+        T::AutoInt | T::Int => Kind::I32,
+        T::AutoBigInt | T::BigInt => Kind::I64,
+        T::SmallInt => Kind::I16,
+        T::Bool => Kind::Bool,
+        T::Float => Kind::F64,
+        T::String => Kind::String,
+        T::Decimal => Kind::Decimal,
+        T::Date => Kind::Date,
+        T::Time => Kind::Time,
+        T::DateTime => Kind::DateTime,
+        T::Uuid => Kind::Uuid,
+        T::Json => Kind::Json,
+        T::Bytes => Kind::Bytes,
+        _ => Kind::String,
+    }
+}
+
+impl<M: Model> serde::Serialize for ModelForm<M> {
+    /// In a template context, the form object (`{{ form }}`).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        minijinja::Value::from_object(FormObject(self.state.view())).serialize(serializer)
+    }
+}
+
+impl<M: Model> From<ModelForm<M>> for minijinja::Value {
+    /// The form object templates render (`context! { form }`).
+    fn from(form: ModelForm<M>) -> Self {
+        minijinja::Value::from_object(FormObject(form.state.view()))
+    }
+}

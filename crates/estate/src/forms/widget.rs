@@ -1,0 +1,233 @@
+//! Widgets: the HTML control a field renders as, with the accessibility
+//! attributes Django 5 adds (`required`, `maxlength`, `aria-invalid`,
+//! `aria-describedby` pointing at the help text and the errors).
+
+use super::field::FieldKind;
+use crate::templates::escape_html as escape;
+
+/// The HTML control for a field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Widget {
+    /// `<input type="text">`.
+    TextInput,
+    /// `<input type="email">`.
+    EmailInput,
+    /// `<input type="url">`.
+    UrlInput,
+    /// `<input type="number">` (`step="any"` for decimals and floats).
+    NumberInput,
+    /// `<input type="password">`; the submitted value is never shown again.
+    PasswordInput,
+    /// `<textarea>`.
+    Textarea,
+    /// `<input type="checkbox">`.
+    CheckboxInput,
+    /// `<select>`.
+    Select,
+    /// A group of `<input type="radio">`.
+    RadioSelect,
+    /// `<input type="date">`.
+    DateInput,
+    /// `<input type="time">`.
+    TimeInput,
+    /// `<input type="datetime-local">`.
+    DateTimeInput,
+    /// `<input type="hidden">`.
+    HiddenInput,
+}
+
+impl Widget {
+    /// The usual widget for a kind of field.
+    pub fn for_kind(kind: &FieldKind) -> Widget {
+        match kind {
+            FieldKind::Email => Widget::EmailInput,
+            FieldKind::Url => Widget::UrlInput,
+            FieldKind::Integer(_) | FieldKind::Float | FieldKind::Decimal { .. } => {
+                Widget::NumberInput
+            }
+            FieldKind::Boolean => Widget::CheckboxInput,
+            FieldKind::Date => Widget::DateInput,
+            FieldKind::Time => Widget::TimeInput,
+            FieldKind::DateTime => Widget::DateTimeInput,
+            FieldKind::Json => Widget::Textarea,
+            FieldKind::Choice { .. } => Widget::Select,
+            _ => Widget::TextInput,
+        }
+    }
+
+    /// A widget by its Django name (`"textarea"`, `"password"`, `"radio"`...),
+    /// for `#[form(widget = "...")]`.
+    pub fn from_name(name: &str) -> Option<Widget> {
+        Some(
+            match name.to_ascii_lowercase().replace(['_', '-'], "").as_str() {
+                "text" | "textinput" => Widget::TextInput,
+                "email" | "emailinput" => Widget::EmailInput,
+                "url" | "urlinput" => Widget::UrlInput,
+                "number" | "numberinput" => Widget::NumberInput,
+                "password" | "passwordinput" => Widget::PasswordInput,
+                "textarea" => Widget::Textarea,
+                "checkbox" | "checkboxinput" => Widget::CheckboxInput,
+                "select" => Widget::Select,
+                "radio" | "radioselect" => Widget::RadioSelect,
+                "date" | "dateinput" => Widget::DateInput,
+                "time" | "timeinput" => Widget::TimeInput,
+                "datetime" | "datetimeinput" | "datetimelocal" => Widget::DateTimeInput,
+                "hidden" | "hiddeninput" => Widget::HiddenInput,
+                _ => return None,
+            },
+        )
+    }
+
+    /// Whether the field is invisible (rendered without a label).
+    pub fn is_hidden(&self) -> bool {
+        matches!(self, Widget::HiddenInput)
+    }
+}
+
+/// What a widget needs to render one field.
+pub(crate) struct WidgetContext<'a> {
+    pub(crate) widget: &'a Widget,
+    pub(crate) kind: &'a FieldKind,
+    pub(crate) html_name: &'a str,
+    pub(crate) id: &'a str,
+    /// The value to show (submitted or initial), as text.
+    pub(crate) value: Option<&'a str>,
+    pub(crate) required: bool,
+    pub(crate) disabled: bool,
+    pub(crate) max_length: Option<usize>,
+    pub(crate) min_length: Option<usize>,
+    /// The ids of the help text and error list, for `aria-describedby`.
+    pub(crate) described_by: Vec<String>,
+    pub(crate) invalid: bool,
+}
+
+impl WidgetContext<'_> {
+    /// Attributes shared by every control, each value escaped: the name,
+    /// then `value` (if any), then the id and the state.
+    fn common_attributes(&self, value: &str, with_id: bool) -> String {
+        let mut out = format!(" name=\"{}\"{value}", escape(self.html_name));
+        if with_id {
+            out.push_str(&format!(" id=\"{}\"", escape(self.id)));
+        }
+        if self.required {
+            out.push_str(" required");
+        }
+        if self.disabled {
+            out.push_str(" disabled");
+        }
+        if !self.described_by.is_empty() {
+            out.push_str(&format!(
+                " aria-describedby=\"{}\"",
+                escape(&self.described_by.join(" "))
+            ));
+        }
+        if self.invalid {
+            out.push_str(" aria-invalid=\"true\"");
+        }
+        out
+    }
+
+    fn length_attributes(&self) -> String {
+        let mut out = String::new();
+        if let Some(max) = self.max_length {
+            out.push_str(&format!(" maxlength=\"{max}\""));
+        }
+        if let Some(min) = self.min_length {
+            out.push_str(&format!(" minlength=\"{min}\""));
+        }
+        out
+    }
+
+    fn choices(&self) -> &[(String, String)] {
+        match self.kind {
+            FieldKind::Choice { choices, .. } => choices,
+            _ => &[],
+        }
+    }
+
+    /// The control's HTML.
+    pub(crate) fn render(&self) -> String {
+        let input = |kind: &str, extra: &str, show_value: bool| {
+            let value = match self.value.filter(|v| show_value && !v.is_empty()) {
+                Some(value) => format!(" value=\"{}\"", escape(value)),
+                None => String::new(),
+            };
+            format!(
+                "<input type=\"{kind}\"{}{extra}>",
+                self.common_attributes(&value, true)
+            )
+        };
+        match self.widget {
+            Widget::TextInput => input("text", &self.length_attributes(), true),
+            Widget::EmailInput => input("email", &self.length_attributes(), true),
+            Widget::UrlInput => input("url", &self.length_attributes(), true),
+            Widget::PasswordInput => input("password", &self.length_attributes(), false),
+            Widget::HiddenInput => input("hidden", "", true),
+            Widget::DateInput => input("date", "", true),
+            Widget::TimeInput => input("time", "", true),
+            Widget::DateTimeInput => input("datetime-local", "", true),
+            Widget::NumberInput => {
+                let step = match self.kind {
+                    FieldKind::Float | FieldKind::Decimal { .. } => " step=\"any\"",
+                    _ => "",
+                };
+                input("number", step, true)
+            }
+            Widget::CheckboxInput => {
+                let checked = self
+                    .value
+                    .is_some_and(|v| !matches!(v, "" | "false" | "False" | "0" | "off"));
+                // A checkbox is "required" only when it must be ticked.
+                format!(
+                    "<input type=\"checkbox\"{}{}>",
+                    self.common_attributes("", true),
+                    if checked { " checked" } else { "" }
+                )
+            }
+            Widget::Textarea => format!(
+                "<textarea{} cols=\"40\" rows=\"10\"{}>\n{}</textarea>",
+                self.common_attributes("", true),
+                self.length_attributes(),
+                escape(self.value.unwrap_or(""))
+            ),
+            Widget::Select => {
+                let mut out = format!("<select{}>", self.common_attributes("", true));
+                let chosen = self.value.unwrap_or("");
+                if !self.required || chosen.is_empty() {
+                    out.push_str(&format!(
+                        "<option value=\"\"{}>---------</option>",
+                        if chosen.is_empty() { " selected" } else { "" }
+                    ));
+                }
+                for (value, label) in self.choices() {
+                    out.push_str(&format!(
+                        "<option value=\"{}\"{}>{}</option>",
+                        escape(value),
+                        if value == chosen { " selected" } else { "" },
+                        escape(label)
+                    ));
+                }
+                out.push_str("</select>");
+                out
+            }
+            Widget::RadioSelect => {
+                let chosen = self.value.unwrap_or("");
+                let mut out = format!("<div id=\"{}\">", escape(self.id));
+                for (index, (value, label)) in self.choices().iter().enumerate() {
+                    let id = format!("{}_{index}", self.id);
+                    out.push_str(&format!(
+                        "<div><label for=\"{id}\"><input type=\"radio\"{} \
+                         id=\"{id}\"{}> {}</label></div>",
+                        self.common_attributes(&format!(" value=\"{}\"", escape(value)), false),
+                        if value == chosen { " checked" } else { "" },
+                        escape(label),
+                        id = escape(&id),
+                    ));
+                }
+                out.push_str("</div>");
+                out
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+use estate::forms::Form;
+
+#[derive(Form)]
+struct Contact {
+    #[form(maxlength = 10)]
+    subject: String,
+}
+
+#[derive(Form)]
+struct Tuple(String);
+
+fn main() {}

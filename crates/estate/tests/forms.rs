@@ -1,0 +1,561 @@
+//! Forms as a user meets them: a contact form rendered, re-rendered with
+//! errors and the submitted values, and accepted; a ModelForm creating and
+//! editing rows on every backend (unique values become field errors);
+//! formsets; and the layout template overridden by the project.
+
+mod common;
+
+use estate::db::{Database, Db};
+use estate::forms::{Form, FormData, FormErrors, FormSet, ModelForm, Widget};
+use estate::orm::chrono::NaiveDate;
+use estate::orm::{Choices, create_table};
+use estate::prelude::*;
+use estate::templates::{Template, TemplateSource, Templates, context};
+use estate::test::{TestServer, each_backend};
+
+fn no_spam(subject: &str) -> Result<(), String> {
+    if subject.to_lowercase().contains("viagra") {
+        Err("No spam, please.".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+fn copies_need_an_email(form: &ContactForm) -> Result<(), FormErrors> {
+    if form.cc_myself && form.sender.is_none() {
+        return Err(FormErrors::non_field(
+            "Give your email address to get a copy.",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Form, Debug)]
+#[form(clean = "copies_need_an_email")]
+struct ContactForm {
+    #[form(
+        max_length = 100,
+        validator = "no_spam",
+        help_text = "What it is about"
+    )]
+    subject: String,
+    #[form(widget = "textarea")]
+    message: String,
+    #[form(email, label = "Your email")]
+    sender: Option<String>,
+    cc_myself: bool,
+    #[form(min = 1, max = 5)]
+    rating: i32,
+}
+
+fn templates_dir() -> TemplateSource {
+    TemplateSource::dir(format!(
+        "{}/tests/templates_fixture/forms",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+}
+
+async fn contact(method: http::Method, data: FormData) -> Response {
+    let mut form = if method == http::Method::POST {
+        ContactForm::bind(data)
+    } else {
+        ContactForm::unbound()
+    };
+    if let Some(message) = form.validate() {
+        return Redirect::to(&format!("/thanks?subject={}", message.subject)).into_response();
+    }
+    Template::render("contact.html", context! { form }).into_response()
+}
+
+fn contact_app() -> App {
+    common::debug_app()
+        .templates(templates_dir())
+        .route("/contact", get(contact).post(contact))
+}
+
+#[tokio::test]
+async fn a_form_renders_accessibly_and_keeps_what_was_typed() {
+    let server = TestServer::start(contact_app()).await;
+    let page = server.get("/contact").send().await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(
+        html.contains(r#"<label for="id_subject">Subject:</label>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            r#"<input type="text" name="subject" id="id_subject" required aria-describedby="id_subject_helptext" maxlength="100">"#
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<div class="helptext" id="id_subject_helptext">What it is about</div>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<textarea name="message" id="id_message" required cols="40" rows="10">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<label for="id_sender">Your email:</label>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="email" name="sender" id="id_sender">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="checkbox" name="cc_myself" id="id_cc_myself">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="number" name="rating" id="id_rating" required>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"name="csrfmiddlewaretoken""#), "{html}");
+
+    // Errors: messages under the fields, values kept (and escaped).
+    let response = server
+        .post("/contact")
+        .form(&[
+            ("subject", "<script>alert(1)</script>"),
+            ("message", ""),
+            ("sender", "not-an-email"),
+            ("rating", "9"),
+        ])
+        .send()
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
+    let html = response.text();
+    assert!(
+        html.contains(r#"value="&lt;script&gt;alert(1)&lt;/script&gt;""#),
+        "the value is kept, escaped: {html}"
+    );
+    assert!(!html.contains("<script>alert(1)"), "{html}");
+    assert!(
+        html.contains(
+            r#"<ul class="errorlist" id="id_message_error"><li>This field is required.</li></ul>"#
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<textarea name="message" id="id_message" required aria-describedby="id_message_error" aria-invalid="true""#),
+        "{html}"
+    );
+    assert!(html.contains("Enter a valid email address."), "{html}");
+    assert!(html.contains(r#"value="not-an-email""#), "{html}");
+    assert!(
+        html.contains("Ensure this value is less than or equal to 5."),
+        "{html}"
+    );
+
+    // A field validator and the form-wide check.
+    let html = server
+        .post("/contact")
+        .form(&[
+            ("subject", "Cheap VIAGRA"),
+            ("message", "m"),
+            ("rating", "3"),
+        ])
+        .send()
+        .await
+        .text();
+    assert!(html.contains("No spam, please."), "{html}");
+    let html = server
+        .post("/contact")
+        .form(&[
+            ("subject", "Hi"),
+            ("message", "m"),
+            ("rating", "3"),
+            ("cc_myself", "on"),
+        ])
+        .send()
+        .await
+        .text();
+    assert!(
+        html.contains(
+            r#"<ul class="errorlist nonfield"><li>Give your email address to get a copy.</li></ul>"#
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="checkbox" name="cc_myself" id="id_cc_myself" checked>"#),
+        "{html}"
+    );
+
+    // Valid: the handler gets the typed value.
+    let done = server
+        .post("/contact")
+        .form(&[
+            ("subject", "Hello"),
+            ("message", "Hi there"),
+            ("rating", "4"),
+            ("sender", "a@example.com"),
+        ])
+        .send()
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(done.header("location"), Some("/thanks?subject=Hello"));
+
+    // Not a form body: 415 with the reason.
+    let wrong = server
+        .post("/contact")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        wrong.text().contains("application/x-www-form-urlencoded"),
+        "{}",
+        wrong.text()
+    );
+    server.shutdown().await;
+}
+
+#[test]
+fn typed_values_and_errors_without_a_server() {
+    let mut form = ContactForm::bind(
+        FormData::new()
+            .with("subject", "  Hello  ")
+            .with("message", "Text")
+            .with("rating", "2")
+            .with("sender", ""),
+    );
+    let value = form.validate().expect("valid");
+    assert_eq!(value.subject, "Hello", "surrounding spaces are stripped");
+    assert_eq!(value.sender, None, "an empty optional field is None");
+    assert!(!value.cc_myself);
+    assert_eq!(value.rating, 2);
+
+    let mut form = ContactForm::bind(FormData::new().with("rating", "two"));
+    assert!(form.validate().is_none());
+    assert_eq!(form.errors().get("rating"), ["Enter a whole number."]);
+    assert_eq!(form.errors().get("subject"), ["This field is required."]);
+
+    // An unbound form is never valid and has no errors.
+    let mut unbound = ContactForm::unbound();
+    assert!(unbound.validate().is_none());
+    assert!(unbound.errors().is_empty());
+}
+
+#[test]
+fn the_project_overrides_the_form_layout() {
+    let overriding = TemplateSource::dir(format!(
+        "{}/tests/templates_fixture/forms_override",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    let templates = Templates::from_sources(vec![overriding, TemplateSource::builtin()], false);
+    let form = ContactForm::unbound();
+    let html = templates
+        .render_to_string("as_p.html", context! { form })
+        .unwrap();
+    assert!(html.starts_with("<form class=\"custom\">"), "{html}");
+    assert!(
+        html.contains(
+            r#"<p><label for="id_subject">Subject:</label> <input type="text" name="subject""#
+        ),
+        "{html}"
+    );
+
+    // Field by field, by hand.
+    let edit = ContactForm {
+        subject: "Re: <b>".into(),
+        message: "Body".into(),
+        sender: None,
+        cc_myself: true,
+        rating: 3,
+    }
+    .edit();
+    let templates =
+        Templates::from_sources(vec![templates_dir(), TemplateSource::builtin()], false);
+    let html = templates
+        .render_to_string("by_hand.html", context! { form => edit })
+        .unwrap();
+    assert_eq!(
+        html.trim(),
+        r#"Subject|id_subject|Re: &lt;b&gt;|<input type="text" name="subject" value="Re: &lt;b&gt;" id="id_subject" required aria-describedby="id_subject_helptext" maxlength="100">|0"#
+    );
+}
+
+#[derive(Choices, Clone, Copy, Debug, PartialEq)]
+enum Status {
+    Draft,
+    Published,
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "forms_article")]
+struct Article {
+    id: Auto<i64>,
+    #[model(max_length = 50, verbose_name = "title", help_text = "Shown in lists")]
+    title: String,
+    #[model(max_length = 50, unique)]
+    slug: String,
+    status: Status,
+    published: Option<NaiveDate>,
+    #[model(default = 0)]
+    views: i32,
+    featured: bool,
+}
+
+fn article_form() -> ModelForm<Article> {
+    ModelForm::<Article>::new()
+        .exclude(&["views"])
+        .widget("status", Widget::RadioSelect)
+}
+
+async fn new_article(db: Db, method: http::Method, data: FormData) -> estate::Result<Response> {
+    let mut form = article_form();
+    if method == http::Method::POST {
+        form = form.bind(data);
+        if let Some(article) = form.save(&*db).await? {
+            return Ok(Redirect::to(&format!("/articles/{}", article.id)).into_response());
+        }
+    }
+    Ok(Template::render("article.html", context! { form }).into_response())
+}
+
+async fn edit_article(
+    db: Db,
+    Path(id): Path<i64>,
+    method: http::Method,
+    data: FormData,
+) -> estate::Result<Response> {
+    let article = Article::objects().get(&*db, Article::ID.eq(id)).await?;
+    let mut form = article_form().instance(article);
+    if method == http::Method::POST {
+        form = form.bind(data);
+        if form.save(&*db).await?.is_some() {
+            return Ok(Redirect::to("/done").into_response());
+        }
+    }
+    Ok(Template::render("article.html", context! { form }).into_response())
+}
+
+async fn count(db: &Database) -> i64 {
+    Article::objects().count(db).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_model_form_creates_and_edits_rows_on_every_backend() {
+    each_backend(async |db| {
+        create_table(&db, Article::META).await.unwrap();
+        let app = common::debug_app()
+            .database(db.clone())
+            .templates(templates_dir())
+            .route("/articles/new", get(new_article).post(new_article))
+            .route("/articles/{id}", get(edit_article).post(edit_article));
+        let server = TestServer::start(app).await;
+
+        // GET: every editable field from the model's metadata.
+        let html = server.get("/articles/new").send().await.text();
+        assert!(html.contains(r#"<label for="id_title">Title:</label>"#), "{html}");
+        assert!(html.contains(r#"<div class="helptext" id="id_title_helptext">Shown in lists</div>"#), "{html}");
+        assert!(html.contains(r#"name="title" id="id_title" required aria-describedby="id_title_helptext" maxlength="50""#), "{html}");
+        assert!(html.contains(r#"<label for="id_status_0">Status:</label>"#), "{html}");
+        assert!(html.contains(r#"<input type="radio" name="status" value="published" required id="id_status_1"> Published</label>"#), "{html}");
+        assert!(html.contains(r#"<input type="date" name="published" id="id_published">"#), "{html}");
+        assert!(!html.contains("id_views"), "excluded: {html}");
+        assert!(!html.contains(r#"name="id""#), "the auto key is not editable: {html}");
+
+        // POST with errors: re-rendered with messages and the values kept.
+        let html = server
+            .post("/articles/new")
+            .form(&[
+                ("title", "A title that is far too long for the fifty characters allowed"),
+                ("slug", "first"),
+                ("status", "archived"),
+                ("published", "2024-13-45"),
+            ])
+            .send()
+            .await
+            .text();
+        assert!(html.contains("Ensure this value has at most 50 characters (it has 61)."), "{html}");
+        assert!(html.contains("Select a valid choice. archived is not one of the available choices."), "{html}");
+        assert!(html.contains("Enter a valid date."), "{html}");
+        assert!(html.contains(r#"value="first""#), "{html}");
+        assert!(html.contains(r#"value="2024-13-45""#), "{html}");
+        assert_eq!(count(&db).await, 0, "nothing saved");
+
+        // Valid: saved, with the default for the excluded field.
+        let created = server
+            .post("/articles/new")
+            .form(&[
+                ("title", "First"),
+                ("slug", "first"),
+                ("status", "published"),
+                ("published", "2024-05-01"),
+                ("featured", "on"),
+            ])
+            .send()
+            .await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text());
+        let saved = Article::objects().get(&db, Article::SLUG.eq("first")).await.unwrap();
+        assert_eq!(created.header("location"), Some(format!("/articles/{}", saved.id).as_str()));
+        assert_eq!(saved.title, "First");
+        assert_eq!(saved.status, Status::Published);
+        assert_eq!(saved.published, NaiveDate::from_ymd_opt(2024, 5, 1));
+        assert_eq!(saved.views, 0);
+        assert!(saved.featured);
+
+        // The same slug again: a field error from the unique constraint.
+        let html = server
+            .post("/articles/new")
+            .form(&[("title", "Second"), ("slug", "first"), ("status", "draft")])
+            .send()
+            .await
+            .text();
+        assert!(
+            html.contains(r#"<ul class="errorlist" id="id_slug_error"><li>Article with this Slug already exists.</li></ul>"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"value="Second""#), "{html}");
+        assert_eq!(count(&db).await, 1);
+
+        // Editing: the form shows the row, and saving updates it.
+        let url = format!("/articles/{}", saved.id);
+        let html = server.get(&url).send().await.text();
+        assert!(html.contains(r#"value="First""#), "{html}");
+        assert!(html.contains(r#"value="published" required id="id_status_1" checked>"#), "{html}");
+        assert!(html.contains(r#"value="2024-05-01""#), "{html}");
+        let updated = server
+            .post(&url)
+            .form(&[("title", "First, edited"), ("slug", "first"), ("status", "draft")])
+            .send()
+            .await;
+        assert_eq!(updated.status, StatusCode::SEE_OTHER, "{}", updated.text());
+        let row = Article::objects().get(&db, Article::ID.eq(saved.id.get().unwrap())).await.unwrap();
+        assert_eq!(row.title, "First, edited");
+        assert_eq!(row.status, Status::Draft);
+        assert_eq!(row.published, None, "the cleared date is NULL");
+        assert!(!row.featured, "an unticked box is false");
+        assert_eq!(count(&db).await, 1);
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[test]
+fn model_form_mistakes_name_the_model_and_field() {
+    let panic =
+        std::panic::catch_unwind(|| ModelForm::<Article>::new().fields(&["titel"])).unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("ModelForm<Article>: `titel` is not a field of Article"),
+        "{message}"
+    );
+    assert!(message.contains("title, slug"), "{message}");
+}
+
+#[tokio::test]
+async fn a_model_form_without_a_required_field_says_how_to_fix_it() {
+    let mut form = ModelForm::<Article>::new()
+        .fields(&["title"])
+        .bind(FormData::new().with("title", "T"));
+    let err = form.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("`slug` is not in the form and has no default"),
+        "{err}"
+    );
+}
+
+#[derive(Form, Debug, PartialEq)]
+struct Item {
+    #[form(max_length = 20)]
+    name: String,
+    quantity: i32,
+}
+
+#[test]
+fn formsets_skip_untouched_extra_forms_and_report_deletions() {
+    let data = FormData::new()
+        .with("form-TOTAL_FORMS", "3")
+        .with("form-INITIAL_FORMS", "1")
+        .with("form-0-name", "Apples")
+        .with("form-0-quantity", "3")
+        .with("form-0-DELETE", "on")
+        .with("form-1-name", "Pears")
+        .with("form-1-quantity", "2")
+        .with("form-2-name", "")
+        .with("form-2-quantity", "");
+    let existing = [Item {
+        name: "Apples".into(),
+        quantity: 3,
+    }];
+    let mut formset = FormSet::<Item>::new()
+        .initial(&existing)
+        .can_delete(true)
+        .bind(data);
+    let result = formset.validate().expect("valid");
+    assert_eq!(
+        result.forms,
+        [Item {
+            name: "Pears".into(),
+            quantity: 2
+        }]
+    );
+    assert_eq!(result.deleted, [0]);
+
+    // An error in one form; the others are fine.
+    let data = FormData::new()
+        .with("form-TOTAL_FORMS", "2")
+        .with("form-INITIAL_FORMS", "0")
+        .with("form-0-name", "Plums")
+        .with("form-0-quantity", "x")
+        .with("form-1-name", "Figs")
+        .with("form-1-quantity", "1");
+    let mut formset = FormSet::<Item>::new().bind(data);
+    assert!(formset.validate().is_none());
+    assert_eq!(
+        formset.errors()[0].get("quantity"),
+        ["Enter a whole number."]
+    );
+    assert!(formset.errors()[1].is_empty());
+
+    // Tampered or missing management data, and too many forms.
+    let mut formset = FormSet::<Item>::new().bind(FormData::new().with("form-0-name", "x"));
+    assert!(formset.validate().is_none());
+    assert!(formset.non_form_errors()[0].contains("ManagementForm data is missing"));
+    let data = FormData::new()
+        .with("form-TOTAL_FORMS", "2")
+        .with("form-0-name", "a")
+        .with("form-0-quantity", "1")
+        .with("form-1-name", "b")
+        .with("form-1-quantity", "1");
+    let mut formset = FormSet::<Item>::new().max_num(1).bind(data);
+    assert!(formset.validate().is_none());
+    assert_eq!(formset.non_form_errors(), ["Please submit at most 1 form."]);
+}
+
+#[test]
+fn a_formset_renders_its_management_form_and_forms() {
+    let templates =
+        Templates::from_sources(vec![templates_dir(), TemplateSource::builtin()], false);
+    let formset = FormSet::<Item>::new().extra(2).initial(&[Item {
+        name: "Apples".into(),
+        quantity: 3,
+    }]);
+    let html = templates
+        .render_to_string("formset.html", context! { formset })
+        .unwrap();
+    assert!(
+        html.contains(
+            r#"<input type="hidden" name="form-TOTAL_FORMS" value="3" id="id_form-TOTAL_FORMS">"#
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="hidden" name="form-INITIAL_FORMS" value="1""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"name="form-0-name" value="Apples" id="id_form-0-name""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<label for="id_form-2-quantity">Quantity:</label>"#),
+        "{html}"
+    );
+}
