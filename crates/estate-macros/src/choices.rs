@@ -151,7 +151,32 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             ));
         }
     }
-    Ok(generate(input, &krate, &variants, &stored, as_int))
+    let default_crate =
+        quote::ToTokens::to_token_stream(&krate).to_string() == quote!(::estate::orm).to_string();
+    let mut tokens = generate(input, &krate, &variants, &stored, as_int);
+    // Through the `estate` facade the enum is also a form field type (a
+    // select of its labels); the bare ORM crate has no forms.
+    if default_crate {
+        let name = &input.ident;
+        tokens.extend(quote! {
+            impl ::estate::forms::FormValue for #name {
+                fn form_field(name: &str) -> ::estate::forms::FormField {
+                    ::estate::forms::FormField::for_type::<Self>(name)
+                }
+
+                fn from_input(
+                    input: ::estate::forms::FormInput,
+                ) -> ::core::result::Result<Self, ::std::string::String> {
+                    ::estate::forms::from_value_input(input)
+                }
+
+                fn initial_value(&self) -> ::core::option::Option<::estate::orm::Value> {
+                    ::core::option::Option::Some(<Self as ::estate::orm::FieldValue>::to_value(self))
+                }
+            }
+        });
+    }
+    Ok(tokens)
 }
 
 fn generate(

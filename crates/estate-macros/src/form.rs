@@ -135,7 +135,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         let field_name = spec.ident.to_string();
         let calls = &spec.calls;
         quote! {
-            #forms::FormField::for_type::<#ty>(#field_name) #(#calls)*
+            <#ty as #forms::FormValue>::form_field(#field_name) #(#calls)*
         }
     });
     let takes = specs.iter().map(|spec| {
@@ -145,7 +145,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         let validators = &spec.validators;
         quote! {
             let #ident: ::core::option::Option<#ty> =
-                match cleaned.take(#field_name).map(<#ty as #orm::FieldValue>::from_value) {
+                match cleaned.take_input(#field_name).map(<#ty as #forms::FormValue>::from_input) {
                     ::core::option::Option::Some(::core::result::Result::Ok(value)) => {
                         let mut valid = true;
                         #(
@@ -181,7 +181,8 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         let ty = &spec.ty;
         let field_name = spec.ident.to_string();
         quote! {
-            (::std::string::String::from(#field_name), <#ty as #orm::FieldValue>::to_value(&self.#ident))
+            <#ty as #forms::FormValue>::initial_value(&self.#ident)
+                .map(|value| (::std::string::String::from(#field_name), value))
         }
     });
     let clean_fn = clean.map(|path| {
@@ -210,7 +211,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
 
             fn to_initial(&self) -> ::std::vec::Vec<(::std::string::String, #orm::Value)> {
-                ::std::vec![#(#initials),*]
+                [#(#initials),*].into_iter().flatten().collect()
             }
 
             #clean_fn

@@ -541,7 +541,10 @@ fn core_config(
         context,
         csrf,
         // DEBUG serves the folders; otherwise what collectstatic gathered.
-        static_files: static_config(settings, static_sources),
+        static_files: static_config(settings, static_sources)
+            .into_iter()
+            .chain(media_config(settings))
+            .collect(),
         csp: (settings.security.csp.is_some() || settings.security.csp_report_only.is_some()).then(
             || crate::http::csp::CspConfig {
                 enforce: settings.security.csp.clone(),
@@ -573,6 +576,22 @@ fn static_config(
             root,
             hashed: manifest.into_values().collect(),
         }),
+    })
+}
+
+/// Uploaded files under `media_url`, served by the site in DEBUG only (in
+/// production the web server or a storage service serves them, as in
+/// Django).
+fn media_config(settings: &Settings) -> Option<crate::http::static_files::StaticConfig> {
+    use crate::http::static_files::{StaticConfig, StaticSource};
+    if !settings.debug {
+        return None;
+    }
+    let root = std::path::absolute(settings.media_root.as_ref()?).ok()?;
+    Some(StaticConfig {
+        url: settings.media_url.clone(),
+        sources: vec![StaticSource { dir: root }],
+        collected: None,
     })
 }
 

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use estate_orm::Value;
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 
+use super::FormInput;
 use super::data::FormData;
 use super::field::{FieldKind, FormField};
+use super::upload::UploadedFile;
 use super::widget::{Widget, WidgetContext};
 use crate::templates::escape_html as escape;
 
@@ -110,9 +112,18 @@ impl std::error::Error for FormErrors {}
 #[derive(Debug, Default)]
 pub struct CleanedData {
     values: Vec<(String, Value)>,
+    files: Vec<(String, Option<UploadedFile>)>,
 }
 
 impl CleanedData {
+    /// The cleaned input of `name` (a value or a file), moved out.
+    pub fn take_input(&mut self, name: &str) -> Option<FormInput> {
+        if let Some(index) = self.files.iter().position(|(n, _)| n == name) {
+            return Some(FormInput::File(self.files.swap_remove(index).1));
+        }
+        self.take(name).map(FormInput::Value)
+    }
+
     /// The cleaned value of `name`, moved out.
     pub fn take(&mut self, name: &str) -> Option<Value> {
         let index = self.values.iter().position(|(n, _)| n == name)?;
@@ -165,7 +176,16 @@ impl FormState {
         self.errors = FormErrors::new();
         let data = self.data.as_ref()?;
         let mut values = Vec::with_capacity(self.fields.len());
+        let mut files = Vec::new();
         for field in &self.fields {
+            if matches!(field.kind, FieldKind::File { .. }) {
+                let html_name = self.html_name(&field.name);
+                match field.clean_file(data.file(&html_name), data.contains(&html_name)) {
+                    Ok(file) => files.push((field.name.clone(), file)),
+                    Err(message) => self.errors.add(Some(&field.name), message),
+                }
+                continue;
+            }
             let result = if field.disabled {
                 // A disabled field keeps its initial value, whatever is posted.
                 Ok(self
@@ -182,7 +202,9 @@ impl FormState {
                 Err(message) => self.errors.add(Some(&field.name), message),
             }
         }
-        self.errors.is_empty().then_some(CleanedData { values })
+        self.errors
+            .is_empty()
+            .then_some(CleanedData { values, files })
     }
 
     /// The text a field shows: what was submitted, else its initial value.
@@ -260,6 +282,10 @@ impl FormState {
             }
         }
         FormView {
+            is_multipart: self
+                .fields
+                .iter()
+                .any(|f| matches!(f.kind, FieldKind::File { .. })),
             fields,
             non_field_errors,
             is_bound: self.data.is_some(),
@@ -334,6 +360,8 @@ impl FieldView {
 /// A form as templates see it.
 #[derive(Debug)]
 pub(crate) struct FormView {
+    /// Whether the form has a file field (needs `enctype="multipart/form-data"`).
+    is_multipart: bool,
     fields: Vec<Arc<FieldView>>,
     non_field_errors: Vec<String>,
     is_bound: bool,
@@ -372,6 +400,7 @@ impl Object for FormObject {
             "hidden_fields" => self.field_values(Some(true)),
             "non_field_errors" => self.0.non_field_errors.clone().into(),
             "is_bound" => self.0.is_bound.into(),
+            "is_multipart" => self.0.is_multipart.into(),
             "errors" => self
                 .0
                 .fields

@@ -1,17 +1,22 @@
-//! Submitted form data: the fields of a urlencoded body (or of the query
-//! string for GET forms), in order, with repeated names kept.
+//! Submitted form data: the fields of a urlencoded or multipart body (or of
+//! the query string for GET forms), in order, with repeated names kept, and
+//! the uploaded files.
 
 use axum::extract::{FromRequest, Request};
 use http::{Method, StatusCode};
 
+use super::upload::{self, UploadedFile};
+use crate::context::AppContext;
 use crate::error::Error;
 
-/// The submitted fields of a form. As an extractor it reads an
-/// `application/x-www-form-urlencoded` body (within the route's body
-/// limit), or the query string for GET and HEAD requests.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The submitted fields and files of a form. As an extractor it reads an
+/// `application/x-www-form-urlencoded` or `multipart/form-data` body (within
+/// the route's body limit and the `limits.max_*` settings, else `400`/`413`
+/// saying which), or the query string for GET and HEAD requests.
+#[derive(Clone, Debug, Default)]
 pub struct FormData {
     fields: Vec<(String, String)>,
+    files: Vec<(String, UploadedFile)>,
 }
 
 impl FormData {
@@ -24,6 +29,7 @@ impl FormData {
     pub fn from_urlencoded(bytes: &[u8]) -> FormData {
         FormData {
             fields: form_urlencoded::parse(bytes).into_owned().collect(),
+            files: Vec::new(),
         }
     }
 
@@ -31,6 +37,26 @@ impl FormData {
     pub fn with(mut self, name: &str, value: &str) -> FormData {
         self.fields.push((name.to_owned(), value.to_owned()));
         self
+    }
+
+    /// Adds an uploaded file (tests).
+    pub fn with_file(mut self, name: &str, file: UploadedFile) -> FormData {
+        self.files.push((name.to_owned(), file));
+        self
+    }
+
+    /// The first file sent as `name`.
+    pub fn file(&self, name: &str) -> Option<&UploadedFile> {
+        self.files.iter().find(|(n, _)| n == name).map(|(_, f)| f)
+    }
+
+    /// Every file sent as `name` (an `<input type="file" multiple>`).
+    pub fn files(&self, name: &str) -> Vec<&UploadedFile> {
+        self.files
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, f)| f)
+            .collect()
     }
 
     /// The first value of `name`.
@@ -76,11 +102,26 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
+        let limits = match request.extensions().get::<AppContext>() {
+            Some(context) => context.settings().limits.clone(),
+            None => crate::settings::Settings::development().limits,
+        };
+        if content_type.starts_with("multipart/form-data") {
+            let boundary = multer::parse_boundary(&content_type).map_err(|_| {
+                Error::bad_request("The multipart form body has no boundary in its Content-Type.")
+            })?;
+            let parsed = upload::parse(request.into_body(), boundary, &limits).await?;
+            return Ok(FormData {
+                fields: parsed.fields,
+                files: parsed.files,
+            });
+        }
         if !content_type.starts_with("application/x-www-form-urlencoded") {
             return Err(Error::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!(
-                    "Expected a form (application/x-www-form-urlencoded), got {}.",
+                    "Expected a form (application/x-www-form-urlencoded or multipart/form-data), \
+                     got {}.",
                     if content_type.is_empty() {
                         "no Content-Type"
                     } else {
@@ -92,7 +133,14 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
             .map_err(|rejection| Error::new(rejection.status(), rejection.body_text()))?;
-        Ok(FormData::from_urlencoded(&bytes))
+        let data = FormData::from_urlencoded(&bytes);
+        if data.fields.len() > limits.max_fields {
+            return Err(Error::bad_request(format!(
+                "The form has more than {} fields (limits.max_fields).",
+                limits.max_fields
+            )));
+        }
+        Ok(data)
     }
 }
 

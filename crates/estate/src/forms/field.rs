@@ -48,6 +48,11 @@ pub enum FieldKind {
     Uuid,
     /// A JSON document.
     Json,
+    /// An uploaded file (the form needs `enctype="multipart/form-data"`).
+    File {
+        /// Allowed extensions, lowercase without the dot; empty allows any.
+        allowed_extensions: Vec<String>,
+    },
     /// One of a fixed list, stored as text or as an integer.
     Choice {
         /// Stored value and label, in order.
@@ -157,6 +162,65 @@ impl FormField {
     /// A whole number (`i64`).
     pub fn integer(name: &str) -> FormField {
         FormField::new(name, FieldKind::Integer(Kind::I64))
+    }
+
+    /// A file upload.
+    pub fn file(name: &str) -> FormField {
+        FormField::new(
+            name,
+            FieldKind::File {
+                allowed_extensions: Vec::new(),
+            },
+        )
+    }
+
+    /// Only files with these extensions (`&["pdf", "png"]`), for a file field.
+    pub fn allowed_extensions(mut self, extensions: &[&str]) -> Self {
+        if let FieldKind::File { allowed_extensions } = &mut self.kind {
+            *allowed_extensions = extensions
+                .iter()
+                .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
+                .collect();
+        }
+        self
+    }
+
+    /// Checks an uploaded file (`None`: none was sent); `text_sent` says the
+    /// field came as text, i.e. the form lacks the multipart encoding.
+    pub fn clean_file(
+        &self,
+        file: Option<&super::UploadedFile>,
+        text_sent: bool,
+    ) -> Result<Option<super::UploadedFile>, String> {
+        let Some(file) = file else {
+            if text_sent && self.required {
+                return Err(
+                    "No file was submitted. Check the encoding type on the form.".to_owned(),
+                );
+            }
+            return if self.required {
+                Err(REQUIRED.to_owned())
+            } else {
+                Ok(None)
+            };
+        };
+        if file.size == 0 {
+            return Err("The submitted file is empty.".to_owned());
+        }
+        if let FieldKind::File { allowed_extensions } = &self.kind {
+            let extension = file
+                .file_name
+                .rsplit_once('.')
+                .map(|(_, e)| e.to_ascii_lowercase())
+                .unwrap_or_default();
+            if !allowed_extensions.is_empty() && !allowed_extensions.contains(&extension) {
+                return Err(format!(
+                    "File extension “{extension}” is not allowed. Allowed extensions are: {}.",
+                    allowed_extensions.join(", ")
+                ));
+            }
+        }
+        Ok(Some(file.clone()))
     }
 
     /// A checkbox (not required: unchecked is `false`).
@@ -472,6 +536,11 @@ impl FormField {
             FieldKind::Json => Value::Json(
                 serde_json::from_str(text).map_err(|_| "Enter a valid JSON.".to_owned())?,
             ),
+            FieldKind::File { .. } => {
+                return Err(
+                    "No file was submitted. Check the encoding type on the form.".to_owned(),
+                );
+            }
             FieldKind::Choice { choices, integer } => {
                 if !choices.iter().any(|(value, _)| value == text) {
                     return Err(format!(

@@ -32,7 +32,9 @@ mod bound;
 mod data;
 mod field;
 mod formset;
+mod media;
 mod model_form;
+mod upload;
 mod widget;
 
 use std::marker::PhantomData;
@@ -42,12 +44,125 @@ pub use data::FormData;
 pub use estate_macros::Form;
 pub use field::{FieldKind, FormField, Validator};
 pub use formset::{FormSet, FormSetData};
+pub use media::MediaStorage;
 pub use model_form::ModelForm;
+pub use upload::UploadedFile;
 pub use widget::Widget;
 
 use bound::FormState;
 pub(crate) use bound::{FORM_TEMPLATE, FieldObject, FormObject};
 use estate_orm::Value;
+
+/// A cleaned input: a value, or for a file field the file (if one was sent).
+#[derive(Debug)]
+pub enum FormInput {
+    /// A field's value.
+    Value(Value),
+    /// A file field's upload.
+    File(Option<UploadedFile>),
+}
+
+/// A type a `#[derive(Form)]` field can have: `bool`, `i16`/`i32`/`i64`,
+/// `f64`, `String`, `Decimal`, `NaiveDate`, `NaiveTime`, `DateTime<Utc>`,
+/// `Uuid`, `serde_json::Value`, `#[derive(Choices)]` enums,
+/// [`UploadedFile`], and `Option` of any of them.
+pub trait FormValue: Sized {
+    /// The form field for this type.
+    fn form_field(name: &str) -> FormField;
+
+    /// The typed value from a cleaned input.
+    ///
+    /// # Errors
+    /// An input of the wrong kind, as the message to show.
+    fn from_input(input: FormInput) -> Result<Self, String>;
+
+    /// The value an edit form shows (`None` for files).
+    fn initial_value(&self) -> Option<Value>;
+}
+
+/// The value of a model-field type from a cleaned input (what the
+/// [`FormValue`] impls of `#[derive(Choices)]` enums call).
+///
+/// # Errors
+/// A file where a value was expected, or a value of the wrong kind.
+pub fn from_value_input<T: estate_orm::FieldValue>(input: FormInput) -> Result<T, String> {
+    match input {
+        FormInput::Value(value) => T::from_value(value),
+        FormInput::File(_) => Err("expected a value, got a file".to_owned()),
+    }
+}
+
+/// `FormValue` for model-field types: the field from their metadata.
+macro_rules! field_value_form_values {
+    ($($ty:ty),* $(,)?) => {$(
+        impl FormValue for $ty {
+            fn form_field(name: &str) -> FormField {
+                FormField::for_type::<$ty>(name)
+            }
+
+            fn from_input(input: FormInput) -> Result<Self, String> {
+                from_value_input(input)
+            }
+
+            fn initial_value(&self) -> Option<Value> {
+                Some(estate_orm::FieldValue::to_value(self))
+            }
+        }
+    )*};
+}
+
+field_value_form_values!(
+    bool,
+    i16,
+    i32,
+    i64,
+    f64,
+    String,
+    estate_orm::rust_decimal::Decimal,
+    estate_orm::chrono::NaiveDate,
+    estate_orm::chrono::NaiveTime,
+    estate_orm::chrono::DateTime<estate_orm::chrono::Utc>,
+    estate_orm::uuid::Uuid,
+    serde_json::Value,
+);
+
+impl<T: FormValue> FormValue for Option<T> {
+    /// The inner type's field, optional: empty is `None`.
+    fn form_field(name: &str) -> FormField {
+        let mut field = T::form_field(name);
+        field.required = false;
+        field.null = true;
+        field
+    }
+
+    fn from_input(input: FormInput) -> Result<Self, String> {
+        match input {
+            FormInput::Value(Value::Null(_)) | FormInput::File(None) => Ok(None),
+            input => T::from_input(input).map(Some),
+        }
+    }
+
+    fn initial_value(&self) -> Option<Value> {
+        self.as_ref().and_then(T::initial_value)
+    }
+}
+
+impl FormValue for UploadedFile {
+    fn form_field(name: &str) -> FormField {
+        FormField::file(name)
+    }
+
+    fn from_input(input: FormInput) -> Result<Self, String> {
+        match input {
+            FormInput::File(Some(file)) => Ok(file),
+            _ => Err(field::REQUIRED.to_owned()),
+        }
+    }
+
+    fn initial_value(&self) -> Option<Value> {
+        None
+    }
+}
 
 /// A form: its fields, and how its cleaned values become `Self`. Derive it
 /// with `#[derive(Form)]`.

@@ -35,6 +35,8 @@ pub enum Widget {
     DateTimeInput,
     /// `<input type="hidden">`.
     HiddenInput,
+    /// `<input type="file">` (never shows a value).
+    FileInput,
 }
 
 impl Widget {
@@ -52,6 +54,7 @@ impl Widget {
             FieldKind::DateTime => Widget::DateTimeInput,
             FieldKind::Json => Widget::Textarea,
             FieldKind::Choice { .. } => Widget::Select,
+            FieldKind::File { .. } => Widget::FileInput,
             _ => Widget::TextInput,
         }
     }
@@ -74,6 +77,7 @@ impl Widget {
                 "time" | "timeinput" => Widget::TimeInput,
                 "datetime" | "datetimeinput" | "datetimelocal" => Widget::DateTimeInput,
                 "hidden" | "hiddeninput" => Widget::HiddenInput,
+                "file" | "fileinput" => Widget::FileInput,
                 _ => return None,
             },
         )
@@ -164,6 +168,24 @@ impl WidgetContext<'_> {
             Widget::UrlInput => input("url", &self.length_attributes(), true),
             Widget::PasswordInput => input("password", &self.length_attributes(), false),
             Widget::HiddenInput => input("hidden", "", true),
+            Widget::FileInput => {
+                let accept = match self.kind {
+                    FieldKind::File { allowed_extensions } if !allowed_extensions.is_empty() => {
+                        format!(
+                            " accept=\"{}\"",
+                            escape(
+                                &allowed_extensions
+                                    .iter()
+                                    .map(|e| format!(".{e}"))
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            )
+                        )
+                    }
+                    _ => String::new(),
+                };
+                input("file", &accept, false)
+            }
             Widget::DateInput => input("date", "", true),
             Widget::TimeInput => input("time", "", true),
             Widget::DateTimeInput => input("datetime-local", "", true),

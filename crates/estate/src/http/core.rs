@@ -67,8 +67,9 @@ pub(crate) struct CoreConfig {
     pub(crate) csrf: Option<super::csrf::CsrfConfig>,
     /// Content Security Policy, when configured.
     pub(crate) csp: Option<super::csp::CspConfig>,
-    /// Static files served from their folders (DEBUG).
-    pub(crate) static_files: Option<super::static_files::StaticConfig>,
+    /// Static files (their folders in DEBUG, the collected root otherwise),
+    /// then uploaded media (DEBUG only).
+    pub(crate) static_files: Vec<super::static_files::StaticConfig>,
 }
 
 /// The whole app as one tower service: the core around the router. Serve it
@@ -140,13 +141,19 @@ impl EstateService {
             let response = match routed {
                 Routed::Stop(response) => response,
                 Routed::CsrfBody { .. } => unreachable!("handled above"),
-                Routed::Static { relative, headers } => match &config.static_files {
-                    Some(files) => {
-                        super::static_files::serve(files, &relative, &summary.method, &headers)
-                            .await
-                    }
-                    None => unreachable!("only routed here when serving static files"),
-                },
+                Routed::Static {
+                    index,
+                    relative,
+                    headers,
+                } => {
+                    super::static_files::serve(
+                        &config.static_files[index],
+                        &relative,
+                        &summary.method,
+                        &headers,
+                    )
+                    .await
+                }
                 Routed::Call { future, limited } => {
                     let response = match config.query_log {
                         None => await_router(&config, future, &summary).await,
@@ -236,8 +243,9 @@ enum Routed {
         request: Request<Body>,
         limited: bool,
     },
-    /// A static file (DEBUG): the path after `static_url`.
+    /// A static or media file: which folder set, and the path after its URL.
     Static {
+        index: usize,
         relative: String,
         headers: HeaderMap,
     },
@@ -265,25 +273,23 @@ fn start(
         summary.request_id = Some(id.clone());
         request.extensions_mut().insert(id);
     }
-    let routed = match preflight(config, &mut request) {
-        Preflight::Stop(response) => Routed::Stop(response),
-        Preflight::Pass { .. }
-            if config
-                .static_files
-                .as_ref()
-                .is_some_and(|s| s.wants(request.method(), request.uri().path()).is_some()) =>
-        {
-            let relative = config
-                .static_files
-                .as_ref()
-                .and_then(|s| s.wants(request.method(), request.uri().path()))
-                .unwrap_or_default();
-            Routed::Static {
-                relative,
-                headers: request.headers().clone(),
-            }
-        }
-        Preflight::Pass { limited } => {
+    let static_hit = config
+        .static_files
+        .iter()
+        .enumerate()
+        .find_map(|(index, files)| {
+            files
+                .wants(request.method(), request.uri().path())
+                .map(|relative| (index, relative))
+        });
+    let routed = match (preflight(config, &mut request), static_hit) {
+        (Preflight::Stop(response), _) => Routed::Stop(response),
+        (Preflight::Pass { .. }, Some((index, relative))) => Routed::Static {
+            index,
+            relative,
+            headers: request.headers().clone(),
+        },
+        (Preflight::Pass { limited }, None) => {
             request.extensions_mut().insert(config.context.clone());
             if config
                 .csp

@@ -7,7 +7,7 @@
 mod layer;
 mod route;
 mod routes;
-mod urls;
+pub(crate) mod urls;
 
 pub use layer::RouteLayer;
 pub use route::{HandlerInfo, Route, RouteExt, any, delete, get, head, options, patch, post, put};

@@ -41,6 +41,11 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'{')
     .add(b'|')
     .add(b'}');
+/// One path segment percent-encoded (`a b` → `a%20b`; `/` encoded too).
+pub(crate) fn encode_segment(segment: &str) -> String {
+    utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
 /// A wildcard keeps its slashes.
 const WILDCARD: &AsciiSet = &SEGMENT.remove(b'/');
 

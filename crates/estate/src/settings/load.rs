@@ -26,11 +26,18 @@ const CORE_KEYS: &[&str] = &[
     "database_url",
     "static_url",
     "static_root",
+    "media_url",
+    "media_root",
     "server.addr",
     "server.shutdown_grace",
     "limits.max_body_size",
     "limits.request_timeout",
     "limits.header_read_timeout",
+    "limits.max_fields",
+    "limits.max_files",
+    "limits.max_form_memory_size",
+    "limits.max_file_size",
+    "limits.upload_memory_size",
     "logging.level",
     "logging.format",
     "logging.access_log",
@@ -222,6 +229,18 @@ impl Typed {
         if !static_url.starts_with('/') || !static_url.ends_with('/') || static_url.len() < 3 {
             return Err(self.invalid("static_url", static_url, "a path like \"/static/\""));
         }
+        let media_url = self.string("media_url", "/media/")?;
+        let media_root = self.string_opt("media_root")?;
+        if !media_url.starts_with('/') || !media_url.ends_with('/') || media_url.len() < 3 {
+            return Err(self.invalid("media_url", media_url, "a path like \"/media/\""));
+        }
+        if media_url == static_url {
+            return Err(self.invalid(
+                "media_url",
+                media_url,
+                "a path other than static_url (uploads must not mix with static files)",
+            ));
+        }
 
         let server = ServerSettings {
             addr: self.string("server.addr", "127.0.0.1:8000")?,
@@ -233,6 +252,11 @@ impl Typed {
             request_timeout: (!request_timeout.is_zero()).then_some(request_timeout),
             header_read_timeout: self
                 .duration("limits.header_read_timeout", Duration::from_secs(10))?,
+            max_fields: self.uint("limits.max_fields", 1000)? as usize,
+            max_files: self.uint("limits.max_files", 100)? as usize,
+            max_form_memory_size: self.size("limits.max_form_memory_size", 2_621_440)?,
+            max_file_size: Some(self.size("limits.max_file_size", 0)?).filter(|n| *n > 0),
+            upload_memory_size: self.size("limits.upload_memory_size", 2_621_440)?,
         };
         if limits.header_read_timeout.is_zero() {
             return Err(self.invalid(
@@ -300,6 +324,8 @@ impl Typed {
             database_url,
             static_url,
             static_root,
+            media_url,
+            media_root,
             server,
             limits,
             logging,

@@ -58,6 +58,11 @@ pub struct Settings {
     /// Where `collectstatic` gathers the static files, and where the site
     /// serves them from outside DEBUG (Django's `STATIC_ROOT`).
     pub static_root: Option<String>,
+    /// Where uploaded files are served in DEBUG (`/media/`, Django's
+    /// `MEDIA_URL`).
+    pub media_url: String,
+    /// Where uploaded files are stored (Django's `MEDIA_ROOT`).
+    pub media_root: Option<String>,
     /// Listening and shutdown.
     pub server: ServerSettings,
     /// Request size and time limits.
@@ -98,6 +103,22 @@ pub struct Limits {
     /// Longest a client may take to send the request headers before the
     /// connection is closed (slowloris protection). Default 10s.
     pub header_read_timeout: Duration,
+    /// Most fields a form body may have (`400` beyond). Default 1000
+    /// (Django's `DATA_UPLOAD_MAX_NUMBER_FIELDS`).
+    pub max_fields: usize,
+    /// Most files a multipart body may carry (`400` beyond). Default 100
+    /// (Django's `DATA_UPLOAD_MAX_NUMBER_FILES`).
+    pub max_files: usize,
+    /// Most bytes of form fields, files not counted (`413` beyond). Default
+    /// 2.5 MiB (Django's `DATA_UPLOAD_MAX_MEMORY_SIZE`).
+    pub max_form_memory_size: u64,
+    /// Largest single uploaded file (`413` beyond); `None` leaves only the
+    /// body limit. Default none.
+    pub max_file_size: Option<u64>,
+    /// Uploaded files larger than this are streamed to a temporary file
+    /// instead of memory. Default 2.5 MiB (Django's
+    /// `FILE_UPLOAD_MAX_MEMORY_SIZE`).
+    pub upload_memory_size: u64,
 }
 
 /// `[logging]`: what is logged and how.

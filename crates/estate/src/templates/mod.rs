@@ -125,17 +125,7 @@ impl Templates {
             let path = static_names.get(path).map_or(path, String::as_str);
             let encoded: Vec<String> = path
                 .split('/')
-                .map(|segment| {
-                    percent_encoding::utf8_percent_encode(
-                        segment,
-                        percent_encoding::NON_ALPHANUMERIC,
-                    )
-                    .to_string()
-                    .replace("%2E", ".")
-                    .replace("%2D", "-")
-                    .replace("%5F", "_")
-                    .replace("%7E", "~")
-                })
+                .map(crate::routing::urls::encode_segment)
                 .collect();
             format!("{static_url}{}", encoded.join("/"))
         });

@@ -1,0 +1,417 @@
+//! Multipart bodies and uploads: files in forms (small ones in memory,
+//! large ones streamed to a temporary file), every limit answered with a
+//! 400/413 that says which, media storage with safe unique names, and the
+//! media URL served in DEBUG only.
+
+mod common;
+
+use estate::forms::{Form, FormData, MediaStorage, UploadedFile};
+use estate::prelude::*;
+use estate::test::TestServer;
+
+const BOUNDARY: &str = "----estate-test-boundary";
+
+/// A multipart body: (field name, file name for files, contents).
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file_name, contents) in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        match file_name {
+            Some(file_name) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\n\
+                     Content-Type: application/pdf\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(contents);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+fn content_type() -> String {
+    format!("multipart/form-data; boundary={BOUNDARY}")
+}
+
+#[derive(Form)]
+struct DocumentForm {
+    #[form(max_length = 50)]
+    title: String,
+    #[form(validator = "pdf_only")]
+    document: UploadedFile,
+    cover: Option<UploadedFile>,
+}
+
+fn pdf_only(file: &UploadedFile) -> Result<(), String> {
+    if file.file_name.to_lowercase().ends_with(".pdf") {
+        Ok(())
+    } else {
+        Err(format!("“{}” is not a PDF.", file.file_name))
+    }
+}
+
+async fn upload(media: MediaStorage, data: FormData) -> estate::Result<Response> {
+    let mut form = DocumentForm::bind(data);
+    let Some(document) = form.validate() else {
+        let errors = form.errors().to_string();
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, errors).into_response());
+    };
+    let temp_path = document
+        .document
+        .temp_path()
+        .map(|p| p.display().to_string());
+    let stored = media.save("documents", &document.document).await?;
+    Ok(Json(serde_json::json!({
+        "title": document.title,
+        "stored": stored,
+        "url": media.url(&stored),
+        "size": document.document.size,
+        "temp_path": temp_path,
+        "cover": document.cover.map(|c| c.file_name),
+    }))
+    .into_response())
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "estate-uploads-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn site(media_root: &std::path::Path, debug: bool) -> App {
+    let root = media_root.display().to_string();
+    let settings = |s: estate::settings::SettingsLoader| {
+        s.set("media_root", root)
+            .set("debug", debug)
+            .set("limits.upload_memory_size", 1024)
+            .set("limits.max_file_size", 100_000)
+            .set("limits.max_files", 3)
+            .set("limits.max_fields", 10)
+            .set("limits.max_form_memory_size", 2000)
+    };
+    common::production_app(settings).route("/upload", post(upload).max_body_size(300_000))
+}
+
+async fn send(server: &TestServer, body: Vec<u8>) -> estate::test::TestResponse {
+    server
+        .post("/upload")
+        .header("content-type", &content_type())
+        .body(body)
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn files_are_stored_under_safe_unique_names_and_served_in_debug() {
+    let media = scratch("media");
+    let server = TestServer::start(site(&media, true)).await;
+    let small = b"%PDF-1.4 small".to_vec();
+    let response = send(
+        &server,
+        multipart(&[
+            ("title", None, b"Report"),
+            ("document", Some("C:\\fakepath\\my report.pdf"), &small),
+            ("cover", Some(""), b""),
+        ]),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(json["title"], "Report");
+    assert_eq!(json["stored"], "documents/my_report.pdf");
+    assert_eq!(json["url"], "/media/documents/my_report.pdf");
+    assert_eq!(
+        json["temp_path"],
+        serde_json::Value::Null,
+        "small files stay in memory"
+    );
+    assert_eq!(
+        json["cover"],
+        serde_json::Value::Null,
+        "an empty file input is no file"
+    );
+    assert_eq!(
+        std::fs::read(media.join("documents/my_report.pdf")).unwrap(),
+        small
+    );
+
+    // The same name again: a random suffix, the first file untouched.
+    let large: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    let response = send(
+        &server,
+        multipart(&[
+            ("title", None, b"Again"),
+            ("document", Some("my report.pdf"), &large),
+            ("cover", Some("../../etc/cover.pdf"), b"cover"),
+        ]),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    let stored = json["stored"].as_str().unwrap();
+    assert!(
+        stored.starts_with("documents/my_report_") && stored.ends_with(".pdf"),
+        "{stored}"
+    );
+    let temp_path = json["temp_path"]
+        .as_str()
+        .expect("past upload_memory_size: a temporary file");
+    assert!(
+        !std::path::Path::new(temp_path).exists(),
+        "the temporary file is removed after the request"
+    );
+    assert_eq!(json["cover"], "cover.pdf", "the browser's path is dropped");
+    assert_eq!(std::fs::read(media.join(stored)).unwrap(), large);
+    assert_eq!(
+        std::fs::read(media.join("documents/my_report.pdf")).unwrap(),
+        small
+    );
+    // DEBUG serves the media folder, and nothing outside it.
+    let served = server.get(json["url"].as_str().unwrap()).send().await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.body.as_ref(), large.as_slice());
+    assert_eq!(served.header("content-type"), Some("application/pdf"));
+    for path in [
+        "/media/../secret",
+        "/media/%2e%2e/secret",
+        "/media/documents/missing.pdf",
+    ] {
+        assert_eq!(
+            server.get(path).send().await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    server.shutdown().await;
+
+    // Production leaves media to the web server.
+    let server = TestServer::start(site(&media, false)).await;
+    assert_eq!(
+        server
+            .get("/media/documents/my_report.pdf")
+            .send()
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_limit_gets_a_clear_error() {
+    let media = scratch("limits");
+    let server = TestServer::start(site(&media, false)).await;
+    let pdf = b"%PDF".as_slice();
+
+    // One file over limits.max_file_size.
+    let huge = vec![b'x'; 150_000];
+    let response = send(
+        &server,
+        multipart(&[("title", None, b"T"), ("document", Some("big.pdf"), &huge)]),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        response
+            .text()
+            .contains("The file “big.pdf” is larger than 97.7 KiB (limits.max_file_size)"),
+        "{}",
+        response.text()
+    );
+
+    // A body over the route's limit.
+    let too_big = vec![b'x'; 400_000];
+    let response = send(&server, multipart(&[("document", Some("a.pdf"), &too_big)])).await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Too many files, too many fields, too much field data.
+    let files: Vec<(&str, Option<&str>, &[u8])> =
+        (0..4).map(|_| ("document", Some("a.pdf"), pdf)).collect();
+    let response = send(&server, multipart(&files)).await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .text()
+            .contains("more than 3 files (limits.max_files)"),
+        "{}",
+        response.text()
+    );
+    let fields: Vec<(&str, Option<&str>, &[u8])> =
+        (0..11).map(|_| ("title", None, b"t".as_slice())).collect();
+    let response = send(&server, multipart(&fields)).await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .text()
+            .contains("more than 10 fields (limits.max_fields)"),
+        "{}",
+        response.text()
+    );
+    let long = vec![b'a'; 2500];
+    let response = send(&server, multipart(&[("title", None, &long)])).await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        response.text().contains("limits.max_form_memory_size"),
+        "{}",
+        response.text()
+    );
+
+    // A urlencoded body with too many fields.
+    let many: Vec<(&str, &str)> = (0..11).map(|_| ("title", "t")).collect();
+    let response = server.post("/upload").form(&many).send().await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+
+    // Malformed multipart, and a multipart type without a boundary.
+    let response = server
+        .post("/upload")
+        .header("content-type", &content_type())
+        .body("--not-the-boundary\r\n")
+        .send()
+        .await;
+    assert_eq!(
+        response.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        response.text()
+    );
+    assert!(
+        response.text().contains("multipart form body is malformed"),
+        "{}",
+        response.text()
+    );
+    let response = server
+        .post("/upload")
+        .header("content-type", "multipart/form-data")
+        .body("x")
+        .send()
+        .await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(
+        response.text().contains("no boundary"),
+        "{}",
+        response.text()
+    );
+
+    // Form validation: a validator, a missing file, the enctype forgotten.
+    let response = send(
+        &server,
+        multipart(&[
+            ("title", None, b"T"),
+            ("document", Some("notes.txt"), b"text"),
+        ]),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .contains("document: “notes.txt” is not a PDF."),
+        "{}",
+        response.text()
+    );
+    let response = send(&server, multipart(&[("title", None, b"T")])).await;
+    assert!(
+        response
+            .text()
+            .contains("document: This field is required."),
+        "{}",
+        response.text()
+    );
+    let response = send(
+        &server,
+        multipart(&[("title", None, b"T"), ("document", Some("empty.pdf"), b"")]),
+    )
+    .await;
+    assert!(
+        response
+            .text()
+            .contains("document: The submitted file is empty."),
+        "{}",
+        response.text()
+    );
+    let response = server
+        .post("/upload")
+        .form(&[("title", "T"), ("document", "report.pdf")])
+        .send()
+        .await;
+    assert!(
+        response
+            .text()
+            .contains("No file was submitted. Check the encoding type on the form."),
+        "{}",
+        response.text()
+    );
+    assert_eq!(
+        std::fs::read_dir(&media).unwrap().count(),
+        0,
+        "nothing stored"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn media_storage_without_media_root_says_which_setting() {
+    let app = common::debug_app().route("/upload", post(upload));
+    let server = TestServer::start(app).await;
+    let response = send(
+        &server,
+        multipart(&[("title", None, b"T"), ("document", Some("a.pdf"), b"%PDF")]),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        response.text().contains("media_root"),
+        "{}",
+        response.text()
+    );
+    server.shutdown().await;
+}
+
+#[test]
+fn file_fields_render_with_accept_and_the_form_says_multipart() {
+    use estate::templates::{TemplateSource, Templates, context};
+    let templates = Templates::from_sources(
+        vec![
+            TemplateSource::dir(format!(
+                "{}/tests/templates_fixture/forms",
+                env!("CARGO_MANIFEST_DIR")
+            )),
+            TemplateSource::builtin(),
+        ],
+        false,
+    );
+    let mut form = DocumentForm::unbound();
+    if let Some(field) = form.field_mut("document") {
+        *field = field.clone().allowed_extensions(&["pdf", ".PNG"]);
+    }
+    let html = templates
+        .render_to_string("upload.html", context! { form })
+        .unwrap();
+    assert!(
+        html.contains(r#"<form enctype="multipart/form-data">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            r#"<input type="file" name="document" id="id_document" required accept=".pdf,.png">"#
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="file" name="cover" id="id_cover">"#),
+        "{html}"
+    );
+}
