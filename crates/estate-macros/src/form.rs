@@ -7,6 +7,37 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Expr, Fields, LitStr, Path};
 
+/// Widget names `Widget::from_name` knows (lowercase, without `_`/`-`).
+const WIDGETS: &[&str] = &[
+    "text",
+    "textinput",
+    "email",
+    "emailinput",
+    "url",
+    "urlinput",
+    "number",
+    "numberinput",
+    "password",
+    "passwordinput",
+    "textarea",
+    "checkbox",
+    "checkboxinput",
+    "select",
+    "radio",
+    "radioselect",
+    "date",
+    "dateinput",
+    "time",
+    "timeinput",
+    "datetime",
+    "datetimeinput",
+    "datetimelocal",
+    "hidden",
+    "hiddeninput",
+    "file",
+    "fileinput",
+];
+
 const FIELD_OPTIONS: &str = "label, help_text, widget, max_length, min_length, min, max, \
                              max_digits, decimal_places, email, url, slug, required, initial, \
                              validator";
@@ -16,7 +47,6 @@ struct FieldSpec {
     ty: syn::Type,
     /// Builder calls applied to the field, in order.
     calls: Vec<TokenStream>,
-    validators: Vec<Path>,
 }
 
 pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -58,7 +88,6 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             ident: ident.clone(),
             ty: field.ty.clone(),
             calls: Vec::new(),
-            validators: Vec::new(),
         };
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("form")) {
             attr.parse_nested_meta(|meta| {
@@ -75,13 +104,19 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     }
                     "widget" => {
                         let widget: LitStr = meta.value()?.parse()?;
-                        let message = format!(
-                            "unknown widget {:?} on `{ident}`; use text, email, url, number, \
-                             password, textarea, checkbox, select, radio, date, time, \
-                             datetime or hidden",
-                            widget.value()
-                        );
-                        quote!(.widget(#forms::Widget::from_name(#widget).expect(#message)))
+                        let normalized = widget.value().to_ascii_lowercase().replace(['_', '-'], "");
+                        if !WIDGETS.contains(&normalized.as_str()) {
+                            return Err(syn::Error::new(
+                                widget.span(),
+                                format!(
+                                    "unknown widget {:?} on `{ident}`; use text, email, url, \
+                                     number, password, textarea, checkbox, select, radio, date, \
+                                     time, datetime, hidden or file",
+                                    widget.value()
+                                ),
+                            ));
+                        }
+                        quote!(.widget(#forms::Widget::from_name(#widget).expect("checked by the derive")))
                     }
                     "max_length" | "min_length" => {
                         let n: syn::LitInt = meta.value()?.parse()?;
@@ -112,9 +147,11 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                         quote!(.initial(<#ty as #orm::FieldValue>::to_value(&(#value).into())))
                     }
                     "validator" => {
-                        spec.validators
-                            .push(meta.value()?.parse::<LitStr>()?.parse()?);
-                        return Ok(());
+                        let path: Path = meta.value()?.parse::<LitStr>()?.parse()?;
+                        let ty = &spec.ty;
+                        // A typed check run with the field's own checks, so its
+                        // message shows in the same pass as the others.
+                        quote!(.check::<#ty>(|value: &#ty| #path(value)))
                     }
                     _ => {
                         return Err(meta.error(format!(
@@ -142,19 +179,11 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         let ident = &spec.ident;
         let ty = &spec.ty;
         let field_name = spec.ident.to_string();
-        let validators = &spec.validators;
         quote! {
             let #ident: ::core::option::Option<#ty> =
                 match cleaned.take_input(#field_name).map(<#ty as #forms::FormValue>::from_input) {
                     ::core::option::Option::Some(::core::result::Result::Ok(value)) => {
-                        let mut valid = true;
-                        #(
-                            if let ::core::result::Result::Err(message) = #validators(&value) {
-                                errors.add(::core::option::Option::Some(#field_name), message);
-                                valid = false;
-                            }
-                        )*
-                        valid.then_some(value)
+                        ::core::option::Option::Some(value)
                     }
                     ::core::option::Option::Some(::core::result::Result::Err(message)) => {
                         errors.add(::core::option::Option::Some(#field_name), message);

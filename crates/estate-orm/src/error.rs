@@ -208,7 +208,10 @@ impl DbError {
             ]
             .iter()
             .any(|b| crate::migrations::schema::unique_name(meta.table, field.column, *b) == name);
-            if named || by_columns(&[field.column]) || name == format!("{}_pkey", meta.table) {
+            // The primary key: `<table>_pkey` on PostgreSQL, `PRIMARY` on MySQL.
+            let primary =
+                field.primary_key && (name == format!("{}_pkey", meta.table) || name == "PRIMARY");
+            if named || primary || by_columns(&[field.column]) {
                 return Some(vec![field.name]);
             }
         }

@@ -520,6 +520,7 @@ fn formsets_skip_untouched_extra_forms_and_report_deletions() {
     assert!(formset.non_form_errors()[0].contains("ManagementForm data is missing"));
     let data = FormData::new()
         .with("form-TOTAL_FORMS", "2")
+        .with("form-INITIAL_FORMS", "0")
         .with("form-0-name", "a")
         .with("form-0-quantity", "1")
         .with("form-1-name", "b")
@@ -558,4 +559,189 @@ fn a_formset_renders_its_management_form_and_forms() {
         html.contains(r#"<label for="id_form-2-quantity">Quantity:</label>"#),
         "{html}"
     );
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "forms_code")]
+struct Code {
+    #[model(primary_key, max_length = 10)]
+    code: String,
+    #[model(max_length = 20)]
+    owner: String,
+    blob: Vec<u8>,
+    flagged: Option<bool>,
+}
+
+#[tokio::test]
+async fn a_create_form_never_overwrites_an_existing_row() {
+    each_backend(async |db| {
+        create_table(&db, Code::META).await.unwrap();
+        let mut alice = Code {
+            code: "a".into(),
+            owner: "alice".into(),
+            blob: vec![1, 2],
+            flagged: None,
+        };
+        alice.insert(&db).await.unwrap();
+
+        // Binary data is not editable; a nullable bool is yes/no/unknown.
+        let form = ModelForm::<Code>::new();
+        let names: Vec<&str> = form_fields(&form);
+        assert_eq!(names, ["code", "owner", "flagged"]);
+
+        let post = |owner: &str| {
+            FormData::new()
+                .with("code", "a")
+                .with("owner", owner)
+                .with("flagged", "true")
+        };
+        let mut form = ModelForm::<Code>::new()
+            .exclude(&["blob"])
+            .bind(post("mallory"));
+        // `blob` has no default: build the row from an instance instead.
+        assert!(form.validate().is_err());
+        let mut form = ModelForm::<Code>::new()
+            .fields(&["code", "owner"])
+            .bind(post("mallory"));
+        let err = form.save(&db).await.unwrap_err().to_string();
+        assert!(err.contains("`blob` is not in the form"), "{err}");
+
+        // Inside a transaction, the duplicate is a field error and the
+        // transaction carries on (a savepoint undoes just the insert).
+        let result: Result<(), estate::db::DbError> = db
+            .atomic(async |tx| {
+                let template = Code {
+                    code: String::new(),
+                    owner: String::new(),
+                    blob: vec![],
+                    flagged: None,
+                };
+                let mut form = ModelForm::<Code>::new()
+                    .fields(&["code", "owner", "flagged"])
+                    .start_from(template)
+                    .bind(post("mallory"));
+                assert!(form.save(tx).await.unwrap().is_none());
+                assert_eq!(
+                    form.errors().get("code"),
+                    ["Code with this Code already exists."]
+                );
+                let mut other = ModelForm::<Code>::new()
+                    .fields(&["code", "owner", "flagged"])
+                    .start_from(Code {
+                        code: String::new(),
+                        owner: String::new(),
+                        blob: vec![],
+                        flagged: None,
+                    })
+                    .bind(post("bob").with("code", "b"));
+                let saved = other.save(tx).await.unwrap().expect("saved");
+                assert_eq!(saved.flagged, Some(true));
+                Ok(())
+            })
+            .await;
+        result.unwrap();
+        let alice = Code::objects().get(&db, Code::CODE.eq("a")).await.unwrap();
+        assert_eq!(alice.owner, "alice", "never overwritten");
+        assert_eq!(Code::objects().count(&db).await.unwrap(), 2);
+
+        // Editing with a changed key updates that row, not another.
+        let bob = Code::objects().get(&db, Code::CODE.eq("b")).await.unwrap();
+        let mut edit = ModelForm::<Code>::new()
+            .fields(&["code", "owner"])
+            .instance(bob)
+            .bind(FormData::new().with("code", "c").with("owner", "bob"));
+        edit.save(&db).await.unwrap().expect("saved");
+        let codes: Vec<String> = Code::objects()
+            .order_by([Code::CODE.asc()])
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.code)
+            .collect();
+        assert_eq!(codes, ["a", "c"]);
+    })
+    .await;
+}
+
+fn form_fields<M: Model>(form: &ModelForm<M>) -> Vec<&str> {
+    form.field_names()
+}
+
+#[derive(Form, Debug, PartialEq)]
+struct Line {
+    #[form(max_length = 20)]
+    name: String,
+    #[form(initial = 1)]
+    quantity: i32,
+}
+
+#[test]
+fn formset_review_findings_stay_fixed() {
+    // An untouched extra form showing a field's initial value is skipped.
+    let data = FormData::new()
+        .with("form-TOTAL_FORMS", "1")
+        .with("form-INITIAL_FORMS", "0")
+        .with("form-0-name", "")
+        .with("form-0-quantity", "1");
+    let mut formset = FormSet::<Line>::new().bind(data);
+    assert_eq!(formset.validate().expect("valid").forms, []);
+
+    // A forged count: an error, not thousands of forms.
+    let data = FormData::new()
+        .with("form-TOTAL_FORMS", "100000")
+        .with("form-INITIAL_FORMS", "0");
+    let mut formset = FormSet::<Line>::new().bind(data);
+    assert!(formset.validate().is_none());
+    assert_eq!(
+        formset.non_form_errors(),
+        ["Please submit at most 1000 forms."]
+    );
+
+    // min_num forms are shown.
+    let templates =
+        Templates::from_sources(vec![templates_dir(), TemplateSource::builtin()], false);
+    let formset = FormSet::<Line>::new().extra(0).min_num(2);
+    let html = templates
+        .render_to_string("formset.html", context! { formset })
+        .unwrap();
+    assert!(
+        html.contains(r#"name="form-TOTAL_FORMS" value="2""#),
+        "{html}"
+    );
+
+    // The posted INITIAL_FORMS decides which forms are existing rows.
+    let data = FormData::new()
+        .with("form-TOTAL_FORMS", "1")
+        .with("form-INITIAL_FORMS", "1")
+        .with("form-0-name", "Kept")
+        .with("form-0-quantity", "1")
+        .with("form-0-DELETE", "on");
+    let mut formset = FormSet::<Line>::new().can_delete(true).bind(data);
+    assert_eq!(formset.validate().expect("valid").deleted, [0]);
+}
+
+#[test]
+fn errors_render_as_django_lists_and_fields_keep_their_adjustments() {
+    let templates =
+        Templates::from_sources(vec![templates_dir(), TemplateSource::builtin()], false);
+    let mut form = ContactForm::bind(FormData::new().with("subject", "<b>"));
+    assert!(form.validate().is_none());
+    form.add_error(None, "Bad <x>");
+    let html = templates
+        .render_to_string("errors.html", context! { form })
+        .unwrap();
+    assert_eq!(
+        html.trim(),
+        r#"<ul class="errorlist nonfield"><li>Bad &lt;x&gt;</li></ul>|<ul class="errorlist" id="id_message_error"><li>This field is required.</li></ul>|1|This field is required."#
+    );
+
+    let form = ModelForm::<Article>::new()
+        .label("title", "Headline")
+        .fields(&["title", "slug"]);
+    assert_eq!(form.field_names(), ["title", "slug"]);
+    let html = Templates::from_sources(vec![templates_dir(), TemplateSource::builtin()], false)
+        .render_to_string("plain.html", context! { form })
+        .unwrap();
+    assert!(html.contains("Headline:"), "{html}");
 }

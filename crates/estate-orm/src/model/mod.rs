@@ -112,6 +112,35 @@ pub trait Model: Sized + Send + Sync + 'static {
         crate::query_log::at(std::panic::Location::caller(), persist::save(self, db))
     }
 
+    /// Inserts the instance as a new row even if it has a key (Django's
+    /// `save(force_insert=True)`): an existing key is a unique violation,
+    /// never an overwrite. What forms use to create.
+    #[track_caller]
+    fn insert<'a, E: Executor + ?Sized>(
+        &'a mut self,
+        db: &'a E,
+    ) -> impl Future<Output = Result<(), DbError>> + Send + 'a {
+        crate::query_log::at(
+            std::panic::Location::caller(),
+            persist::insert_new(self, db),
+        )
+    }
+
+    /// Writes the instance over the row whose key is `original_key`, the key
+    /// included if it was edited (Django's `save(force_update=True)`).
+    /// `Ok(false)` if that row is gone. What forms use to edit.
+    #[track_caller]
+    fn update_row<'a, E: Executor + ?Sized>(
+        &'a self,
+        db: &'a E,
+        original_key: Value,
+    ) -> impl Future<Output = Result<bool, DbError>> + Send + 'a {
+        crate::query_log::at(
+            std::panic::Location::caller(),
+            persist::update_row(self, db, original_key),
+        )
+    }
+
     /// Deletes the row, and applies every `on_delete` pointing here (cascades,
     /// protections, set-null) in one transaction. Returns what was deleted.
     #[track_caller]

@@ -87,6 +87,61 @@ pub(crate) async fn save<M: Model, E: Executor + ?Sized>(
     insert(obj, db, values).await
 }
 
+/// Inserts the instance as a new row, whatever its key (a row with the same
+/// key is a unique violation, never overwritten).
+pub(crate) async fn insert_new<M: Model, E: Executor + ?Sized>(
+    obj: &mut M,
+    db: &E,
+) -> Result<(), DbError> {
+    let values = validated_values(obj)?;
+    if executor::in_transaction(db.target()) {
+        // In a savepoint: a unique violation the caller turns into a form
+        // error must not abort the surrounding transaction (PostgreSQL).
+        return executor::atomic(db, async |tx| insert(obj, tx, values).await).await;
+    }
+    insert(obj, db, values).await
+}
+
+/// Writes the instance over the row whose key is `original_key` (the key
+/// too, if it changed); `false` if there is no such row.
+pub(crate) async fn update_row<M: Model, E: Executor + ?Sized>(
+    obj: &M,
+    db: &E,
+    original_key: Value,
+) -> Result<bool, DbError> {
+    if executor::in_transaction(db.target()) {
+        // As in `insert_new`: a failure stays inside a savepoint.
+        return executor::atomic(db, async |tx| update_row_now(obj, tx, original_key).await).await;
+    }
+    update_row_now(obj, db, original_key).await
+}
+
+async fn update_row_now<M: Model, E: Executor + ?Sized>(
+    obj: &M,
+    db: &E,
+    original_key: Value,
+) -> Result<bool, DbError> {
+    let values = validated_values(obj)?;
+    let meta = M::META;
+    if values[meta.primary_key] == original_key {
+        return Ok(update(meta, db, &values, original_key).await? > 0);
+    }
+    let pk = meta.pk();
+    let assignments: Vec<_> = meta
+        .fields
+        .iter()
+        .zip(&values)
+        .map(|(field, value)| (field.column, Expr::val(to_sea(value.clone()))))
+        .collect();
+    let mut statement = Query::update();
+    statement
+        .table(meta.table)
+        .values(assignments)
+        .and_where(Expr::col(pk.column).eq(to_sea(original_key)));
+    let (sql, params) = build(&statement, db.backend());
+    Ok(executor::execute(db.target(), &sql, params).await? > 0)
+}
+
 async fn insert<M: Model, E: Executor + ?Sized>(
     obj: &mut M,
     db: &E,

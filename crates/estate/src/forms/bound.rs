@@ -180,7 +180,13 @@ impl FormState {
         for field in &self.fields {
             if matches!(field.kind, FieldKind::File { .. }) {
                 let html_name = self.html_name(&field.name);
-                match field.clean_file(data.file(&html_name), data.contains(&html_name)) {
+                let result = field
+                    .clean_file(data.file(&html_name), data.contains(&html_name))
+                    .and_then(|file| {
+                        run_checks(field, &FormInput::File(file.clone()))?;
+                        Ok(file)
+                    });
+                match result {
                     Ok(file) => files.push((field.name.clone(), file)),
                     Err(message) => self.errors.add(Some(&field.name), message),
                 }
@@ -188,15 +194,17 @@ impl FormState {
             }
             let result = if field.disabled {
                 // A disabled field keeps its initial value, whatever is posted.
-                Ok(self
-                    .initial
-                    .get(&field.name)
-                    .or(field.initial.as_ref())
-                    .cloned()
-                    .unwrap_or_else(|| field.clean(None).unwrap_or(Value::Bool(false))))
+                match self.initial.get(&field.name).or(field.initial.as_ref()) {
+                    Some(value) => Ok(value.clone()),
+                    None => field.clean(None),
+                }
             } else {
                 field.clean(data.get(&self.html_name(&field.name)))
             };
+            let result = result.and_then(|value| {
+                run_checks(field, &FormInput::Value(value.clone()))?;
+                Ok(value)
+            });
             match result {
                 Ok(value) => values.push((field.name.clone(), value)),
                 Err(message) => self.errors.add(Some(&field.name), message),
@@ -235,6 +243,12 @@ impl FormState {
                     described_by.push(format!("{auto_id}_error"));
                 }
                 let value = self.shown_value(field);
+                // A yes/no/unknown select shows `true`/`false`.
+                let value = if matches!(field.kind, FieldKind::NullBoolean) {
+                    null_boolean_choice(self, field, value)
+                } else {
+                    value
+                };
                 let widget = WidgetContext {
                     widget: &field.widget,
                     kind: &field.kind,
@@ -293,6 +307,26 @@ impl FormState {
     }
 }
 
+/// The option a yes/no/unknown select shows: `true`, `false` or none.
+fn null_boolean_choice(
+    state: &FormState,
+    field: &FormField,
+    shown: Option<String>,
+) -> Option<String> {
+    if state.data.is_some() {
+        return shown;
+    }
+    match state.initial.get(&field.name).or(field.initial.as_ref()) {
+        Some(Value::Bool(b)) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A field's typed checks (`FormField::check`), first failure wins.
+fn run_checks(field: &FormField, input: &FormInput) -> Result<(), String> {
+    field.checks.iter().try_for_each(|check| check(input))
+}
+
 /// A value as a control shows it: dates as `YYYY-MM-DD`, moments as
 /// `YYYY-MM-DDTHH:MM` (what `datetime-local` takes), booleans as `on`.
 pub(crate) fn value_text(value: &Value) -> Option<String> {
@@ -340,21 +374,6 @@ impl FieldView {
             escape(&self.label)
         )
     }
-
-    fn errors_html(&self) -> String {
-        if self.errors.is_empty() {
-            return String::new();
-        }
-        let items: String = self
-            .errors
-            .iter()
-            .map(|e| format!("<li>{}</li>", escape(e)))
-            .collect();
-        format!(
-            "<ul class=\"errorlist\" id=\"{}_error\">{items}</ul>",
-            escape(&self.auto_id)
-        )
-    }
 }
 
 /// A form as templates see it.
@@ -398,7 +417,11 @@ impl Object for FormObject {
             "fields" => self.field_values(None),
             "visible_fields" => self.field_values(Some(false)),
             "hidden_fields" => self.field_values(Some(true)),
-            "non_field_errors" => self.0.non_field_errors.clone().into(),
+            "non_field_errors" => minijinja::Value::from_object(ErrorList {
+                class: "errorlist nonfield",
+                id: None,
+                messages: self.0.non_field_errors.clone(),
+            }),
             "is_bound" => self.0.is_bound.into(),
             "is_multipart" => self.0.is_multipart.into(),
             "errors" => self
@@ -468,8 +491,11 @@ impl Object for FieldObject {
             "label_tag" => minijinja::Value::from_safe_string(field.label_tag()),
             "help_text" => field.help_text.clone().into(),
             "auto_id" | "id_for_label" => field.auto_id.clone().into(),
-            "errors" => field.errors.clone().into(),
-            "errors_html" => minijinja::Value::from_safe_string(field.errors_html()),
+            "errors" => minijinja::Value::from_object(ErrorList {
+                class: "errorlist",
+                id: Some(format!("{}_error", field.auto_id)),
+                messages: field.errors.clone(),
+            }),
             "value" => field.value.clone().into(),
             "required" => field.required.into(),
             "is_hidden" => field.hidden.into(),
@@ -486,5 +512,52 @@ impl Object for FieldObject {
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0.widget)
+    }
+}
+
+/// A list of error messages: `{{ field.errors }}` prints Django's
+/// `<ul class="errorlist">`, and it can be iterated, counted and tested.
+#[derive(Debug)]
+pub(crate) struct ErrorList {
+    class: &'static str,
+    id: Option<String>,
+    messages: Vec<String>,
+}
+
+impl ErrorList {
+    /// The `<ul>`, empty when there are no messages.
+    pub(crate) fn html(&self) -> String {
+        if self.messages.is_empty() {
+            return String::new();
+        }
+        let items: String = self
+            .messages
+            .iter()
+            .map(|m| format!("<li>{}</li>", escape(m)))
+            .collect();
+        let id = self
+            .id
+            .as_ref()
+            .map(|id| format!(" id=\"{}\"", escape(id)))
+            .unwrap_or_default();
+        format!("<ul class=\"{}\"{id}>{items}</ul>", self.class)
+    }
+}
+
+impl Object for ErrorList {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let index = key.as_usize()?;
+        self.messages
+            .get(index)
+            .cloned()
+            .map(minijinja::Value::from)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.messages.len())
     }
 }

@@ -59,10 +59,12 @@ impl FormData {
             .collect()
     }
 
-    /// The first value of `name`.
+    /// The last value of `name` (as Django's `QueryDict`); see
+    /// [`get_all`](Self::get_all) for every one.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
+            .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
@@ -79,6 +81,11 @@ impl FormData {
     /// Whether `name` was submitted at all.
     pub fn contains(&self, name: &str) -> bool {
         self.fields.iter().any(|(n, _)| n == name)
+    }
+
+    /// Every (name, file) pair, in order.
+    pub fn all_files(&self) -> impl Iterator<Item = (&str, &UploadedFile)> {
+        self.files.iter().map(|(n, f)| (n.as_str(), f))
     }
 
     /// Every (name, value) pair, in order.
@@ -152,6 +159,7 @@ mod tests {
     fn repeated_names_and_encoding() {
         let data = FormData::from_urlencoded(b"tag=a&tag=b&name=J%C3%BCrgen+X&empty=");
         assert_eq!(data.get_all("tag"), ["a", "b"]);
+        assert_eq!(data.get("tag"), Some("b"), "the last one, like Django");
         assert_eq!(data.get("name"), Some("Jürgen X"));
         assert_eq!(data.get("empty"), Some(""));
         assert!(!data.contains("missing"));

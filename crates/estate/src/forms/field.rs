@@ -38,6 +38,8 @@ pub enum FieldKind {
     },
     /// A checkbox.
     Boolean,
+    /// Yes, no, or unknown (a nullable boolean): a select, empty is NULL.
+    NullBoolean,
     /// A calendar date (`YYYY-MM-DD`).
     Date,
     /// A time of day (`HH:MM[:SS]`).
@@ -95,7 +97,11 @@ pub struct FormField {
     /// The value shown in an unbound form.
     pub initial: Option<Value>,
     pub(crate) validators: Vec<Validator>,
+    pub(crate) checks: Vec<InputCheck>,
 }
+
+/// A check on a cleaned input (value or file), typed by `FormField::check`.
+pub(crate) type InputCheck = Arc<dyn Fn(&super::FormInput) -> Result<(), String> + Send + Sync>;
 
 impl std::fmt::Debug for FormField {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -146,6 +152,7 @@ impl FormField {
             disabled: false,
             initial: None,
             validators: Vec::new(),
+            checks: Vec::new(),
         }
     }
 
@@ -263,6 +270,7 @@ impl FormField {
             (None, FieldType::SmallInt) => FieldKind::Integer(Kind::I16),
             (None, FieldType::Int | FieldType::AutoInt) => FieldKind::Integer(Kind::I32),
             (None, FieldType::BigInt | FieldType::AutoBigInt) => FieldKind::Integer(Kind::I64),
+            (None, FieldType::Bool) if null => FieldKind::NullBoolean,
             (None, FieldType::Bool) => FieldKind::Boolean,
             (None, FieldType::Float) => FieldKind::Float,
             (None, FieldType::Decimal) => FieldKind::Decimal {
@@ -386,6 +394,23 @@ impl FormField {
         self
     }
 
+    /// Adds a check on the typed value (`&String`, `&i32`, `&UploadedFile`...),
+    /// run with the field's other checks (what `#[form(validator = ..)]`
+    /// uses).
+    pub fn check<T: super::FormValue + 'static>(
+        mut self,
+        check: impl Fn(&T) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.checks.push(Arc::new(move |input: &super::FormInput| {
+            // An empty optional value has nothing to check.
+            match T::from_input(input.clone()) {
+                Ok(value) => check(&value),
+                Err(_) => Ok(()),
+            }
+        }));
+        self
+    }
+
     /// The storage kind of this field's values (for typed NULLs).
     fn value_kind(&self) -> Kind {
         match &self.kind {
@@ -393,7 +418,7 @@ impl FormField {
             FieldKind::Choice { integer: true, .. } => Kind::I32,
             FieldKind::Float => Kind::F64,
             FieldKind::Decimal { .. } => Kind::Decimal,
-            FieldKind::Boolean => Kind::Bool,
+            FieldKind::Boolean | FieldKind::NullBoolean => Kind::Bool,
             FieldKind::Date => Kind::Date,
             FieldKind::Time => Kind::Time,
             FieldKind::DateTime => Kind::DateTime,
@@ -518,6 +543,11 @@ impl FormField {
                 Value::Decimal(number)
             }
             FieldKind::Boolean => Value::Bool(true),
+            FieldKind::NullBoolean => match text {
+                "true" | "True" | "on" | "1" => Value::Bool(true),
+                "false" | "False" | "0" => Value::Bool(false),
+                _ => Value::Null(Kind::Bool),
+            },
             FieldKind::Date => Value::Date(
                 NaiveDate::parse_from_str(text, "%Y-%m-%d")
                     .map_err(|_| "Enter a valid date.".to_owned())?,
@@ -651,18 +681,23 @@ fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
     .map(|naive| naive.and_utc())
 }
 
-/// Django's rules, simplified: one `@`, a non-empty local part without
-/// spaces, and a domain of dot-separated labels.
+/// Django's rules: a dot-atom local part (letters, digits and
+/// ``!#$%&'*+/=?^_`{|}~-``, dots between), `@`, and a domain of
+/// dot-separated labels. No spaces or control characters anywhere (a
+/// newline in an address is a mail-header injection).
 pub(crate) fn valid_email(text: &str) -> bool {
     let Some((local, domain)) = text.rsplit_once('@') else {
         return false;
     };
+    const SPECIALS: &str = "!#$%&'*+/=?^_`{|}~-";
     text.len() <= 320
-        && !local.is_empty()
         && local.len() <= 64
-        && !local.contains(['@', ' ', '<', '>', '"', ',', ';', '\\'])
-        && !local.starts_with('.')
-        && !local.ends_with('.')
+        && local.split('.').all(|atom| {
+            !atom.is_empty()
+                && atom
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || SPECIALS.contains(c))
+        })
         && valid_domain(domain)
 }
 
@@ -693,18 +728,31 @@ pub(crate) fn valid_url(text: &str) -> bool {
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host_port.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-            if !port.is_empty() && port.parse::<u16>().is_err() {
-                return false;
-            }
-            host
+    let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
+        // An IPv6 literal: `[::1]` or `[::1]:8080`.
+        let Some((address, rest)) = bracketed.split_once(']') else {
+            return false;
+        };
+        if address.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
         }
-        _ => host_port,
+        match rest.strip_prefix(':') {
+            Some(port) => ("[v6]", Some(port)),
+            None if rest.is_empty() => ("[v6]", None),
+            None => return false,
+        }
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
     };
+    if port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        return false;
+    }
     host == "localhost"
+        || host == "[v6]"
         || host.parse::<std::net::Ipv4Addr>().is_ok()
-        || (host.starts_with('[') && host.ends_with(']'))
         || valid_domain(host)
 }
 
@@ -750,7 +798,16 @@ mod tests {
         );
         let email = FormField::email("email");
         assert!(email.clean(Some("a@example.com")).is_ok());
-        for bad in ["a", "a@b", "a b@example.com", "@example.com", "a@-x.com"] {
+        for bad in [
+            "a",
+            "a@b",
+            "a b@example.com",
+            "@example.com",
+            "a@-x.com",
+            "a\r\nBcc:x\r\n@example.com",
+            "a..b@example.com",
+            "(x)@example.com",
+        ] {
             assert_eq!(
                 email.clean(Some(bad)).unwrap_err(),
                 "Enter a valid email address."
@@ -758,6 +815,10 @@ mod tests {
         }
         assert!(valid_url("https://example.com:8080/a?b#c"));
         assert!(valid_url("http://localhost/"));
+        assert!(valid_url("http://[::1]/"));
+        assert!(valid_url("http://[2001:db8::1]:8080/x"));
+        assert!(!valid_url("http://[nope]/"));
+        assert!(!valid_url("http://example.com:99999/"));
         assert!(!valid_url("javascript:alert(1)"));
         assert!(!valid_url("https://exa mple.com"));
         let kind = FormField::choice("kind", &[("a", "A"), ("b", "B")]);

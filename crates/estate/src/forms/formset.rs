@@ -43,6 +43,13 @@ pub struct FormSet<F> {
     non_form_errors: Vec<String>,
 }
 
+fn at_most(max: usize) -> String {
+    format!(
+        "Please submit at most {max} form{}.",
+        if max == 1 { "" } else { "s" }
+    )
+}
+
 /// What a valid formset holds.
 #[derive(Debug)]
 pub struct FormSetData<F> {
@@ -121,74 +128,120 @@ impl<F: Form> FormSet<F> {
         format!("{}-{name}", self.prefix)
     }
 
-    /// How many forms there are: from the management form when bound
-    /// (capped), else initial + extra.
-    fn total(&mut self) -> usize {
-        match &self.data {
-            None => (self.initial.len() + self.extra).min(self.max_num.max(self.initial.len())),
-            Some(data) => {
-                let total = data
-                    .get(&self.management("TOTAL_FORMS"))
-                    .and_then(|v| v.trim().parse::<usize>().ok());
-                let Some(total) = total else {
-                    self.non_form_errors.push(
-                        "ManagementForm data is missing or has been tampered with. Missing \
-                         fields: TOTAL_FORMS, INITIAL_FORMS."
-                            .to_owned(),
-                    );
-                    return 0;
-                };
-                total.min(ABSOLUTE_MAX)
-            }
-        }
+    /// The forms an unbound formset shows: `max(initial, min_num) + extra`,
+    /// at most `max_num` (but never fewer than the initial ones).
+    fn unbound_total(&self) -> usize {
+        let total = self.initial.len().max(self.min_num) + self.extra;
+        total.min(self.max_num.max(self.initial.len()))
     }
 
-    fn build_forms(&mut self) {
-        let total = self.total();
-        let mut forms = Vec::with_capacity(total);
-        for index in 0..total {
-            let mut form = match &self.data {
-                Some(data) => F::bind(data.clone()),
-                None => F::unbound(),
-            };
-            form = form.prefix(&format!("{}-{index}", self.prefix));
-            if let Some(initial) = self.initial.get(index) {
-                form.state.initial = initial.iter().cloned().collect::<HashMap<_, _>>();
-            }
-            if self.can_delete {
-                form.state
-                    .fields
-                    .push(super::FormField::boolean("DELETE").label("Delete"));
-            }
-            forms.push(form);
+    /// The posted `TOTAL_FORMS` and `INITIAL_FORMS`, or `None` with the
+    /// formset's error recorded (missing, forged, or too many forms).
+    fn posted_counts(&mut self, data: &FormData) -> Option<(usize, usize)> {
+        let count = |name: &str| {
+            data.get(&self.management(name))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+        };
+        let (Some(total), Some(initial)) = (count("TOTAL_FORMS"), count("INITIAL_FORMS")) else {
+            self.non_form_errors.push(
+                "ManagementForm data is missing or has been tampered with. Missing fields: \
+                 TOTAL_FORMS, INITIAL_FORMS."
+                    .to_owned(),
+            );
+            return None;
+        };
+        if total > ABSOLUTE_MAX.max(self.max_num) {
+            self.non_form_errors.push(at_most(self.max_num));
+            return None;
         }
-        self.forms = forms;
+        Some((total, initial.min(total)))
     }
 
-    /// Whether form `index` was submitted with any field filled (an
-    /// untouched extra form is skipped, like Django's `has_changed`).
-    fn has_changed(&self, index: usize) -> bool {
-        let Some(data) = &self.data else { return false };
-        let prefix = format!("{}-{index}-", self.prefix);
-        let form = &self.forms[index];
-        data.iter().any(|(name, value)| {
-            name.strip_prefix(&prefix).is_some_and(|field| {
-                field != "DELETE"
-                    && !value.trim().is_empty()
-                    && form
-                        .state
-                        .initial
-                        .get(field)
-                        .and_then(super::bound::value_text)
-                        .as_deref()
-                        != Some(value)
+    /// Each form's own fields and files (`prefix-N-...`), read in one pass,
+    /// so a large formset never copies the whole body per form.
+    fn split(&self, data: &FormData, total: usize) -> Vec<FormData> {
+        let mut buckets = vec![FormData::new(); total];
+        let prefix = format!("{}-", self.prefix);
+        let index_of = |name: &str| -> Option<usize> {
+            let (index, _) = name.strip_prefix(&prefix)?.split_once('-')?;
+            index.parse::<usize>().ok().filter(|i| *i < total)
+        };
+        for (name, value) in data.iter() {
+            if let Some(index) = index_of(name) {
+                buckets[index] = std::mem::take(&mut buckets[index]).with(name, value);
+            }
+        }
+        for (name, file) in data.all_files() {
+            if let Some(index) = index_of(name) {
+                buckets[index] = std::mem::take(&mut buckets[index]).with_file(name, file.clone());
+            }
+        }
+        buckets
+    }
+
+    fn build_forms(&mut self, buckets: Option<Vec<FormData>>) {
+        let forms: Vec<BoundForm<F>> = match buckets {
+            Some(buckets) => buckets.into_iter().map(F::bind).collect(),
+            None => (0..self.unbound_total()).map(|_| F::unbound()).collect(),
+        };
+        self.forms = forms
+            .into_iter()
+            .enumerate()
+            .map(|(index, mut form)| {
+                form = form.prefix(&format!("{}-{index}", self.prefix));
+                if let Some(initial) = self.initial.get(index) {
+                    form.state.initial = initial.iter().cloned().collect::<HashMap<_, _>>();
+                }
+                if self.can_delete {
+                    form.state
+                        .fields
+                        .push(super::FormField::boolean("DELETE").label("Delete"));
+                }
+                form
             })
-        })
+            .collect();
+    }
+
+    /// Whether form `index` differs from what it showed (an untouched extra
+    /// form is skipped, like Django's `has_changed`), field by field.
+    fn has_changed(&self, index: usize) -> bool {
+        let form = &self.forms[index];
+        let Some(data) = &form.state.data else {
+            return false;
+        };
+        form.state
+            .fields
+            .iter()
+            .filter(|f| f.name != "DELETE")
+            .any(|field| {
+                let name = form.state.html_name(&field.name);
+                let initial = form
+                    .state
+                    .initial
+                    .get(&field.name)
+                    .or(field.initial.as_ref());
+                match field.kind {
+                    super::FieldKind::File { .. } => data.file(&name).is_some(),
+                    super::FieldKind::Boolean => {
+                        let ticked = data
+                            .get(&name)
+                            .is_some_and(|v| !matches!(v, "" | "false" | "False" | "0" | "off"));
+                        ticked != matches!(initial, Some(estate_orm::Value::Bool(true)))
+                    }
+                    _ => {
+                        let submitted = data.get(&name).unwrap_or("").trim();
+                        let shown = initial
+                            .and_then(super::bound::value_text)
+                            .unwrap_or_default();
+                        submitted != shown.trim()
+                    }
+                }
+            })
     }
 
     fn marked_deleted(&self, index: usize) -> bool {
         self.can_delete
-            && self.data.as_ref().is_some_and(|data| {
+            && self.forms[index].state.data.as_ref().is_some_and(|data| {
                 data.get(&format!("{}-{index}-DELETE", self.prefix))
                     .is_some_and(|v| !matches!(v, "" | "false" | "off" | "0"))
             })
@@ -198,11 +251,18 @@ impl<F: Form> FormSet<F> {
     /// errors kept on each form (and the formset's own, like too many forms).
     pub fn validate(&mut self) -> Option<FormSetData<F>> {
         self.non_form_errors.clear();
-        self.build_forms();
-        if self.data.is_none() || !self.non_form_errors.is_empty() {
+        let Some(data) = self.data.take() else {
+            self.build_forms(None);
             return None;
-        }
-        let initial_count = self.initial.len();
+        };
+        let counts = self.posted_counts(&data);
+        let buckets = counts.map(|(total, _)| self.split(&data, total));
+        self.data = Some(data);
+        let Some((_, initial_count)) = counts else {
+            self.build_forms(None);
+            return None;
+        };
+        self.build_forms(buckets);
         let mut out = FormSetData {
             forms: Vec::new(),
             deleted: Vec::new(),
@@ -238,11 +298,7 @@ impl<F: Form> FormSet<F> {
             }
         }
         if out.forms.len() > self.max_num {
-            self.non_form_errors.push(format!(
-                "Please submit at most {} form{}.",
-                self.max_num,
-                if self.max_num == 1 { "" } else { "s" }
-            ));
+            self.non_form_errors.push(at_most(self.max_num));
             valid = false;
         }
         if out.forms.len() < self.min_num {
@@ -310,11 +366,11 @@ impl<F: Form> FormSet<F> {
                 min_num: self.min_num,
                 max_num: self.max_num,
                 initial: self.initial.clone(),
-                data: self.data.clone(),
+                data: None,
                 forms: Vec::new(),
                 non_form_errors: Vec::new(),
             };
-            shown.build_forms();
+            shown.build_forms(None);
             shown.forms.iter().map(|f| f.state.view()).collect()
         } else {
             self.forms.iter().map(|f| f.state.view()).collect()
@@ -371,6 +427,7 @@ impl Object for FormSetObject {
             "management_form" => minijinja::Value::from_safe_string(self.management_form.clone()),
             "forms" => self.forms.clone().into(),
             "non_form_errors" => self.non_form_errors.clone().into(),
+            "total_form_count" => self.forms.len().into(),
             _ => return None,
         })
     }

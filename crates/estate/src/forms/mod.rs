@@ -54,7 +54,7 @@ pub(crate) use bound::{FORM_TEMPLATE, FieldObject, FormObject};
 use estate_orm::Value;
 
 /// A cleaned input: a value, or for a file field the file (if one was sent).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum FormInput {
     /// A field's value.
     Value(Value),
@@ -314,6 +314,9 @@ pub(crate) fn render_in_template(
 ) -> Option<Result<String, minijinja::Error>> {
     if value.downcast_object_ref::<FormObject>().is_some() {
         return Some(render_form(state.env(), value));
+    }
+    if let Some(errors) = value.downcast_object_ref::<bound::ErrorList>() {
+        return Some(Ok(errors.html()));
     }
     if let Some(formset) = value.downcast_object_ref::<formset::FormSetObject>() {
         return Some(formset.render(state.env()));

@@ -37,6 +37,8 @@ pub struct ModelForm<M: Model> {
     indexes: Vec<usize>,
     state: FormState,
     instance: Option<M>,
+    /// The edited row's key as loaded: `save` updates that row.
+    original_key: Option<Value>,
 }
 
 impl<M: Model> std::fmt::Debug for ModelForm<M> {
@@ -82,7 +84,10 @@ impl<M: Model> ModelForm<M> {
             .fields
             .iter()
             .enumerate()
-            .filter(|(_, f)| !(f.primary_key && is_auto(f)))
+            // Not editable, as in Django: auto keys and binary data.
+            .filter(|(_, f)| {
+                !(f.primary_key && is_auto(f)) && f.field_type != estate_orm::FieldType::Bytes
+            })
             .map(|(i, _)| i)
             .collect();
         ModelForm {
@@ -95,6 +100,7 @@ impl<M: Model> ModelForm<M> {
             ),
             indexes: editable,
             instance: None,
+            original_key: None,
         }
     }
 
@@ -120,10 +126,18 @@ impl<M: Model> ModelForm<M> {
     /// On a name that is not a field of `M`, listing the fields.
     pub fn fields(mut self, names: &[&str]) -> Self {
         self.indexes = names.iter().map(|n| Self::field_index(n)).collect();
+        let mut existing = std::mem::take(&mut self.state.fields);
         self.state.fields = self
             .indexes
             .iter()
-            .map(|i| form_field(&M::META.fields[*i]))
+            .map(|i| {
+                let meta = &M::META.fields[*i];
+                // Keep a field adjusted earlier (label, widget...).
+                match existing.iter().position(|f| f.name == meta.name) {
+                    Some(position) => existing.swap_remove(position),
+                    None => form_field(meta),
+                }
+            })
             .collect();
         self
     }
@@ -182,8 +196,23 @@ impl<M: Model> ModelForm<M> {
             let name = self.state.fields[position].name.clone();
             self.state.initial.insert(name, values[*index].clone());
         }
+        self.original_key = Some(instance.pk_value());
         self.instance = Some(instance);
         self
+    }
+
+    /// Creates a new row starting from `instance`: the form shows its
+    /// values, fields outside the form keep them, and `save` inserts (it
+    /// never updates an existing row, even one with the same key).
+    pub fn start_from(mut self, instance: M) -> Self {
+        self = self.instance(instance);
+        self.original_key = None;
+        self
+    }
+
+    /// The names of the form's fields, in order.
+    pub fn field_names(&self) -> Vec<&str> {
+        self.state.fields.iter().map(|f| f.name.as_str()).collect()
     }
 
     /// With submitted data.
@@ -292,8 +321,22 @@ impl<M: Model> ModelForm<M> {
         let Some(mut instance) = self.validate()? else {
             return Ok(None);
         };
-        match instance.save(db).await {
-            Ok(()) => Ok(Some(instance)),
+        // A new row is always inserted (a key that exists is a unique
+        // error, never an overwrite); an edited row is updated by the key
+        // it was loaded with.
+        let written = match &self.original_key {
+            None => instance.insert(db).await.map(|()| true),
+            Some(key) => instance.update_row(db, key.clone()).await,
+        };
+        match written {
+            Ok(true) => Ok(Some(instance)),
+            Ok(false) => {
+                self.state.errors.add(
+                    None,
+                    format!("This {} was deleted in the meantime.", M::META.verbose_name),
+                );
+                Ok(None)
+            }
             Err(err)
                 if matches!(
                     err.kind(),
@@ -319,6 +362,12 @@ impl<M: Model> ModelForm<M> {
         match err.kind() {
             ErrorKind::UniqueViolation => {
                 let fields = err.unique_fields(M::META).unwrap_or_default();
+                if fields.is_empty() {
+                    self.state
+                        .errors
+                        .add(None, format!("{model} with these values already exists."));
+                    return;
+                }
                 let labels: Vec<String> = fields.iter().map(|f| label(f)).collect();
                 let message = format!("{model} with this {} already exists.", labels.join(" and "));
                 match fields.as_slice() {
@@ -327,10 +376,23 @@ impl<M: Model> ModelForm<M> {
                 }
             }
             ErrorKind::ForeignKeyViolation => {
-                let field = M::META
+                let candidates: Vec<&FieldMeta> = M::META
                     .fields
                     .iter()
-                    .find(|f| f.relation.is_some() && in_form(f.name))
+                    .filter(|f| f.relation.is_some() && in_form(f.name))
+                    .collect();
+                // The constraint names the column where the backend says
+                // (PostgreSQL, MySQL); SQLite does not, so with one
+                // candidate that is the one.
+                let reported = err.constraint().unwrap_or("");
+                let field = candidates
+                    .iter()
+                    .find(|f| !reported.is_empty() && reported.contains(f.column))
+                    .or(if candidates.len() == 1 {
+                        candidates.first()
+                    } else {
+                        None
+                    })
                     .map(|f| f.name);
                 self.state.errors.add(
                     field,

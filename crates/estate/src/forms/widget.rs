@@ -49,6 +49,7 @@ impl Widget {
                 Widget::NumberInput
             }
             FieldKind::Boolean => Widget::CheckboxInput,
+            FieldKind::NullBoolean => Widget::Select,
             FieldKind::Date => Widget::DateInput,
             FieldKind::Time => Widget::TimeInput,
             FieldKind::DateTime => Widget::DateTimeInput,
@@ -213,6 +214,18 @@ impl WidgetContext<'_> {
                 self.length_attributes(),
                 escape(self.value.unwrap_or(""))
             ),
+            Widget::Select if matches!(self.kind, FieldKind::NullBoolean) => {
+                let chosen = self.value.unwrap_or("");
+                let mut out = format!("<select{}>", self.common_attributes("", true));
+                for (value, label) in [("", "Unknown"), ("true", "Yes"), ("false", "No")] {
+                    out.push_str(&format!(
+                        "<option value=\"{value}\"{}>{label}</option>",
+                        if value == chosen { " selected" } else { "" }
+                    ));
+                }
+                out.push_str("</select>");
+                out
+            }
             Widget::Select => {
                 let mut out = format!("<select{}>", self.common_attributes("", true));
                 let chosen = self.value.unwrap_or("");

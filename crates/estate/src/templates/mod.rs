@@ -31,7 +31,43 @@ use http::request::Parts;
 use minijinja::value::{Rest, Value};
 use minijinja::{AutoEscape, Environment};
 
-pub use minijinja::context;
+pub use crate::__estate_context as context;
+#[doc(hidden)]
+pub use minijinja::Value as ContextValue;
+#[doc(hidden)]
+pub use minijinja::value::Serde as ContextSerde;
+
+/// `context! { questions, page => 2 }`: a template context from any serde
+/// values (a `Vec` of models, a `Page`, a form...). Like minijinja's macro,
+/// but values need only `Serialize`; `key` alone means `key => key`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __estate_context {
+    () => {
+        $crate::templates::ContextValue::from(
+            ::std::collections::BTreeMap::<::std::string::String, $crate::templates::ContextValue>::new(),
+        )
+    };
+    ($($key:ident $(=> $value:expr)?),+ $(,)?) => {{
+        let mut map = ::std::collections::BTreeMap::<
+            ::std::string::String,
+            $crate::templates::ContextValue,
+        >::new();
+        $(
+            $crate::__estate_context!(@insert map, $key $(=> $value)?);
+        )+
+        $crate::templates::ContextValue::from(map)
+    }};
+    (@insert $map:ident, $key:ident) => {
+        $crate::__estate_context!(@insert $map, $key => $key)
+    };
+    (@insert $map:ident, $key:ident => $value:expr) => {
+        $map.insert(
+            ::std::string::String::from(stringify!($key)),
+            $crate::templates::ContextValue::from($crate::templates::ContextSerde(&$value)),
+        );
+    };
+}
 pub use source::TemplateSource;
 
 /// HTML-escapes `& < > " '` (Django's `escape`), for HTML built in Rust.

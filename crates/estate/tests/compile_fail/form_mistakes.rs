@@ -7,6 +7,12 @@ struct Contact {
 }
 
 #[derive(Form)]
+struct Message {
+    #[form(widget = "textbox")]
+    body: String,
+}
+
+#[derive(Form)]
 struct Tuple(String);
 
 fn main() {}
