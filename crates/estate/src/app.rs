@@ -69,6 +69,7 @@ pub struct App {
     database: Option<estate_orm::Database>,
     templates: Vec<crate::templates::TemplateSource>,
     static_files: Vec<crate::http::static_files::StaticSource>,
+    context_processors: Vec<crate::templates::ContextProcessor>,
 }
 
 impl Default for App {
@@ -94,6 +95,7 @@ impl App {
             database: None,
             templates: Vec::new(),
             static_files: Vec::new(),
+            context_processors: Vec::new(),
             options: CoreOptions {
                 allow_any_host: false,
                 security_headers: true,
@@ -193,6 +195,26 @@ impl App {
     /// `.templates(estate::templates!("templates"))`.
     pub fn templates(mut self, source: crate::templates::TemplateSource) -> Self {
         self.templates.push(source);
+        self
+    }
+
+    /// Adds a context processor: values every `Template` response gets
+    /// (the handler's own values win), computed from the request.
+    ///
+    /// ```
+    /// use estate::templates::context;
+    /// let app = estate::App::new().context_processor(|head| context! {
+    ///     site_name => "Polls",
+    ///     on_admin => head.uri.path().starts_with("/admin/"),
+    /// });
+    /// ```
+    pub fn context_processor<T, F>(mut self, processor: F) -> Self
+    where
+        T: serde::Serialize,
+        F: Fn(&crate::templates::RequestHead) -> T + Send + Sync + 'static,
+    {
+        self.context_processors
+            .push(crate::templates::ContextProcessor::new(processor));
         self
     }
 
@@ -444,6 +466,16 @@ impl App {
         startup.provide(crate::http::static_files::StaticSources(
             static_sources.clone(),
         ));
+        // The project's processors, then each app's.
+        let mut processors = std::mem::take(&mut self.context_processors);
+        for app in &apps {
+            if let Some(app_processors) = app.extensions.get::<crate::templates::AppProcessors>() {
+                processors.extend(app_processors.0.iter().cloned());
+            }
+        }
+        if !processors.is_empty() {
+            startup.provide(crate::templates::ContextProcessors(processors));
+        }
         for hook in hooks {
             startup = hook(startup).await?;
         }
@@ -502,6 +534,9 @@ fn core_config(
         }
         Some(table)
     };
+    let capture_headers = context
+        .get::<crate::templates::ContextProcessors>()
+        .is_some();
     let csrf = options.csrf.then(|| crate::http::csrf::CsrfConfig {
         trusted_origins: settings.security.csrf_trusted_origins.clone(),
         cookie_secure: settings.security.csrf_cookie_secure,
@@ -541,6 +576,7 @@ fn core_config(
         context,
         csrf,
         // DEBUG serves the folders; otherwise what collectstatic gathered.
+        capture_headers,
         static_files: static_config(settings, static_sources)
             .into_iter()
             .chain(media_config(settings))

@@ -252,6 +252,24 @@ impl AppModule {
         self
     }
 
+    /// Adds a context processor: values every `Template` response of the
+    /// site gets (after the project's processors; the handler's values win).
+    pub fn context_processor<T, F>(mut self, processor: F) -> Self
+    where
+        T: serde::Serialize,
+        F: Fn(&crate::templates::RequestHead) -> T + Send + Sync + 'static,
+    {
+        let mut processors = self
+            .extensions
+            .remove::<crate::templates::AppProcessors>()
+            .unwrap_or_default();
+        processors
+            .0
+            .push(crate::templates::ContextProcessor::new(processor));
+        self.extensions.insert(processors);
+        self
+    }
+
     /// The app's static files folder (`estate::static_dir!("src/polls/static")`),
     /// served under `static_url` in DEBUG after the project's.
     pub fn static_files(mut self, source: crate::http::static_files::StaticSource) -> Self {

@@ -230,3 +230,51 @@ async fn a_partial_renders_only_its_block() {
     );
     server.shutdown().await;
 }
+
+async fn processed_page() -> Template {
+    Template::render(
+        "page.html",
+        context! { title => "from the handler", text => "<i>" },
+    )
+}
+
+/// A layer adding a value on the way out, as auth will add `user`.
+async fn add_user(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(request).await;
+    estate::templates::ExtraContext::add(&mut response, "user", "ann");
+    estate::templates::ExtraContext::add(&mut response, "title", "from the layer");
+    response
+}
+
+#[tokio::test]
+async fn context_processors_and_extra_context_reach_every_template() {
+    let app = debug_app()
+        .templates(fixture("processors"))
+        .context_processor(|head| {
+            context! {
+                site => "Polls",
+                agent => head.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or(""),
+                section => "project",
+                title => "from a processor",
+            }
+        })
+        .app(
+            AppModule::new("polls")
+                .context_processor(|_| context! { section => "polls app" })
+                .route("/page", get(processed_page)),
+        )
+        .layer(axum::middleware::from_fn(add_user));
+    let server = TestServer::start(app).await;
+    let page = server
+        .get("/page")
+        .header("user-agent", "<tester>")
+        .send()
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    assert_eq!(
+        page.text().trim(),
+        "Polls|&lt;tester&gt;|polls app|ann|from the handler|/page|&lt;i&gt;",
+        "later processors win over earlier ones, the handler over all"
+    );
+    server.shutdown().await;
+}

@@ -67,6 +67,8 @@ pub(crate) struct CoreConfig {
     pub(crate) csrf: Option<super::csrf::CsrfConfig>,
     /// Content Security Policy, when configured.
     pub(crate) csp: Option<super::csp::CspConfig>,
+    /// Whether requests keep their headers for context processors.
+    pub(crate) capture_headers: bool,
     /// Static files (their folders in DEBUG, the collected root otherwise),
     /// then uploaded media (DEBUG only).
     pub(crate) static_files: Vec<super::static_files::StaticConfig>,
@@ -263,7 +265,8 @@ fn start(
         uri: request.uri().clone(),
         accept: request.headers().get(http::header::ACCEPT).cloned(),
         content_type: request.headers().get(http::header::CONTENT_TYPE).cloned(),
-        all_headers: config.debug.then(|| request.headers().clone()),
+        // For the DEBUG error page, and for context processors.
+        all_headers: (config.debug || config.capture_headers).then(|| request.headers().clone()),
         request_id: None,
         csrf: None,
         csp_nonce: None,
@@ -662,6 +665,24 @@ fn render_template(
             "a Template response needs the app's template engine",
         ));
     };
+    // The app's processors (later ones win), then values added on the way
+    // out (middleware), in rising priority; the handler's win over all.
+    let mut added: Vec<minijinja::Value> = Vec::new();
+    if let Some(processors) = config.context.get::<crate::templates::ContextProcessors>() {
+        let head = crate::templates::RequestHead {
+            method: summary.method.clone(),
+            uri: summary.uri.clone(),
+            headers: summary.all_headers.clone().unwrap_or_default(),
+        };
+        added.extend(processors.0.iter().map(|p| p.run(&head)));
+    }
+    if let Some(extra) = response
+        .extensions()
+        .get::<crate::templates::ExtraContext>()
+        .cloned()
+    {
+        added.push(extra.into_value());
+    }
     match pending.render(
         templates,
         &summary.method,
@@ -669,6 +690,7 @@ fn render_template(
         config.debug,
         summary.csrf.clone(),
         summary.csp_nonce.clone(),
+        added,
     ) {
         Ok(html) => {
             let (mut parts, _) = response.into_parts();
@@ -719,7 +741,7 @@ fn render_error(
         } else {
             &[]
         },
-        headers: summary.all_headers.as_ref(),
+        headers: summary.all_headers.as_ref().filter(|_| config.debug),
         queries,
     };
     let mut page = config.error_pages.render(&context);

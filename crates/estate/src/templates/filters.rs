@@ -85,6 +85,35 @@ fn pluralize(value: Value, suffixes: Option<String>) -> Result<String, Error> {
     Ok(if count == 1 { singular } else { plural })
 }
 
+/// Writes `text` HTML-escaped (`& < > " '`, Django's set) without
+/// allocating: runs of plain text are written as they are.
+pub(crate) fn write_escaped(out: &mut impl std::fmt::Write, text: &str) -> std::fmt::Result {
+    let mut plain_from = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        let entity = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#x27;",
+            _ => continue,
+        };
+        out.write_str(&text[plain_from..index])?;
+        out.write_str(entity)?;
+        plain_from = index + 1;
+    }
+    out.write_str(&text[plain_from..])
+}
+
+/// A writer that escapes everything written through it.
+pub(crate) struct Escaping<'a, W: std::fmt::Write>(pub(crate) &'a mut W);
+
+impl<W: std::fmt::Write> std::fmt::Write for Escaping<'_, W> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        write_escaped(self.0, text)
+    }
+}
+
 /// HTML-escapes `& < > " '` (Django's set).
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -21,6 +21,7 @@
 //! ```
 
 mod filters;
+mod processors;
 mod source;
 
 use std::sync::{Arc, RwLock};
@@ -68,6 +69,8 @@ macro_rules! __estate_context {
         );
     };
 }
+pub(crate) use processors::{AppProcessors, ContextProcessors};
+pub use processors::{ContextProcessor, ExtraContext, RequestHead};
 pub use source::TemplateSource;
 
 /// HTML-escapes `& < > " '` (Django's `escape`), for HTML built in Rust.
@@ -116,13 +119,21 @@ impl Templates {
         // escapes `/` and would turn every URL into entities.
         env.set_formatter(|out, state, value| {
             // Forms, formsets and fields print their HTML.
-            if let Some(html) = crate::forms::render_in_template(state, value) {
-                out.write_str(&html?)?;
-                return Ok(());
+            if value.as_object().is_some() {
+                if let Some(html) = crate::forms::render_in_template(state, value) {
+                    out.write_str(&html?)?;
+                    return Ok(());
+                }
             }
             if matches!(state.auto_escape(), AutoEscape::Html) && !value.is_safe() {
-                if !value.is_undefined() {
-                    out.write_str(&filters::escape(&value.to_string()))?;
+                // Escaped as it is written: no copy of the value.
+                match value.as_str() {
+                    Some(text) => filters::write_escaped(out, text)?,
+                    None if value.is_undefined() => {}
+                    None => {
+                        use std::fmt::Write as _;
+                        write!(filters::Escaping(out), "{value}")?;
+                    }
                 }
                 Ok(())
             } else {
@@ -378,6 +389,7 @@ impl PendingTemplate {
         debug: bool,
         csrf: Option<crate::http::csrf::CsrfState>,
         csp_nonce: Option<crate::http::csp::CspNonce>,
+        added: Vec<Value>,
     ) -> Result<Html<String>, Error> {
         let request = minijinja::context! { method => method.as_str(), path => path };
         // Computed only when the page uses it, so only such pages set the
@@ -393,8 +405,15 @@ impl PendingTemplate {
             Some(nonce) => minijinja::context! { csp_nonce => Value::from(nonce) },
             None => minijinja::context! {},
         };
-        // The handler's values win over the processors' (as in Django).
-        let context = minijinja::value::merge_maps([self.0.context.clone(), processors, nonce]);
+        // Later maps win: Estate's values, then `added` (the app's
+        // processors in order, then extra context), then the handler's, which
+        // win over all (as in Django).
+        let context = minijinja::value::merge_maps(
+            [processors, nonce]
+                .into_iter()
+                .chain(added)
+                .chain(std::iter::once(self.0.context.clone())),
+        );
         match &self.0.block {
             Some(block) => templates
                 .render_block(&self.0.name, block, context)
