@@ -6,11 +6,14 @@
 //!   mode, the ORM (`Fortune::objects().all`) and a `Template` response
 //!   rendered by Estate's template engine (minijinja, Django escaping);
 //! - `axum`: the hand-written service: a bare axum `Router`, a sqlx pool
-//!   and a minijinja `Environment` with the same template.
+//!   and a minijinja `Environment` with the same template;
+//! - `estate-stack`: the hand-written handler inside an Estate `App` (its
+//!   default stack, no ORM or Estate templates), to tell the stack's cost
+//!   from the rest.
 //!
 //! ```text
 //! fortunes --setup <database-url>                      # create and fill the table
-//! fortunes --target <estate|axum> --addr 127.0.0.1:PORT --db <database-url> [--threads 1]
+//! fortunes --target <estate|estate-stack|axum> --addr 127.0.0.1:PORT --db <database-url> [--threads 1]
 //! ```
 //!
 //! `bench/fortunes` runs both at once and compares them (see bench/README.md).
@@ -228,6 +231,30 @@ fn main() -> std::process::ExitCode {
                     .await
                     .expect("the database connects");
                 if let Err(err) = estate_app(db).serve(&addr).await {
+                    eprintln!("{err}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
+            "estate-stack" => {
+                // Estate's default stack around the hand-written handler:
+                // separates the stack's cost from the ORM's and templates'.
+                let state = Arc::new(baseline(&url).await);
+                let router = axum::Router::new()
+                    .route("/fortunes", axum::routing::get(axum_fortunes))
+                    .with_state(state);
+                let db = Database::connect(&url)
+                    .await
+                    .expect("the database connects");
+                let app = App::with_settings(
+                    estate::settings::SettingsLoader::new()
+                        .set("secret_key", SECRET_KEY)
+                        .set("allowed_hosts", vec!["127.0.0.1", "localhost"])
+                        .load()
+                        .expect("valid settings"),
+                )
+                .database(db)
+                .merge(router);
+                if let Err(err) = app.serve(&addr).await {
                     eprintln!("{err}");
                     return std::process::ExitCode::FAILURE;
                 }
