@@ -75,9 +75,13 @@ enum Destination<'a> {
     Transaction(&'a Transaction),
 }
 
-/// Runs `block` atomically on `db`: a transaction on a database, a savepoint
-/// inside a transaction.
-pub(crate) async fn atomic<E, T, F>(db: &E, block: F) -> Result<T, DbError>
+/// Runs `block` atomically on `db`, whichever it is: a transaction on a
+/// database, a savepoint inside a transaction (for code generic over
+/// [`Executor`]; with a known `Database` use `db.atomic`).
+///
+/// # Errors
+/// The block's error, after rolling back.
+pub async fn atomic<E, T, F>(db: &E, block: F) -> Result<T, DbError>
 where
     E: Executor + ?Sized,
     F: AsyncFnOnce(&Transaction) -> Result<T, DbError>,

@@ -37,7 +37,7 @@ mod value;
 pub use backends::{Backend, Features};
 pub use database::{Database, PoolSettings};
 pub use error::{DbError, ErrorKind};
-pub use executor::{Executor, RawSql};
+pub use executor::{Executor, RawSql, atomic};
 
 /// The opaque destination type named in [`Executor`]'s hidden method, for
 /// types that wrap a [`Database`] and forward to it.
@@ -50,11 +50,12 @@ pub use model::schema::{create_table, create_table_sql, drop_table};
 pub use model::{
     Auto, Choice, ChoiceValue, Choices, Col, Constraint, ConstraintKind, DeleteResult, FieldMeta,
     FieldType, FieldValue, ForeignKey, Index, Json, ManyToMany, ManyToManyField, ManyToManyMeta,
-    Model, ModelMeta, OnDelete, OneToOne, PrimaryKey, Relation, meta_of, unknown_choice,
+    Model, ModelMeta, OnDelete, OneToOne, PrimaryKey, Relation, linked_keys, meta_of, set_links,
+    unknown_choice,
 };
 pub use query::{
     Annotated, Assignment, ColExpr, Condition, ForUpdate, Grouped, LookupValue, Numeric, Operand,
-    OrderBy, Prefetch, QuerySet, RelationField, TextColumn, Values, WithRelated,
+    OrderBy, Prefetch, QuerySet, RelationField, TextColumn, Values, WithRelated, choices,
 };
 pub use row::{Column, Decode, Row};
 pub use transaction::Transaction;

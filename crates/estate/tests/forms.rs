@@ -745,3 +745,128 @@ fn errors_render_as_django_lists_and_fields_keep_their_adjustments() {
         .unwrap();
     assert!(html.contains("Headline:"), "{html}");
 }
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "forms_writer", ordering = "name")]
+struct Writer {
+    id: Auto<i64>,
+    #[model(max_length = 30)]
+    name: String,
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "forms_label", ordering = "name")]
+struct Label {
+    id: Auto<i64>,
+    #[model(max_length = 30)]
+    name: String,
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "forms_post")]
+struct Post {
+    id: Auto<i64>,
+    #[model(max_length = 30)]
+    title: String,
+    #[model(on_delete = Cascade)]
+    writer: estate::orm::ForeignKey<Writer>,
+    labels: estate::orm::ManyToMany<Label>,
+}
+
+#[tokio::test]
+async fn relation_fields_are_selects_of_the_related_rows() {
+    each_backend(async |db| {
+        for meta in [Writer::META, Label::META, Post::META] {
+            create_table(&db, meta).await.unwrap();
+        }
+        let mut ann = Writer { id: Auto::new(), name: "Ann <A>".into() };
+        ann.save(&db).await.unwrap();
+        let mut bob = Writer { id: Auto::new(), name: "Bob".into() };
+        bob.save(&db).await.unwrap();
+        let mut labels = Vec::new();
+        for name in ["rust", "django", "web"] {
+            let mut label = Label { id: Auto::new(), name: name.into() };
+            label.save(&db).await.unwrap();
+            labels.push(label.id.get().unwrap());
+        }
+        let templates =
+            Templates::from_sources(vec![templates_dir(), TemplateSource::builtin()], false);
+
+        // Unbound: selects of the rows, in the related models' ordering.
+        let form = ModelForm::<Post>::new().with_choices(&db).await.unwrap();
+        assert_eq!(form.field_names(), ["title", "writer", "labels"]);
+        let html = templates.render_to_string("plain.html", context! { form }).unwrap();
+        let ann_id = ann.id.get().unwrap();
+        assert!(
+            html.contains(&format!(
+                r#"<select name="writer" id="id_writer" required><option value="" selected>---------</option><option value="{ann_id}">Ann &lt;A&gt;</option>"#
+            )),
+            "{html}"
+        );
+        assert!(html.contains(r#"<select name="labels" id="id_labels" multiple>"#), "{html}");
+        assert!(html.contains(&format!(r#"<option value="{}">django</option>"#, labels[1])), "{html}");
+
+        // A key that is not one of the rows.
+        let mut form = ModelForm::<Post>::new()
+            .with_choices(&db)
+            .await
+            .unwrap()
+            .bind(FormData::new().with("title", "T").with("writer", "999999").with("labels", "888888"));
+        assert!(form.save(&db).await.unwrap().is_none());
+        assert_eq!(
+            form.errors().get("writer"),
+            ["Select a valid choice. That choice is not one of the available choices."]
+        );
+        assert_eq!(
+            form.errors().get("labels"),
+            ["Select a valid choice. 888888 is not one of the available choices."]
+        );
+
+        // Saved with its links, in one go.
+        let data = FormData::new()
+            .with("title", "Forms")
+            .with("writer", &bob.id.get().unwrap().to_string())
+            .with("labels", &labels[0].to_string())
+            .with("labels", &labels[2].to_string());
+        let mut form = ModelForm::<Post>::new().with_choices(&db).await.unwrap().bind(data);
+        let post = form.save(&db).await.unwrap().expect("saved");
+        let linked: Vec<String> = Post::LABELS
+            .of(&post)
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        assert_eq!(linked, ["rust", "web"]);
+        assert_eq!(*post.writer.id(), bob.id.get().unwrap());
+
+        // Editing shows the current links; saving replaces them.
+        let form = ModelForm::<Post>::new().instance(post.clone()).with_choices(&db).await.unwrap();
+        let html = templates.render_to_string("plain.html", context! { form }).unwrap();
+        assert!(html.contains(&format!(r#"<option value="{}" selected>rust</option>"#, labels[0])), "{html}");
+        assert!(html.contains(&format!(r#"<option value="{}">django</option>"#, labels[1])), "{html}");
+        let mut edit = ModelForm::<Post>::new()
+            .instance(post.clone())
+            .with_choices(&db)
+            .await
+            .unwrap()
+            .bind(
+                FormData::new()
+                    .with("title", "Forms, again")
+                    .with("writer", &ann_id.to_string())
+                    .with("labels", &labels[1].to_string()),
+            );
+        edit.save(&db).await.unwrap().expect("saved");
+        let linked: Vec<String> = Post::LABELS
+            .of(&post)
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        assert_eq!(linked, ["django"]);
+    })
+    .await;
+}

@@ -354,42 +354,12 @@ impl<M: Model, T: Model> ManyToManyField<M, T> {
     {
         let keys = target_keys::<T, V>(targets);
         crate::query_log::at(std::panic::Location::caller(), async move {
-            self.writable()?;
-            let owner_key = owner_key(owner)?;
-            let keys = keys?;
-            let meta = self.meta();
-            let through = self.through().table;
-            executor::atomic(db, async |tx| {
-                let mut stale = sea_query::Condition::all()
-                    .add(Expr::col((through, meta.source_column)).eq(to_sea(owner_key.clone())));
-                if !keys.is_empty() {
-                    stale = stale.add(
-                        Expr::col((through, meta.target_column))
-                            .is_not_in(keys.iter().cloned().map(to_sea)),
-                    );
-                }
-                self.delete_links(tx, stale).await?;
-                self.insert_missing(tx, owner_key, keys).await
-            })
-            .await
+            set_links(db, self.meta(), owner_key(owner)?, keys?).await
         })
     }
 
     fn writable(&self) -> Result<(), DbError> {
-        let meta = self.meta();
-        if meta.auto_created {
-            return Ok(());
-        }
-        let through = self.through().name;
-        Err(DbError::new(
-            ErrorKind::Other,
-            format!(
-                "`{}.{}` goes through the model `{through}`, whose rows have columns of their \
-                 own: create `{through}` rows to add links (remove and clear work here)",
-                M::META.name,
-                meta.name
-            ),
-        ))
+        writable(self.meta())
     }
 
     async fn delete_links<E: Executor + ?Sized>(
@@ -397,48 +367,135 @@ impl<M: Model, T: Model> ManyToManyField<M, T> {
         db: &E,
         filter: sea_query::Condition,
     ) -> Result<u64, DbError> {
-        let through = self.through();
-        if self.meta().auto_created {
-            // Nothing points at a generated through table: one DELETE.
-            let mut statement = Query::delete();
-            statement.from_table(through.table).cond_where(filter);
-            let (sql, params) = build(&statement, db.backend());
-            executor::execute(db.target(), &sql, params).await
-        } else {
-            let result = super::deletion::delete_matching(db, through, Some(filter)).await?;
-            Ok(result.per_model.get(through.name).copied().unwrap_or(0))
-        }
+        delete_links(db, self.meta(), filter).await
     }
 
-    /// Inserts the links from `owner_key` to `keys`; links that exist
-    /// (even ones another request added a moment ago) are skipped by the
-    /// database (`ON CONFLICT DO NOTHING`, MySQL's `ON DUPLICATE KEY`).
     async fn insert_missing(
         &self,
         tx: &crate::Transaction,
         owner_key: Value,
         keys: Vec<Value>,
     ) -> Result<(), DbError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let meta = self.meta();
-        let mut statement = Query::insert();
-        statement
-            .into_table(self.through().table)
-            .columns([meta.source_column, meta.target_column])
-            .on_conflict(
-                OnConflict::columns([meta.source_column, meta.target_column])
-                    .do_nothing_on([meta.source_column])
-                    .to_owned(),
-            );
-        for key in keys {
-            statement.values_panic([Expr::val(to_sea(owner_key.clone())), Expr::val(to_sea(key))]);
-        }
-        let (sql, params) = build(&statement, tx.backend());
-        executor::execute(tx.target(), &sql, params).await?;
-        Ok(())
+        insert_missing(tx, self.meta(), owner_key, keys).await
     }
+}
+
+/// Makes `keys` exactly the targets linked to the row with key `owner_key`
+/// through `meta`, in one transaction (a savepoint inside one). The typed
+/// way is `Article::TAGS.set(..)`; this one serves code that knows only the
+/// metadata (ModelForms, the admin).
+///
+/// # Errors
+/// A custom through model (its rows have columns of their own), or a
+/// database failure.
+pub async fn set_links<E: Executor + ?Sized>(
+    db: &E,
+    meta: &'static ManyToManyMeta,
+    owner_key: Value,
+    keys: Vec<Value>,
+) -> Result<(), DbError> {
+    writable(meta)?;
+    let through = (meta.through)().table;
+    executor::atomic(db, async |tx| {
+        let mut stale = sea_query::Condition::all()
+            .add(Expr::col((through, meta.source_column)).eq(to_sea(owner_key.clone())));
+        if !keys.is_empty() {
+            stale = stale.add(
+                Expr::col((through, meta.target_column))
+                    .is_not_in(keys.iter().cloned().map(to_sea)),
+            );
+        }
+        delete_links(tx, meta, stale).await?;
+        insert_missing(tx, meta, owner_key, keys).await
+    })
+    .await
+}
+
+/// The keys of the targets linked to the row with key `owner_key`.
+///
+/// # Errors
+/// A database failure.
+pub async fn linked_keys<E: Executor + ?Sized>(
+    db: &E,
+    meta: &'static ManyToManyMeta,
+    owner_key: Value,
+) -> Result<Vec<Value>, DbError> {
+    let through = (meta.through)();
+    let kind = (meta.target)().pk().field_type.kind();
+    let mut statement = Query::select();
+    statement
+        .column(meta.target_column)
+        .from(through.table)
+        .and_where(Expr::col(meta.source_column).eq(to_sea(owner_key)));
+    let (sql, params) = build(&statement, db.backend());
+    executor::fetch_all(db.target(), &sql, params)
+        .await?
+        .iter()
+        .map(|row| row.get_value(0, kind))
+        .collect()
+}
+
+fn writable(meta: &ManyToManyMeta) -> Result<(), DbError> {
+    if meta.auto_created {
+        return Ok(());
+    }
+    let through = (meta.through)().name;
+    Err(DbError::new(
+        ErrorKind::Other,
+        format!(
+            "`{}.{}` goes through the model `{through}`, whose rows have columns of their \
+             own: create `{through}` rows to add links (remove and clear work here)",
+            (meta.source)().name,
+            meta.name
+        ),
+    ))
+}
+
+async fn delete_links<E: Executor + ?Sized>(
+    db: &E,
+    meta: &ManyToManyMeta,
+    filter: sea_query::Condition,
+) -> Result<u64, DbError> {
+    let through = (meta.through)();
+    if meta.auto_created {
+        // Nothing points at a generated through table: one DELETE.
+        let mut statement = Query::delete();
+        statement.from_table(through.table).cond_where(filter);
+        let (sql, params) = build(&statement, db.backend());
+        executor::execute(db.target(), &sql, params).await
+    } else {
+        let result = super::deletion::delete_matching(db, through, Some(filter)).await?;
+        Ok(result.per_model.get(through.name).copied().unwrap_or(0))
+    }
+}
+
+/// Inserts the links from `owner_key` to `keys`; links that exist
+/// (even ones another request added a moment ago) are skipped by the
+/// database (`ON CONFLICT DO NOTHING`, MySQL's `ON DUPLICATE KEY`).
+async fn insert_missing(
+    tx: &crate::Transaction,
+    meta: &ManyToManyMeta,
+    owner_key: Value,
+    keys: Vec<Value>,
+) -> Result<(), DbError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut statement = Query::insert();
+    statement
+        .into_table((meta.through)().table)
+        .columns([meta.source_column, meta.target_column])
+        .on_conflict(
+            OnConflict::columns([meta.source_column, meta.target_column])
+                .do_nothing_on([meta.source_column])
+                .to_owned(),
+        );
+    for key in keys {
+        statement.values_panic([Expr::val(to_sea(owner_key.clone())), Expr::val(to_sea(key))]);
+    }
+    let (sql, params) = build(&statement, tx.backend());
+    executor::execute(tx.target(), &sql, params).await?;
+    Ok(())
 }
 
 /// A value's identity for de-duplication (values are not `Hash`).

@@ -14,6 +14,7 @@
 
 mod annotate;
 mod bulk;
+mod choices;
 mod condition;
 mod expr;
 mod lookups;
@@ -24,6 +25,7 @@ mod relations;
 mod values;
 
 pub use annotate::{Annotated, AnnotationRef};
+pub use choices::choices;
 pub use condition::{Condition, DatePart};
 pub(crate) use condition::{Node, TextOp, like_pattern};
 pub use expr::{Assignment, ColExpr, Numeric, Operand};

@@ -113,9 +113,16 @@ impl std::error::Error for FormErrors {}
 pub struct CleanedData {
     values: Vec<(String, Value)>,
     files: Vec<(String, Option<UploadedFile>)>,
+    many: Vec<(String, Vec<Value>)>,
 }
 
 impl CleanedData {
+    /// The cleaned values of a multiple choice `name`, moved out.
+    pub fn take_many(&mut self, name: &str) -> Option<Vec<Value>> {
+        let index = self.many.iter().position(|(n, _)| n == name)?;
+        Some(self.many.swap_remove(index).1)
+    }
+
     /// The cleaned input of `name` (a value or a file), moved out.
     pub fn take_input(&mut self, name: &str) -> Option<FormInput> {
         if let Some(index) = self.files.iter().position(|(n, _)| n == name) {
@@ -177,7 +184,16 @@ impl FormState {
         let data = self.data.as_ref()?;
         let mut values = Vec::with_capacity(self.fields.len());
         let mut files = Vec::new();
+        let mut many = Vec::new();
         for field in &self.fields {
+            if matches!(field.kind, FieldKind::ModelMultipleChoice { .. }) {
+                let html_name = self.html_name(&field.name);
+                match field.clean_many(&data.get_all(&html_name)) {
+                    Ok(values) => many.push((field.name.clone(), values)),
+                    Err(message) => self.errors.add(Some(&field.name), message),
+                }
+                continue;
+            }
             if matches!(field.kind, FieldKind::File { .. }) {
                 let html_name = self.html_name(&field.name);
                 let result = field
@@ -210,9 +226,11 @@ impl FormState {
                 Err(message) => self.errors.add(Some(&field.name), message),
             }
         }
-        self.errors
-            .is_empty()
-            .then_some(CleanedData { values, files })
+        self.errors.is_empty().then_some(CleanedData {
+            values,
+            files,
+            many,
+        })
     }
 
     /// The text a field shows: what was submitted, else its initial value.
@@ -224,6 +242,31 @@ impl FormState {
             .get(&field.name)
             .or(field.initial.as_ref())
             .and_then(value_text)
+    }
+
+    /// The chosen keys of a multiple choice: submitted, else initial (a
+    /// JSON list of keys).
+    fn chosen_many(&self, field: &FormField) -> Vec<String> {
+        if !matches!(field.kind, FieldKind::ModelMultipleChoice { .. }) {
+            return Vec::new();
+        }
+        if let Some(data) = &self.data {
+            return data
+                .get_all(&self.html_name(&field.name))
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+        }
+        match self.initial.get(&field.name).or(field.initial.as_ref()) {
+            Some(Value::Json(serde_json::Value::Array(keys))) => keys
+                .iter()
+                .map(|k| match k {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// What templates see.
@@ -249,6 +292,7 @@ impl FormState {
                 } else {
                     value
                 };
+                let chosen = self.chosen_many(field);
                 let widget = WidgetContext {
                     widget: &field.widget,
                     kind: &field.kind,
@@ -261,6 +305,7 @@ impl FormState {
                     min_length: field.min_length,
                     described_by,
                     invalid: !errors.is_empty(),
+                    chosen: &chosen,
                 }
                 .render();
                 Arc::new(FieldView {

@@ -55,6 +55,21 @@ pub enum FieldKind {
         /// Allowed extensions, lowercase without the dot; empty allows any.
         allowed_extensions: Vec<String>,
     },
+    /// A row of another model, by key (a foreign key): a select once the
+    /// rows are loaded (`ModelForm::with_choices`), else an input of the key.
+    ModelChoice {
+        /// The key's kind.
+        key: Kind,
+        /// (key, label) of the rows, when loaded.
+        choices: Option<Vec<(String, String)>>,
+    },
+    /// Several rows of another model (many-to-many): a multiple select.
+    ModelMultipleChoice {
+        /// The key's kind.
+        key: Kind,
+        /// (key, label) of the rows, when loaded.
+        choices: Option<Vec<(String, String)>>,
+    },
     /// One of a fixed list, stored as text or as an integer.
     Choice {
         /// Stored value and label, in order.
@@ -415,6 +430,7 @@ impl FormField {
     fn value_kind(&self) -> Kind {
         match &self.kind {
             FieldKind::Integer(kind) => *kind,
+            FieldKind::ModelChoice { key, .. } | FieldKind::ModelMultipleChoice { key, .. } => *key,
             FieldKind::Choice { integer: true, .. } => Kind::I32,
             FieldKind::Float => Kind::F64,
             FieldKind::Decimal { .. } => Kind::Decimal,
@@ -571,6 +587,18 @@ impl FormField {
                     "No file was submitted. Check the encoding type on the form.".to_owned(),
                 );
             }
+            FieldKind::ModelChoice { key, choices } => {
+                if choices
+                    .as_ref()
+                    .is_some_and(|c| !c.iter().any(|(value, _)| value == text))
+                {
+                    return Err(INVALID_MODEL_CHOICE.to_owned());
+                }
+                parse_key(*key, text).ok_or_else(|| INVALID_MODEL_CHOICE.to_owned())?
+            }
+            FieldKind::ModelMultipleChoice { .. } => {
+                return Err("Enter a list of values.".to_owned());
+            }
             FieldKind::Choice { choices, integer } => {
                 if !choices.iter().any(|(value, _)| value == text) {
                     return Err(format!(
@@ -608,6 +636,53 @@ impl FormField {
             }
         }
         Ok(())
+    }
+}
+
+/// Django's message for a key that is not one of the rows.
+pub(crate) const INVALID_MODEL_CHOICE: &str =
+    "Select a valid choice. That choice is not one of the available choices.";
+
+/// A key typed as text, as a value of its kind.
+fn parse_key(kind: Kind, text: &str) -> Option<Value> {
+    Some(match kind {
+        Kind::I16 => Value::I16(text.parse().ok()?),
+        Kind::I32 => Value::I32(text.parse().ok()?),
+        Kind::I64 => Value::I64(text.parse().ok()?),
+        Kind::Uuid => Value::Uuid(text.parse().ok()?),
+        _ => Value::String(text.to_owned()),
+    })
+}
+
+impl FormField {
+    /// Cleans the values of a multiple choice (`get_all` of the field):
+    /// each must be one of the rows when they are loaded.
+    pub fn clean_many(&self, raw: &[&str]) -> Result<Vec<Value>, String> {
+        let FieldKind::ModelMultipleChoice { key, choices } = &self.kind else {
+            return Err("Enter a list of values.".to_owned());
+        };
+        let values: Vec<&str> = raw
+            .iter()
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .collect();
+        if values.is_empty() && self.required {
+            return Err(REQUIRED.to_owned());
+        }
+        values
+            .iter()
+            .map(|text| {
+                let known = choices
+                    .as_ref()
+                    .is_none_or(|c| c.iter().any(|(value, _)| value == text));
+                match parse_key(*key, text).filter(|_| known) {
+                    Some(value) => Ok(value),
+                    None => Err(format!(
+                        "Select a valid choice. {text} is not one of the available choices."
+                    )),
+                }
+            })
+            .collect()
     }
 }
 

@@ -2,7 +2,7 @@
 //! updates an instance. The database's unique and foreign-key errors come
 //! back as field errors, like Django's `validate_unique`.
 
-use estate_orm::{DbError, ErrorKind, Executor, FieldMeta, Model, Value};
+use estate_orm::{DbError, ErrorKind, Executor, FieldMeta, ManyToManyMeta, Model, Value};
 
 use super::bound::FormState;
 use super::data::FormData;
@@ -39,6 +39,8 @@ pub struct ModelForm<M: Model> {
     instance: Option<M>,
     /// The edited row's key as loaded: `save` updates that row.
     original_key: Option<Value>,
+    /// Many-to-many keys from the last validation, set after the row is saved.
+    links: Vec<(&'static ManyToManyMeta, Vec<Value>)>,
 }
 
 impl<M: Model> std::fmt::Debug for ModelForm<M> {
@@ -59,10 +61,27 @@ impl<M: Model> Default for ModelForm<M> {
 
 /// The form field for one model field.
 fn form_field(meta: &FieldMeta) -> FormField {
-    let mut field = FormField::for_storage(meta.name, meta.field_type, meta.null, meta.choices);
+    let mut field = match meta.relation {
+        // A row of the related model, by key (a select once loaded).
+        Some(_) => {
+            let mut field = FormField::new(
+                meta.name,
+                super::FieldKind::ModelChoice {
+                    key: meta.field_type.kind(),
+                    choices: None,
+                },
+            );
+            if meta.null {
+                field.required = false;
+                field.null = true;
+            }
+            field
+        }
+        None => FormField::for_storage(meta.name, meta.field_type, meta.null, meta.choices),
+    };
     field.label = label_capitalised(meta.verbose_name);
     meta.help_text.clone_into(&mut field.help_text);
-    if meta.choices.is_none() {
+    if meta.choices.is_none() && meta.relation.is_none() {
         field.max_length = meta.max_length.map(|n| n as usize);
     }
     if let Some(digits) = meta.max_digits {
@@ -77,10 +96,29 @@ fn form_field(meta: &FieldMeta) -> FormField {
     field
 }
 
+/// The form field for a many-to-many field (not required: no links is a
+/// valid answer).
+fn many_field(meta: &'static ManyToManyMeta) -> FormField {
+    let mut field = FormField::new(
+        meta.name,
+        super::FieldKind::ModelMultipleChoice {
+            key: (meta.target)().pk().field_type.kind(),
+            choices: None,
+        },
+    );
+    field.required = false;
+    field.label = label_capitalised(meta.verbose_name);
+    meta.help_text.clone_into(&mut field.help_text);
+    field
+}
+
+/// Rows of a related model shown in a select; more make it a key input.
+const MAX_CHOICES: u64 = 1000;
+
 impl<M: Model> ModelForm<M> {
     /// A form over every editable field of `M`.
     pub fn new() -> Self {
-        let editable: Vec<usize> = M::META
+        let columns = M::META
             .fields
             .iter()
             .enumerate()
@@ -88,29 +126,57 @@ impl<M: Model> ModelForm<M> {
             .filter(|(_, f)| {
                 !(f.primary_key && is_auto(f)) && f.field_type != estate_orm::FieldType::Bytes
             })
-            .map(|(i, _)| i)
-            .collect();
+            .map(|(i, _)| i);
+        // Many-to-many fields follow the columns (custom through models
+        // have columns of their own: not editable here, as in Django).
+        let many = M::META
+            .many_to_many
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.auto_created)
+            .map(|(i, _)| M::META.fields.len() + i);
+        let editable: Vec<usize> = columns.chain(many).collect();
         ModelForm {
-            state: FormState::new(
-                editable
-                    .iter()
-                    .map(|i| form_field(&M::META.fields[*i]))
-                    .collect(),
-                None,
-            ),
+            state: FormState::new(editable.iter().map(|i| Self::field_for(*i)).collect(), None),
             indexes: editable,
             instance: None,
             original_key: None,
+            links: Vec::new(),
+        }
+    }
+
+    /// The many-to-many field behind an index past the columns.
+    fn many_meta(index: usize) -> Option<&'static ManyToManyMeta> {
+        index
+            .checked_sub(M::META.fields.len())
+            .and_then(|i| M::META.many_to_many.get(i))
+    }
+
+    fn field_for(index: usize) -> FormField {
+        match Self::many_meta(index) {
+            Some(many) => many_field(many),
+            None => form_field(&M::META.fields[index]),
         }
     }
 
     fn field_index(name: &str) -> usize {
+        let many = M::META
+            .many_to_many
+            .iter()
+            .position(|m| m.name == name)
+            .map(|i| M::META.fields.len() + i);
         M::META
             .fields
             .iter()
             .position(|f| f.name == name)
+            .or(many)
             .unwrap_or_else(|| {
-                let known: Vec<&str> = M::META.fields.iter().map(|f| f.name).collect();
+                let known: Vec<&str> = M::META
+                    .fields
+                    .iter()
+                    .map(|f| f.name)
+                    .chain(M::META.many_to_many.iter().map(|m| m.name))
+                    .collect();
                 panic!(
                     "ModelForm<{}>: `{name}` is not a field of {}; its fields are: {}",
                     M::META.name,
@@ -131,11 +197,11 @@ impl<M: Model> ModelForm<M> {
             .indexes
             .iter()
             .map(|i| {
-                let meta = &M::META.fields[*i];
+                let field = Self::field_for(*i);
                 // Keep a field adjusted earlier (label, widget...).
-                match existing.iter().position(|f| f.name == meta.name) {
+                match existing.iter().position(|f| f.name == field.name) {
                     Some(position) => existing.swap_remove(position),
-                    None => form_field(meta),
+                    None => field,
                 }
             })
             .collect();
@@ -193,12 +259,72 @@ impl<M: Model> ModelForm<M> {
     pub fn instance(mut self, instance: M) -> Self {
         let values = instance.to_values();
         for (position, index) in self.indexes.iter().enumerate() {
-            let name = self.state.fields[position].name.clone();
-            self.state.initial.insert(name, values[*index].clone());
+            // Many-to-many links are read by `with_choices`.
+            if let Some(value) = values.get(*index) {
+                let name = self.state.fields[position].name.clone();
+                self.state.initial.insert(name, value.clone());
+            }
         }
         self.original_key = Some(instance.pk_value());
         self.instance = Some(instance);
         self
+    }
+
+    /// Loads what the relation fields show: the related rows as the choices
+    /// of foreign keys and many-to-many fields (up to 1000; a larger table
+    /// keeps a key input), and when editing, the rows linked now.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn with_choices<E: Executor + ?Sized>(mut self, db: &E) -> Result<Self, Error> {
+        for position in 0..self.indexes.len() {
+            let index = self.indexes[position];
+            let many = Self::many_meta(index);
+            let target = match many {
+                Some(many) => (many.target)(),
+                None => match &M::META.fields[index].relation {
+                    Some(relation) => (relation.target)(),
+                    None => continue,
+                },
+            };
+            let rows = estate_orm::choices(db, target, MAX_CHOICES + 1).await?;
+            if rows.len() as u64 <= MAX_CHOICES {
+                let loaded: Vec<(String, String)> = rows
+                    .into_iter()
+                    .map(|(key, label)| {
+                        let key = super::bound::value_text(&key).unwrap_or_default();
+                        let label = label.unwrap_or_else(|| key.clone());
+                        (key, label)
+                    })
+                    .collect();
+                let field = &mut self.state.fields[position];
+                let default_widget = Widget::for_kind(&field.kind);
+                match &mut field.kind {
+                    super::FieldKind::ModelChoice { choices, .. }
+                    | super::FieldKind::ModelMultipleChoice { choices, .. } => {
+                        *choices = Some(loaded);
+                    }
+                    _ => {}
+                }
+                // The key input becomes a select, unless a widget was chosen.
+                if field.widget == default_widget {
+                    field.widget = Widget::for_kind(&field.kind);
+                }
+            }
+            if let (Some(many), Some(key)) = (many, &self.original_key) {
+                let linked = estate_orm::linked_keys(db, many, key.clone()).await?;
+                let texts: Vec<serde_json::Value> = linked
+                    .iter()
+                    .filter_map(super::bound::value_text)
+                    .map(serde_json::Value::String)
+                    .collect();
+                let name = self.state.fields[position].name.clone();
+                self.state
+                    .initial
+                    .insert(name, Value::Json(serde_json::Value::Array(texts)));
+            }
+        }
+        Ok(self)
     }
 
     /// Creates a new row starting from `instance`: the form shows its
@@ -259,9 +385,14 @@ impl<M: Model> ModelForm<M> {
             return Ok(None);
         };
         let mut form_values: Vec<(usize, Value)> = Vec::new();
+        self.links.clear();
         for (position, index) in self.indexes.iter().enumerate() {
             let name = &self.state.fields[position].name;
-            if let Some(value) = cleaned.take(name) {
+            if let Some(many) = Self::many_meta(*index) {
+                if let Some(keys) = cleaned.take_many(name) {
+                    self.links.push((many, keys));
+                }
+            } else if let Some(value) = cleaned.take(name) {
                 form_values.push((*index, value));
             }
         }
@@ -295,7 +426,7 @@ impl<M: Model> ModelForm<M> {
             } else if let Some(default) = field.default {
                 values.push(default());
             } else if field.null || (field.primary_key && is_auto(field)) {
-                values.push(Value::Null(field_kind(field)));
+                values.push(Value::Null(field.field_type.kind()));
             } else {
                 return Err(Error::msg(format!(
                     "ModelForm<{model}> cannot create a {model}: `{field}` is not in the form \
@@ -323,10 +454,30 @@ impl<M: Model> ModelForm<M> {
         };
         // A new row is always inserted (a key that exists is a unique
         // error, never an overwrite); an edited row is updated by the key
-        // it was loaded with.
-        let written = match &self.original_key {
-            None => instance.insert(db).await.map(|()| true),
-            Some(key) => instance.update_row(db, key.clone()).await,
+        // it was loaded with. With many-to-many fields, the row and its
+        // links are written together.
+        let original_key = self.original_key.clone();
+        let links = std::mem::take(&mut self.links);
+        let written = if links.is_empty() {
+            match original_key {
+                None => instance.insert(db).await.map(|()| true),
+                Some(key) => instance.update_row(db, key).await,
+            }
+        } else {
+            let instance = &mut instance;
+            estate_orm::atomic(db, async move |tx| {
+                let written = match original_key {
+                    None => instance.insert(tx).await.map(|()| true)?,
+                    Some(key) => instance.update_row(tx, key).await?,
+                };
+                if written {
+                    for (many, keys) in links {
+                        estate_orm::set_links(tx, many, instance.pk_value(), keys).await?;
+                    }
+                }
+                Ok(written)
+            })
+            .await
         };
         match written {
             Ok(true) => Ok(Some(instance)),
@@ -412,27 +563,6 @@ fn is_auto(field: &FieldMeta) -> bool {
         field.field_type,
         estate_orm::FieldType::AutoInt | estate_orm::FieldType::AutoBigInt
     )
-}
-
-/// The value kind of a field, for a typed NULL.
-fn field_kind(field: &FieldMeta) -> estate_orm::Kind {
-    use estate_orm::{FieldType as T, Kind};
-    match field.field_type {
-        T::AutoInt | T::Int => Kind::I32,
-        T::AutoBigInt | T::BigInt => Kind::I64,
-        T::SmallInt => Kind::I16,
-        T::Bool => Kind::Bool,
-        T::Float => Kind::F64,
-        T::String => Kind::String,
-        T::Decimal => Kind::Decimal,
-        T::Date => Kind::Date,
-        T::Time => Kind::Time,
-        T::DateTime => Kind::DateTime,
-        T::Uuid => Kind::Uuid,
-        T::Json => Kind::Json,
-        T::Bytes => Kind::Bytes,
-        _ => Kind::String,
-    }
 }
 
 impl<M: Model> serde::Serialize for ModelForm<M> {

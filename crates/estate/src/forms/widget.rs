@@ -37,6 +37,8 @@ pub enum Widget {
     HiddenInput,
     /// `<input type="file">` (never shows a value).
     FileInput,
+    /// `<select multiple>`.
+    SelectMultiple,
 }
 
 impl Widget {
@@ -56,6 +58,14 @@ impl Widget {
             FieldKind::Json => Widget::Textarea,
             FieldKind::Choice { .. } => Widget::Select,
             FieldKind::File { .. } => Widget::FileInput,
+            FieldKind::ModelChoice {
+                choices: Some(_), ..
+            } => Widget::Select,
+            FieldKind::ModelChoice {
+                key: estate_orm::Kind::I16 | estate_orm::Kind::I32 | estate_orm::Kind::I64,
+                choices: None,
+            } => Widget::NumberInput,
+            FieldKind::ModelMultipleChoice { .. } => Widget::SelectMultiple,
             _ => Widget::TextInput,
         }
     }
@@ -79,6 +89,7 @@ impl Widget {
                 "datetime" | "datetimeinput" | "datetimelocal" => Widget::DateTimeInput,
                 "hidden" | "hiddeninput" => Widget::HiddenInput,
                 "file" | "fileinput" => Widget::FileInput,
+                "selectmultiple" | "multiple" => Widget::SelectMultiple,
                 _ => return None,
             },
         )
@@ -105,6 +116,8 @@ pub(crate) struct WidgetContext<'a> {
     /// The ids of the help text and error list, for `aria-describedby`.
     pub(crate) described_by: Vec<String>,
     pub(crate) invalid: bool,
+    /// The chosen values of a multiple select.
+    pub(crate) chosen: &'a [String],
 }
 
 impl WidgetContext<'_> {
@@ -147,6 +160,14 @@ impl WidgetContext<'_> {
     fn choices(&self) -> &[(String, String)] {
         match self.kind {
             FieldKind::Choice { choices, .. } => choices,
+            FieldKind::ModelChoice {
+                choices: Some(choices),
+                ..
+            }
+            | FieldKind::ModelMultipleChoice {
+                choices: Some(choices),
+                ..
+            } => choices,
             _ => &[],
         }
     }
@@ -240,6 +261,23 @@ impl WidgetContext<'_> {
                         "<option value=\"{}\"{}>{}</option>",
                         escape(value),
                         if value == chosen { " selected" } else { "" },
+                        escape(label)
+                    ));
+                }
+                out.push_str("</select>");
+                out
+            }
+            Widget::SelectMultiple => {
+                let mut out = format!("<select{} multiple>", self.common_attributes("", true));
+                for (value, label) in self.choices() {
+                    out.push_str(&format!(
+                        "<option value=\"{}\"{}>{}</option>",
+                        escape(value),
+                        if self.chosen.contains(value) {
+                            " selected"
+                        } else {
+                            ""
+                        },
                         escape(label)
                     ));
                 }

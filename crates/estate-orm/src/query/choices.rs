@@ -1,0 +1,58 @@
+//! The rows of a model as (key, label) pairs, for select boxes (ModelForm
+//! foreign keys and many-to-many fields, admin filters), when only the
+//! model's metadata is known.
+
+use sea_query::{Expr, Order, Query};
+
+use crate::error::DbError;
+use crate::executor::{self, Executor};
+use crate::model::{FieldType, ModelMeta};
+use crate::sql::build;
+use crate::value::Value;
+
+/// Up to `limit` rows of `meta`: each row's key and a label, the first text
+/// field other than the key (`None` when the model has none: show the key),
+/// in the model's default ordering (else by key).
+///
+/// # Errors
+/// A database failure.
+pub async fn choices<E: Executor + ?Sized>(
+    db: &E,
+    meta: &'static ModelMeta,
+    limit: u64,
+) -> Result<Vec<(Value, Option<String>)>, DbError> {
+    let pk = meta.pk();
+    let label = meta
+        .fields
+        .iter()
+        .find(|f| !f.primary_key && f.field_type == FieldType::String && f.choices.is_none());
+    let mut statement = Query::select();
+    statement.column(pk.column).from(meta.table).limit(limit);
+    if let Some(label) = label {
+        statement.column(label.column);
+    }
+    if meta.ordering.is_empty() {
+        statement.order_by(pk.column, Order::Asc);
+    }
+    for (name, descending) in meta.ordering {
+        if let Some(field) = meta.field(name) {
+            let order = if *descending { Order::Desc } else { Order::Asc };
+            statement.order_by_expr(Expr::col(field.column), order);
+        }
+    }
+    let (sql, params) = build(&statement, db.backend());
+    let rows = executor::fetch_all(db.target(), &sql, params).await?;
+    rows.iter()
+        .map(|row| {
+            let key = row.get_value(0, pk.field_type.kind())?;
+            let text = match label {
+                Some(_) => match row.get_value(1, crate::value::Kind::String)? {
+                    Value::String(text) => Some(text),
+                    _ => Some(String::new()),
+                },
+                None => None,
+            };
+            Ok((key, text))
+        })
+        .collect()
+}
