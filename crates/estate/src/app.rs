@@ -453,6 +453,7 @@ impl App {
         startup.provide(crate::templates::Templates::new(
             sources,
             settings.debug,
+            settings.templates_from_disk,
             Some(urls.clone()),
             settings.static_url.clone(),
             static_names,

@@ -110,3 +110,29 @@ async fn report_only_and_off_by_default() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn error_pages_work_under_a_strict_policy() {
+    let policy = "default-src 'self'; style-src 'self' 'nonce-{nonce}'";
+    let server = TestServer::start(app(|s| s.set("security.csp", policy))).await;
+    let missing = server.get("/missing").send().await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let header = missing
+        .header("content-security-policy")
+        .unwrap()
+        .to_owned();
+    let nonce = header
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        missing
+            .text()
+            .contains(&format!("<style nonce=\"{nonce}\">")),
+        "the built-in page's inline style carries the nonce: {}",
+        missing.text()
+    );
+    server.shutdown().await;
+}

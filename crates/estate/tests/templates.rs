@@ -278,3 +278,28 @@ async fn context_processors_and_extra_context_reach_every_template() {
     );
     server.shutdown().await;
 }
+
+async fn which() -> Template {
+    Template::render("which.html", context! {})
+}
+
+#[tokio::test]
+async fn templates_from_disk_prefers_the_folder_over_the_embedded_copy() {
+    static EMBEDDED: &[(&str, &str)] = &[("which.html", "embedded")];
+    let source = || TemplateSource {
+        dir: format!(
+            "{}/tests/templates_fixture/disk",
+            env!("CARGO_MANIFEST_DIR")
+        )
+        .into(),
+        embedded: EMBEDDED,
+    };
+    for (from_disk, expected) in [(false, "embedded"), (true, "from disk")] {
+        let app = common::production_app(|s| s.set("templates_from_disk", from_disk))
+            .templates(source())
+            .route("/which", get(which));
+        let server = TestServer::start(app).await;
+        assert_eq!(server.get("/which").send().await.text().trim(), expected);
+        server.shutdown().await;
+    }
+}

@@ -743,6 +743,7 @@ fn render_error(
         },
         headers: summary.all_headers.as_ref().filter(|_| config.debug),
         queries,
+        csp_nonce: summary.csp_nonce.as_ref().map(|n| &*n.0),
     };
     let mut page = config.error_pages.render(&context);
     // Keep headers that belong to the error (Allow, Retry-After,

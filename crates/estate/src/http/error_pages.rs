@@ -42,6 +42,9 @@ pub struct ErrorContext<'a> {
     pub headers: Option<&'a HeaderMap>,
     /// DEBUG, with `logging.query_log`: the SQL the request ran, in order.
     pub queries: &'a [estate_orm::query_log::QueryRecord],
+    /// The request's CSP nonce, when the policy has one: put it on inline
+    /// `<style>`/`<script>` so a strict policy allows them.
+    pub csp_nonce: Option<&'a str>,
 }
 
 /// A custom error page: builds the whole response from the context.
@@ -154,10 +157,14 @@ fn html_page(context: &ErrorContext<'_>) -> Response {
         html,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"robots\" content=\"noindex\"><title>{status} {title}</title>\
-         <style>{STYLE}</style></head><body><header><h1>{title} <small>({status})</small></h1>\
+         <style{nonce}>{STYLE}</style></head><body><header><h1>{title} <small>({status})</small></h1>\
          </header><main><p>{message}</p>",
         status = context.status.as_u16(),
         message = escape(context.message),
+        nonce = context
+            .csp_nonce
+            .map(|n| format!(" nonce=\"{}\"", escape(n)))
+            .unwrap_or_default(),
     );
     if context.debug {
         debug_details(&mut html, context);

@@ -28,6 +28,7 @@ const CORE_KEYS: &[&str] = &[
     "static_root",
     "media_url",
     "media_root",
+    "templates_from_disk",
     "server.addr",
     "server.shutdown_grace",
     "limits.max_body_size",
@@ -229,6 +230,7 @@ impl Typed {
         if !static_url.starts_with('/') || !static_url.ends_with('/') || static_url.len() < 3 {
             return Err(self.invalid("static_url", static_url, "a path like \"/static/\""));
         }
+        let templates_from_disk = self.bool("templates_from_disk", false)?;
         let media_url = self.string("media_url", "/media/")?;
         let media_root = self.string_opt("media_root")?;
         if !media_url.starts_with('/') || !media_url.ends_with('/') || media_url.len() < 3 {
@@ -326,6 +328,7 @@ impl Typed {
             static_root,
             media_url,
             media_root,
+            templates_from_disk,
             server,
             limits,
             logging,

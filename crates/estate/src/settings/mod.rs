@@ -58,6 +58,11 @@ pub struct Settings {
     /// Where `collectstatic` gathers the static files, and where the site
     /// serves them from outside DEBUG (Django's `STATIC_ROOT`).
     pub static_root: Option<String>,
+    /// Read templates from their folders before the copies embedded in a
+    /// release build (to change templates on a server without a rebuild).
+    /// Loaded once and kept, unlike DEBUG, which re-reads on every render.
+    /// Default false.
+    pub templates_from_disk: bool,
     /// Where uploaded files are served in DEBUG (`/media/`, Django's
     /// `MEDIA_URL`).
     pub media_url: String,

@@ -107,12 +107,14 @@ impl Templates {
     pub(crate) fn new(
         sources: Vec<TemplateSource>,
         reload: bool,
+        from_disk: bool,
         urls: Option<Urls>,
         static_url: String,
         static_names: std::collections::BTreeMap<String, String>,
     ) -> Templates {
         let mut env = Environment::new();
-        let from_disk = reload;
+        // Reloading (DEBUG) always reads the disk.
+        let from_disk = from_disk || reload;
         env.set_loader(move |name| source::load(&sources, name, from_disk));
         env.set_auto_escape_callback(auto_escape);
         // Django's escaping (& < > " '), not minijinja's, which also
@@ -194,6 +196,7 @@ impl Templates {
     pub fn from_sources(sources: Vec<TemplateSource>, reload: bool) -> Templates {
         Templates::new(
             sources,
+            reload,
             reload,
             None,
             "/static/".to_owned(),
