@@ -90,6 +90,10 @@ fn pluralize(value: Value, suffixes: Option<String>) -> Result<String, Error> {
 pub(crate) fn write_escaped(out: &mut impl std::fmt::Write, text: &str) -> std::fmt::Result {
     let mut plain_from = 0;
     for (index, byte) in text.bytes().enumerate() {
+        // One comparison for most bytes: every escaped one lies in `"`..=`>`.
+        if byte.wrapping_sub(b'"') > b'>' - b'"' {
+            continue;
+        }
         let entity = match byte {
             b'&' => "&amp;",
             b'<' => "&lt;",
@@ -98,11 +102,16 @@ pub(crate) fn write_escaped(out: &mut impl std::fmt::Write, text: &str) -> std::
             b'\'' => "&#x27;",
             _ => continue,
         };
-        out.write_str(&text[plain_from..index])?;
+        if plain_from < index {
+            out.write_str(&text[plain_from..index])?;
+        }
         out.write_str(entity)?;
         plain_from = index + 1;
     }
-    out.write_str(&text[plain_from..])
+    if plain_from < text.len() {
+        out.write_str(&text[plain_from..])?;
+    }
+    Ok(())
 }
 
 /// A writer that escapes everything written through it.

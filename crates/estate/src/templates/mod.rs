@@ -132,6 +132,12 @@ impl Templates {
                 match value.as_str() {
                     Some(text) => filters::write_escaped(out, text)?,
                     None if value.is_undefined() => {}
+                    // Numbers and booleans hold nothing to escape.
+                    None if value.is_number()
+                        || matches!(value.kind(), minijinja::value::ValueKind::Bool) =>
+                    {
+                        write!(out, "{value}")?;
+                    }
                     None => {
                         use std::fmt::Write as _;
                         write!(filters::Escaping(out), "{value}")?;
@@ -378,6 +384,40 @@ impl minijinja::value::Object for LazyCsrfToken {
     }
 }
 
+/// Estate's context values for a page: `request` (`path`, `method`),
+/// `debug`, `csrf_token`, and `csp_nonce` when there is one (absent
+/// otherwise, so `csp_nonce()` can say what is missing).
+#[derive(Debug)]
+struct BuiltinContext {
+    method: http::Method,
+    path: String,
+    debug: bool,
+    csrf: Option<crate::http::csrf::CsrfState>,
+    csp_nonce: Option<crate::http::csp::CspNonce>,
+}
+
+impl minijinja::value::Object for BuiltinContext {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "request" => Some(minijinja::context! {
+                method => self.method.as_str(),
+                path => self.path.as_str(),
+            }),
+            "debug" => Some(Value::from(self.debug)),
+            "csrf_token" => Some(match &self.csrf {
+                Some(state) => Value::from_object(LazyCsrfToken(state.clone())),
+                None => Value::from(()),
+            }),
+            "csp_nonce" => self.csp_nonce.clone().map(Value::from),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(&["request", "debug", "csrf_token"])
+    }
+}
+
 /// A [`Template`] waiting for the core to render it.
 #[derive(Clone)]
 pub(crate) struct PendingTemplate(pub(crate) Arc<Template>);
@@ -394,26 +434,22 @@ impl PendingTemplate {
         csp_nonce: Option<crate::http::csp::CspNonce>,
         added: Vec<Value>,
     ) -> Result<Html<String>, Error> {
-        let request = minijinja::context! { method => method.as_str(), path => path };
-        // Computed only when the page uses it, so only such pages set the
-        // CSRF cookie (and `Vary: Cookie`).
-        let csrf_token = csrf.map(|state| Value::from_object(LazyCsrfToken(state)));
-        let processors = minijinja::context! {
-            request => request,
-            debug => debug,
-            csrf_token => csrf_token,
-        };
-        // Only when there is one: the key would hide `csp_nonce()`'s error.
-        let nonce = match csp_nonce {
-            Some(nonce) => minijinja::context! { csp_nonce => Value::from(nonce) },
-            None => minijinja::context! {},
-        };
+        // One object answering Estate's keys when a template asks, rather
+        // than maps built for every page.
+        let builtin = Value::from_object(BuiltinContext {
+            method: method.clone(),
+            path: path.to_owned(),
+            debug,
+            // Computed only when the page uses it, so only such pages set
+            // the CSRF cookie (and `Vary: Cookie`).
+            csrf,
+            csp_nonce,
+        });
         // Later maps win: Estate's values, then `added` (the app's
         // processors in order, then extra context), then the handler's, which
         // win over all (as in Django).
         let context = minijinja::value::merge_maps(
-            [processors, nonce]
-                .into_iter()
+            std::iter::once(builtin)
                 .chain(added)
                 .chain(std::iter::once(self.0.context.clone())),
         );
