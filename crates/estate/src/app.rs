@@ -578,6 +578,7 @@ fn core_config(
         csrf,
         // DEBUG serves the folders; otherwise what collectstatic gathered.
         capture_headers,
+        compression: false,
         static_files: static_config(settings, static_sources)
             .into_iter()
             .chain(media_config(settings))

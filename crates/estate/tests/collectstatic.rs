@@ -202,6 +202,19 @@ async fn collectstatic_writes_hashed_names_a_manifest_and_compressed_copies() {
     let (result, _) = run(site(&root, false, folders()), &["collectstatic"]).await;
     result.unwrap();
     assert_eq!(manifest(&root), paths);
+
+    // A file that shrank below the compression threshold loses its old
+    // compressed copies, so they are never served stale.
+    let (project, app) = folders();
+    write(&project.dir, "js/app.js", b"console.log('new');");
+    let (result, _) = run(site(&root, false, (project, app)), &["collectstatic"]).await;
+    result.unwrap();
+    assert!(!root.join("js/app.js.gz").exists());
+    assert!(!root.join("js/app.js.br").exists());
+    assert_eq!(
+        std::fs::read(root.join("js/app.js")).unwrap(),
+        b"console.log('new');"
+    );
 }
 
 #[tokio::test]

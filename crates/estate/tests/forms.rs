@@ -867,6 +867,16 @@ async fn relation_fields_are_selects_of_the_related_rows() {
             .map(|l| l.name)
             .collect();
         assert_eq!(linked, ["django"]);
+
+        // A form whose choices were never loaded could not show the links:
+        // leaving the field out changes nothing (rather than removing all).
+        let mut blind = ModelForm::<Post>::new().instance(post.clone()).bind(
+            FormData::new()
+                .with("title", "Forms, blind")
+                .with("writer", &ann_id.to_string()),
+        );
+        blind.save(&db).await.unwrap().expect("saved");
+        assert_eq!(Post::LABELS.of(&post).count(&db).await.unwrap(), 1);
     })
     .await;
 }

@@ -303,3 +303,37 @@ async fn templates_from_disk_prefers_the_folder_over_the_embedded_copy() {
         server.shutdown().await;
     }
 }
+
+async fn long_page() -> Template {
+    Template::render("long.html", context! { rows => 300 })
+}
+
+#[tokio::test]
+async fn template_pages_are_compressed_like_other_responses() {
+    let app = common::production_app(|s| s)
+        .templates(fixture("disk"))
+        .route("/long", get(long_page));
+    let server = TestServer::start(app).await;
+    let plain = server.get("/long").send().await;
+    assert_eq!(plain.header("content-encoding"), None);
+    let page = plain.text();
+    assert!(page.len() > 2000, "{}", page.len());
+    let gzipped = server
+        .get("/long")
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await;
+    assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        gzipped.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(gzipped.body.as_ref()),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, page);
+    server.shutdown().await;
+}

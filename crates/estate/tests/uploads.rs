@@ -9,7 +9,8 @@ use estate::forms::{Form, FormData, MediaStorage, UploadedFile};
 use estate::prelude::*;
 use estate::test::TestServer;
 
-const BOUNDARY: &str = "----estate-test-boundary";
+/// Mixed case, as browsers send it: boundaries are case-sensitive.
+const BOUNDARY: &str = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
 
 /// A multipart body: (field name, file name for files, contents).
 fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
@@ -66,6 +67,13 @@ async fn upload(media: MediaStorage, data: FormData) -> estate::Result<Response>
         .document
         .temp_path()
         .map(|p| p.display().to_string());
+    #[cfg(unix)]
+    let temp_mode = document.document.temp_path().map(|p| {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    });
+    #[cfg(not(unix))]
+    let temp_mode: Option<u32> = None;
     let stored = media.save("documents", &document.document).await?;
     Ok(Json(serde_json::json!({
         "title": document.title,
@@ -73,6 +81,7 @@ async fn upload(media: MediaStorage, data: FormData) -> estate::Result<Response>
         "url": media.url(&stored),
         "size": document.document.size,
         "temp_path": temp_path,
+        "temp_mode": temp_mode,
         "cover": document.cover.map(|c| c.file_name),
     }))
     .into_response())
@@ -414,4 +423,89 @@ fn file_fields_render_with_accept_and_the_form_says_multipart() {
         html.contains(r#"<input type="file" name="cover" id="id_cover">"#),
         "{html}"
     );
+}
+
+#[tokio::test]
+async fn a_form_token_before_the_file_passes_csrf_without_a_header() {
+    // An HTML form posts its token as the first field, no X-CSRFToken
+    // header: the core reads up to the token and hands the rest on.
+    let media = scratch("csrf");
+    let server = TestServer::start(site(&media, false)).await;
+    let secret = "abcdefghijklmnopqrstuvwxyz012345";
+    let big: Vec<u8> = (0..60_000u32).map(|i| (i % 200) as u8).collect();
+    let body = multipart(&[
+        ("csrfmiddlewaretoken", None, secret.as_bytes()),
+        ("title", None, b"T"),
+        ("document", Some("big.pdf"), &big),
+    ]);
+    let response = server
+        .post("/upload")
+        .without_csrf_token()
+        .header("cookie", &format!("csrftoken={secret}"))
+        .header("content-type", &content_type())
+        .body(body)
+        .send()
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(
+        json["size"], 60_000,
+        "the whole file arrived after the token"
+    );
+
+    // A wrong token is refused.
+    let response = server
+        .post("/upload")
+        .without_csrf_token()
+        .header("cookie", &format!("csrftoken={secret}"))
+        .header("content-type", &content_type())
+        .body(multipart(&[
+            (
+                "csrfmiddlewaretoken",
+                None,
+                b"zbcdefghijklmnopqrstuvwxyz012345",
+            ),
+            ("document", Some("a.pdf"), b"%PDF"),
+        ]))
+        .send()
+        .await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    server.shutdown().await;
+}
+
+#[test]
+fn media_and_static_must_stay_apart() {
+    let load = |pairs: &[(&str, &str)]| {
+        let mut loader = common::production();
+        for (key, value) in pairs {
+            loader = loader.set(key, *value);
+        }
+        loader.load().map(drop).map_err(|e| e.to_string())
+    };
+    let err = load(&[("media_url", "/static/media/")]).unwrap_err();
+    assert!(err.contains("media_url"), "{err}");
+    let err = load(&[
+        ("static_root", "/srv/site"),
+        ("media_root", "/srv/site/media"),
+    ])
+    .unwrap_err();
+    assert!(
+        err.contains("media_root") && err.contains("collectstatic --clear"),
+        "{err}"
+    );
+    load(&[("static_root", "/srv/static"), ("media_root", "/srv/media")]).unwrap();
+}
+
+#[tokio::test]
+async fn get_forms_are_held_to_the_field_limit() {
+    async fn search(data: FormData) -> String {
+        data.get("q").unwrap_or("").to_owned()
+    }
+    let app =
+        common::production_app(|s| s.set("limits.max_fields", 3)).route("/search", get(search));
+    let server = TestServer::start(app).await;
+    assert_eq!(server.get("/search?q=a").send().await.text(), "a");
+    let response = server.get("/search?q=1&q=2&q=3&q=4").send().await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    server.shutdown().await;
 }

@@ -45,6 +45,21 @@ pub(crate) fn command() -> ManagementCommand {
             }
             let mut out = ctx.out();
             if ctx.args.get_flag("clear") && root.exists() {
+                // Asked at a terminal, as Django does; --noinput skips it.
+                if out.is_terminal() && !ctx.args.get_flag("noinput") {
+                    write!(
+                        out,
+                        "This will DELETE everything in {}.\nType 'yes' to continue: ",
+                        root.display()
+                    )?;
+                    out.flush()?;
+                    let mut answer = String::new();
+                    std::io::stdin().read_line(&mut answer)?;
+                    if answer.trim() != "yes" {
+                        writeln!(out, "Collecting static files cancelled.")?;
+                        return Ok(());
+                    }
+                }
                 clear(&root)?;
                 writeln!(out, "Cleared {}", root.display())?;
             }
@@ -98,7 +113,7 @@ pub(crate) fn command() -> ManagementCommand {
             .long("noinput")
             .visible_alias("no-input")
             .action(ArgAction::SetTrue)
-            .help("Accepted for Django habits: collectstatic never asks anything"),
+            .help("Do not ask before --clear deletes static_root's contents"),
     )
 }
 

@@ -98,23 +98,24 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
     type Rejection = Error;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if matches!(*request.method(), Method::GET | Method::HEAD) {
-            return Ok(FormData::from_urlencoded(
-                request.uri().query().unwrap_or("").as_bytes(),
-            ));
-        }
-        let content_type = request
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
         let limits = match request.extensions().get::<AppContext>() {
             Some(context) => context.settings().limits.clone(),
             None => crate::settings::Settings::development().limits,
         };
+        if matches!(*request.method(), Method::GET | Method::HEAD) {
+            let data = FormData::from_urlencoded(request.uri().query().unwrap_or("").as_bytes());
+            return data.within_field_limit(&limits);
+        }
+        // The boundary is case-sensitive: only the type is compared lowercased.
+        let original_type = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let content_type = original_type.to_ascii_lowercase();
         if content_type.starts_with("multipart/form-data") {
-            let boundary = multer::parse_boundary(&content_type).map_err(|_| {
+            let boundary = multer::parse_boundary(&original_type).map_err(|_| {
                 Error::bad_request("The multipart form body has no boundary in its Content-Type.")
             })?;
             let parsed = upload::parse(request.into_body(), boundary, &limits).await?;
@@ -140,14 +141,20 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
             .map_err(|rejection| Error::new(rejection.status(), rejection.body_text()))?;
-        let data = FormData::from_urlencoded(&bytes);
-        if data.fields.len() > limits.max_fields {
+        FormData::from_urlencoded(&bytes).within_field_limit(&limits)
+    }
+}
+
+impl FormData {
+    /// `self`, or a 400 when it has more fields than `limits.max_fields`.
+    fn within_field_limit(self, limits: &crate::settings::Limits) -> Result<FormData, Error> {
+        if self.fields.len() > limits.max_fields {
             return Err(Error::bad_request(format!(
                 "The form has more than {} fields (limits.max_fields).",
                 limits.max_fields
             )));
         }
-        Ok(data)
+        Ok(self)
     }
 }
 

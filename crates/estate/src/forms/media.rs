@@ -161,8 +161,11 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
 }
 
 /// Django's `get_valid_filename`: spaces become `_`, anything but letters,
-/// digits, `-`, `_` and `.` is dropped; never empty.
+/// digits, `-`, `_` and `.` is dropped; never empty. Long names are cut in
+/// the stem, on a character boundary, so the extension survives and the
+/// name fits every file system (at most 200 bytes).
 fn valid_file_name(name: &str) -> String {
+    const MAX_BYTES: usize = 200;
     let cleaned: String = name
         .trim()
         .replace(' ', "_")
@@ -171,10 +174,26 @@ fn valid_file_name(name: &str) -> String {
         .collect();
     let cleaned = cleaned.trim_start_matches('.');
     if cleaned.is_empty() {
-        "file".to_owned()
-    } else {
-        cleaned.chars().take(100).collect()
+        return "file".to_owned();
     }
+    let (stem, extension) = split_name(cleaned);
+    let extension: String = cut_to_bytes(&extension, 20).to_owned();
+    let stem = cut_to_bytes(&stem, MAX_BYTES - extension.len());
+    let stem = if stem.is_empty() { "file" } else { stem };
+    format!("{stem}{extension}")
+}
+
+/// The longest prefix of `text` of at most `max` bytes, on a character
+/// boundary.
+fn cut_to_bytes(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// `photo.tar.gz` → (`photo.tar`, `.gz`).
@@ -194,6 +213,13 @@ mod tests {
         assert_eq!(valid_file_name("my photo (1).png"), "my_photo_1.png");
         assert_eq!(valid_file_name("../../x"), "x");
         assert_eq!(valid_file_name("<>"), "file");
+        // Cut in the stem: the extension survives, the name fits in bytes.
+        let long = format!("{}.html.png", "a".repeat(300));
+        let cut = valid_file_name(&long);
+        assert!(cut.ends_with(".png") && cut.len() <= 200, "{cut}");
+        let wide = format!("{}.png", "漢".repeat(99));
+        let cut = valid_file_name(&wide);
+        assert!(cut.ends_with(".png") && cut.len() <= 200, "{cut}");
         assert_eq!(split_name("a.tar.gz"), ("a.tar".into(), ".gz".into()));
         assert!(safe_relative("../x").is_none());
         assert!(safe_relative("/etc").is_none());

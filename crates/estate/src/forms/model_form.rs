@@ -389,7 +389,19 @@ impl<M: Model> ModelForm<M> {
         for (position, index) in self.indexes.iter().enumerate() {
             let name = &self.state.fields[position].name;
             if let Some(many) = Self::many_meta(*index) {
-                if let Some(keys) = cleaned.take_many(name) {
+                // Without loaded choices the page could not show the links,
+                // so a field missing from the data means "unchanged", never
+                // "remove them all".
+                let unloaded = matches!(
+                    self.state.fields[position].kind,
+                    super::FieldKind::ModelMultipleChoice { choices: None, .. }
+                );
+                let sent = self
+                    .state
+                    .data
+                    .as_ref()
+                    .is_some_and(|data| data.contains(&self.state.html_name(name)));
+                if let Some(keys) = cleaned.take_many(name).filter(|_| sent || !unloaded) {
                     self.links.push((many, keys));
                 }
             } else if let Some(value) = cleaned.take(name) {
@@ -458,6 +470,9 @@ impl<M: Model> ModelForm<M> {
         // links are written together.
         let original_key = self.original_key.clone();
         let links = std::mem::take(&mut self.links);
+        let link_fields: Vec<&'static str> = links.iter().map(|(m, _)| m.name).collect();
+        // Set once the row is written: a failure after it is about links.
+        let in_links = std::sync::atomic::AtomicBool::new(false);
         let written = if links.is_empty() {
             match original_key {
                 None => instance.insert(db).await.map(|()| true),
@@ -465,6 +480,7 @@ impl<M: Model> ModelForm<M> {
             }
         } else {
             let instance = &mut instance;
+            let in_links = &in_links;
             estate_orm::atomic(db, async move |tx| {
                 let written = match original_key {
                     None => instance.insert(tx).await.map(|()| true)?,
@@ -472,6 +488,7 @@ impl<M: Model> ModelForm<M> {
                 };
                 if written {
                     for (many, keys) in links {
+                        in_links.store(true, std::sync::atomic::Ordering::Relaxed);
                         estate_orm::set_links(tx, many, instance.pk_value(), keys).await?;
                     }
                 }
@@ -485,6 +502,18 @@ impl<M: Model> ModelForm<M> {
                 self.state.errors.add(
                     None,
                     format!("This {} was deleted in the meantime.", M::META.verbose_name),
+                );
+                Ok(None)
+            }
+            Err(err)
+                if err.kind() == ErrorKind::ForeignKeyViolation
+                    && in_links.load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                // A chosen row went away meanwhile (or was never checked).
+                let field = (link_fields.len() == 1).then(|| link_fields[0]);
+                self.state.errors.add(
+                    field,
+                    "Select a valid choice. One of the chosen rows is not available any more.",
                 );
                 Ok(None)
             }

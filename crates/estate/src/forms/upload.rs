@@ -154,6 +154,15 @@ pub(crate) async fn parse(
             Err(err) => return Err(body_error(&err)),
         };
         let name = field.name().unwrap_or("").to_owned();
+        // Names count towards the form's memory too (as in Django).
+        form_bytes += name.len() as u64;
+        if form_bytes > limits.max_form_memory_size {
+            return Err(too_large(format!(
+                "The form's fields (files not counted) are larger than {} \
+                 (limits.max_form_memory_size).",
+                size_text(limits.max_form_memory_size)
+            )));
+        }
         match field.file_name().map(str::to_owned) {
             None => {
                 if out.fields.len() >= limits.max_fields {
@@ -267,12 +276,12 @@ fn upload_io(err: std::io::Error) -> Error {
 async fn create_temp_file() -> std::io::Result<(TempFile, tokio::fs::File)> {
     loop {
         let path = std::env::temp_dir().join(format!("estate-upload-{}", random_token()));
-        match tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await
-        {
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // Readable by this user only: uploads may be private.
+        #[cfg(unix)]
+        options.mode(0o600);
+        match options.open(&path).await {
             Ok(file) => return Ok((TempFile { path }, file)),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(err) => return Err(err),

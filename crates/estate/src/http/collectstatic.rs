@@ -130,9 +130,24 @@ impl Collector<'_> {
         };
         for target in [name, hashed.as_str()] {
             write_file(&self.root.join(target), &bytes)?;
-            for (extension, data) in &compressed {
-                write_file(&self.root.join(format!("{target}.{extension}")), data)?;
-                self.collected.compressed += 1;
+            for extension in ["gz", "br"] {
+                let copy = self.root.join(format!("{target}.{extension}"));
+                match compressed.iter().find(|(e, _)| *e == extension) {
+                    Some((_, data)) => {
+                        write_file(&copy, data)?;
+                        self.collected.compressed += 1;
+                    }
+                    // A copy from an earlier run would be served stale.
+                    None => match std::fs::remove_file(&copy) {
+                        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(std::io::Error::new(
+                                err.kind(),
+                                format!("cannot remove {}: {err}", copy.display()),
+                            ));
+                        }
+                        _ => {}
+                    },
+                }
             }
         }
         self.collected.paths.insert(name.to_owned(), hashed.clone());

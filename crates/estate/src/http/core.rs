@@ -69,6 +69,8 @@ pub(crate) struct CoreConfig {
     pub(crate) csp: Option<super::csp::CspConfig>,
     /// Whether requests keep their headers for context processors.
     pub(crate) capture_headers: bool,
+    /// Whether responses are compressed (set by `EstateService::new`).
+    pub(crate) compression: bool,
     /// Static files (their folders in DEBUG, the collected root otherwise),
     /// then uploaded media (DEBUG only).
     pub(crate) static_files: Vec<super::static_files::StaticConfig>,
@@ -185,7 +187,8 @@ impl EstateService {
         })
     }
 
-    pub(crate) fn new(config: CoreConfig, router: Router, compression: bool) -> Self {
+    pub(crate) fn new(mut config: CoreConfig, router: Router, compression: bool) -> Self {
+        config.compression = compression;
         EstateService {
             config: Arc::new(config),
             routers: Routers {
@@ -228,6 +231,9 @@ struct RequestSummary {
     request_id: Option<RequestId>,
     csrf: Option<super::csrf::CsrfState>,
     csp_nonce: Option<super::csp::CspNonce>,
+    /// `Accept-Encoding`, kept when compression is on (template pages are
+    /// rendered after the compression layer, so the core compresses them).
+    accept_encoding: Option<HeaderValue>,
 }
 
 /// The router's response future, boxed.
@@ -270,6 +276,11 @@ fn start(
         request_id: None,
         csrf: None,
         csp_nonce: None,
+        accept_encoding: if config.compression {
+            request.headers().get(ACCEPT_ENCODING).cloned()
+        } else {
+            None
+        },
     };
     if let Some(ids) = &config.request_ids {
         let id = ids.for_request(request.headers().get(&REQUEST_ID_HEADER));
@@ -696,6 +707,21 @@ fn render_template(
             let (mut parts, _) = response.into_parts();
             // The placeholder body's length no longer applies.
             parts.headers.remove(http::header::CONTENT_LENGTH);
+            if let Some(gzipped) = gzip_page(summary, &parts.headers, &html.0) {
+                parts.headers.insert(
+                    http::header::CONTENT_ENCODING,
+                    HeaderValue::from_static("gzip"),
+                );
+                parts.headers.append(
+                    http::header::VARY,
+                    HeaderValue::from_static("Accept-Encoding"),
+                );
+                parts
+                    .headers
+                    .entry(http::header::CONTENT_TYPE)
+                    .or_insert(HeaderValue::from_static("text/html; charset=utf-8"));
+                return Response::from_parts(parts, Body::from(gzipped));
+            }
             let page = axum::response::IntoResponse::into_response(html);
             let (page_parts, body) = page.into_parts();
             if let Some(content_type) = page_parts.headers.get(http::header::CONTENT_TYPE) {
@@ -708,6 +734,23 @@ fn render_template(
         }
         Err(err) => axum::response::IntoResponse::into_response(err),
     }
+}
+
+/// A template page gzipped, when compression is on, the client takes gzip,
+/// the handler set no encoding, and the page is big enough to gain.
+fn gzip_page(summary: &RequestSummary, headers: &HeaderMap, page: &str) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let accepted = summary
+        .accept_encoding
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| super::static_files::accepts(v, "gzip"));
+    if !accepted || page.len() < 1024 || headers.contains_key(http::header::CONTENT_ENCODING) {
+        return None;
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(page.as_bytes()).ok()?;
+    encoder.finish().ok()
 }
 
 fn render_error(

@@ -335,6 +335,15 @@ pub(crate) async fn check_body(
     limit: usize,
 ) -> Result<Request<Body>, BodyError> {
     let (parts, body) = request.into_parts();
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if content_type.starts_with("multipart/form-data") {
+        return check_multipart(parts, body, state, limit, &content_type).await;
+    }
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|err| {
         let too_large = std::error::Error::source(&err)
             .is_some_and(|source| source.is::<http_body_util::LengthLimitError>())
@@ -345,17 +354,7 @@ pub(crate) async fn check_body(
             BodyError::Unreadable
         }
     })?;
-    let content_type = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|c| c.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let token = if content_type.starts_with("multipart/form-data") {
-        multipart_field(&content_type, &bytes)
-    } else {
-        url_field(&bytes)
-    };
+    let token = url_field(&bytes);
     let verdict = match token {
         Some(token) => verdict_for(state, &token),
         None => Verdict::Reject("CSRF token missing.".to_owned()),
@@ -365,6 +364,128 @@ pub(crate) async fn check_body(
         Verdict::Reject(reason) => Err(BodyError::Rejected(reason)),
         Verdict::ReadBody => Err(BodyError::Rejected("CSRF token missing.".to_owned())),
     }
+}
+
+/// A multipart body is read only as far as its token field (which
+/// `csrf_input()` puts first in the form), then handed on as that prefix
+/// followed by the rest of the stream: an upload is not held in memory here.
+async fn check_multipart(
+    parts: http::request::Parts,
+    mut body: Body,
+    state: &CsrfState,
+    limit: usize,
+    content_type: &str,
+) -> Result<Request<Body>, BodyError> {
+    use http_body_util::BodyExt as _;
+    let mut prefix: Vec<u8> = Vec::new();
+    let mut ended = false;
+    let needle = format!("name=\"{FIELD_NAME}\"").into_bytes();
+    let boundary = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()
+        .unwrap_or("")
+        .trim_matches('"');
+    let delimiter = format!("--{boundary}").into_bytes();
+    // Only new bytes are searched, so a late token costs one pass, not one
+    // pass per chunk.
+    let mut searched: usize = 0;
+    // (where the name is, where its part starts)
+    let mut found: Option<(usize, usize)> = None;
+    let token = loop {
+        if found.is_none() {
+            let from = searched.saturating_sub(needle.len());
+            found = find(&prefix[from..], &needle).map(|at| {
+                let at = from + at;
+                (at, rfind(&prefix[..at], &delimiter).unwrap_or(0))
+            });
+            searched = prefix.len();
+        }
+        if let Some((at, start)) = found {
+            if let Some(token) = complete_multipart_field(content_type, &prefix[start..]) {
+                break Some(token);
+            }
+            if prefix.len() - at > 64 * 1024 {
+                // The name inside a file's contents, not a field: go on.
+                found = None;
+            }
+        }
+        match body.frame().await {
+            None => {
+                ended = true;
+                break multipart_field(content_type, &prefix);
+            }
+            Some(Err(err)) => {
+                let too_large = std::error::Error::source(&err)
+                    .is_some_and(|source| source.is::<http_body_util::LengthLimitError>())
+                    || err.to_string().contains("length limit");
+                return Err(if too_large {
+                    BodyError::TooLarge
+                } else {
+                    BodyError::Unreadable
+                });
+            }
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    prefix.extend_from_slice(&data);
+                    if prefix.len() > limit {
+                        return Err(BodyError::TooLarge);
+                    }
+                }
+            }
+        }
+    };
+    let verdict = match token {
+        Some(token) => verdict_for(state, &token),
+        None => Verdict::Reject("CSRF token missing.".to_owned()),
+    };
+    match verdict {
+        Verdict::Pass => {
+            let prefix = bytes::Bytes::from(prefix);
+            let body = if ended {
+                Body::from(prefix)
+            } else {
+                use futures_util::StreamExt as _;
+                let head = futures_util::stream::once(async move { Ok::<_, axum::Error>(prefix) });
+                Body::from_stream(head.chain(body.into_data_stream()))
+            };
+            Ok(Request::from_parts(parts, body))
+        }
+        Verdict::Reject(reason) => Err(BodyError::Rejected(reason)),
+        Verdict::ReadBody => Err(BodyError::Rejected("CSRF token missing.".to_owned())),
+    }
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Where `needle` last occurs in `haystack`.
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// The token of a multipart body read so far, once its part is complete
+/// (another boundary follows it).
+fn complete_multipart_field(content_type: &str, body: &[u8]) -> Option<String> {
+    let boundary = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()?
+        .trim_matches('"');
+    let delimiter = format!("--{boundary}");
+    let text = String::from_utf8_lossy(body);
+    let mut parts: Vec<&str> = text.split(delimiter.as_str()).collect();
+    // The last piece may still be arriving.
+    parts.pop();
+    parts.into_iter().find_map(|part| {
+        let (head, value) = part.split_once("\r\n\r\n")?;
+        let named = head
+            .to_ascii_lowercase()
+            .contains(&format!("name=\"{FIELD_NAME}\""));
+        named.then(|| value.trim_end_matches("\r\n").to_owned())
+    })
 }
 
 fn url_field(body: &[u8]) -> Option<String> {

@@ -86,7 +86,13 @@ async fn find(sources: &[StaticSource], relative: &Path) -> Option<PathBuf> {
 
 /// Whether an `Accept-Encoding` value takes `coding`: named (or `*`) with
 /// a non-zero quality, and not refused by name.
-fn accepts(accept_encoding: &str, coding: &str) -> bool {
+pub(crate) fn accepts(accept_encoding: &str, coding: &str) -> bool {
+    quality(accept_encoding, coding) > 0.0
+}
+
+/// The quality an `Accept-Encoding` value gives `coding` (0 when refused or
+/// not listed).
+fn quality(accept_encoding: &str, coding: &str) -> f32 {
     let mut named = None;
     let mut any = None;
     for item in accept_encoding.split(',') {
@@ -97,12 +103,12 @@ fn accepts(accept_encoding: &str, coding: &str) -> bool {
             .find_map(|q| q.trim().parse::<f32>().ok())
             .unwrap_or(1.0);
         if name.eq_ignore_ascii_case(coding) {
-            named = Some(quality > 0.0);
+            named = Some(quality);
         } else if name == "*" {
-            any = Some(quality > 0.0);
+            any = Some(quality);
         }
     }
-    named.or(any).unwrap_or(false)
+    named.or(any).unwrap_or(0.0)
 }
 
 /// A content type by extension (the common web ones).
@@ -287,5 +293,6 @@ mod tests {
         assert!(!accepts("identity", "gzip"));
         assert!(!accepts("", "gzip"));
         assert!(accepts("br;q=0.5", "br"));
+        assert!(quality("gzip;q=1, br;q=0.5", "gzip") > quality("gzip;q=1, br;q=0.5", "br"));
     }
 }

@@ -236,12 +236,25 @@ impl Typed {
         if !media_url.starts_with('/') || !media_url.ends_with('/') || media_url.len() < 3 {
             return Err(self.invalid("media_url", media_url, "a path like \"/media/\""));
         }
-        if media_url == static_url {
+        if media_url.starts_with(&static_url) || static_url.starts_with(&media_url) {
             return Err(self.invalid(
                 "media_url",
                 media_url,
-                "a path other than static_url (uploads must not mix with static files)",
+                "a path apart from static_url, neither inside nor containing it (uploads must \
+                 not mix with static files)",
             ));
+        }
+        if let (Some(media), Some(static_root)) = (&media_root, &static_root) {
+            let absolute = |p: &str| std::path::absolute(p).unwrap_or_else(|_| p.into());
+            let (media_path, static_path) = (absolute(media), absolute(static_root));
+            if media_path.starts_with(&static_path) || static_path.starts_with(&media_path) {
+                return Err(self.invalid(
+                    "media_root",
+                    media.clone(),
+                    "a folder apart from static_root, neither inside nor containing it \
+                     (collectstatic --clear would delete the uploads)",
+                ));
+            }
         }
 
         let server = ServerSettings {
