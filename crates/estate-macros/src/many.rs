@@ -134,6 +134,7 @@ pub(crate) fn generate(
                                     related_name: ::core::option::Option::None,
                                 }),
                                 choices: ::core::option::Option::None,
+                                media_file: false,
                             }
                         }
                     };
@@ -171,6 +172,7 @@ pub(crate) fn generate(
                                 help_text: "",
                                 relation: ::core::option::Option::None,
                                 choices: ::core::option::Option::None,
+                                media_file: false,
                             },
                             #source_meta,
                             #target_meta,

@@ -745,6 +745,7 @@ fn generate(
                 help_text: #help,
                 relation: #relation,
                 choices: <#ty as #krate::FieldValue>::CHOICES,
+                media_file: <#ty as #krate::FieldValue>::MEDIA_FILE,
             }
         }
     });

@@ -509,3 +509,97 @@ async fn get_forms_are_held_to_the_field_limit() {
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
     server.shutdown().await;
 }
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "uploads_doc")]
+struct Doc {
+    id: Auto<i64>,
+    #[model(max_length = 40)]
+    title: String,
+    attachment: estate::orm::MediaFile,
+    cover: Option<estate::orm::MediaFile>,
+}
+
+#[tokio::test]
+async fn a_model_form_stores_uploads_in_the_media_storage() {
+    use estate::forms::ModelForm;
+    use estate::test::each_backend;
+    each_backend(async |db| {
+        estate::orm::create_table(&db, Doc::META).await.unwrap();
+        let media_root = scratch("modelform");
+        let media = MediaStorage::new(&media_root, "/media/");
+        let templates = estate::templates::Templates::from_sources(
+            vec![
+                estate::templates::TemplateSource::dir(format!(
+                    "{}/tests/templates_fixture/forms",
+                    env!("CARGO_MANIFEST_DIR")
+                )),
+                estate::templates::TemplateSource::builtin(),
+            ],
+            false,
+        );
+
+        // The file is required on create.
+        let mut form = ModelForm::<Doc>::new()
+            .media(media.clone())
+            .bind(FormData::new().with("title", "Report"));
+        assert!(form.save(&db).await.unwrap().is_none());
+        assert_eq!(form.errors().get("attachment"), ["This field is required."]);
+
+        let pdf = UploadedFile::from_bytes("annual report.pdf", "application/pdf", "%PDF-1");
+        let mut form = ModelForm::<Doc>::new()
+            .media(media.clone())
+            .upload_to("attachment", "reports")
+            .bind(FormData::new().with("title", "Report").with_file("attachment", pdf));
+        let doc = form.save(&db).await.unwrap().expect("saved");
+        assert_eq!(doc.attachment.name(), "reports/annual_report.pdf");
+        assert_eq!(doc.cover, None);
+        assert_eq!(
+            std::fs::read(media_root.join("reports/annual_report.pdf")).unwrap(),
+            b"%PDF-1"
+        );
+        let row = Doc::objects().get(&db, Doc::ID.eq(doc.id.get().unwrap())).await.unwrap();
+        assert_eq!(row.attachment.name(), "reports/annual_report.pdf");
+
+        // Editing: the current file is shown and kept when none is sent.
+        let form = ModelForm::<Doc>::new().media(media.clone()).instance(row.clone());
+        let html = templates
+            .render_to_string("plain.html", estate::templates::context! { form })
+            .unwrap();
+        assert!(
+            html.contains(r#"<span class="current-file">Currently: reports/annual_report.pdf</span> <input type="file" name="attachment" id="id_attachment">"#),
+            "{html}"
+        );
+        let mut edit = ModelForm::<Doc>::new()
+            .media(media.clone())
+            .instance(row.clone())
+            .bind(FormData::new().with("title", "Report 2"));
+        let kept = edit.save(&db).await.unwrap().expect("saved");
+        assert_eq!(kept.attachment.name(), "reports/annual_report.pdf");
+        assert_eq!(kept.title, "Report 2");
+
+        // A new file replaces it; a cover is stored in the table's folder.
+        let mut edit = ModelForm::<Doc>::new()
+            .media(media.clone())
+            .instance(kept)
+            .bind(
+                FormData::new()
+                    .with("title", "Report 3")
+                    .with_file("attachment", UploadedFile::from_bytes("v2.pdf", "application/pdf", "%PDF-2"))
+                    .with_file("cover", UploadedFile::from_bytes("cover.png", "image/png", "PNG")),
+            );
+        let replaced = edit.save(&db).await.unwrap().expect("saved");
+        assert_eq!(replaced.attachment.name(), "uploads_doc/v2.pdf");
+        assert_eq!(replaced.cover.as_ref().map(|c| c.name()), Some("uploads_doc/cover.png"));
+
+        // Without a storage, a sent file is a clear programming error.
+        let mut no_media = ModelForm::<Doc>::new().bind(
+            FormData::new()
+                .with("title", "T")
+                .with_file("attachment", UploadedFile::from_bytes("a.pdf", "application/pdf", "x")),
+        );
+        let err = no_media.save(&db).await.unwrap_err().to_string();
+        assert!(err.contains(".media(storage)"), "{err}");
+    })
+    .await;
+}

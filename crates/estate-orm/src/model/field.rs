@@ -40,6 +40,8 @@ pub trait FieldValue: Sized + Send + Sync + 'static {
     /// The length of a text column when the field declares none (choices
     /// fit their longest value).
     const MAX_LENGTH: Option<u32> = None;
+    /// Whether the column holds the name of an uploaded file ([`MediaFile`]).
+    const MEDIA_FILE: bool = false;
 
     /// The plain value type that compares with this field: `i64` for
     /// `i64`, `Option<i64>`, `Auto<i64>` and a `ForeignKey` to a model with
@@ -249,6 +251,7 @@ impl<T: FieldValue> FieldValue for Option<T> {
     const TARGET: Option<fn() -> &'static ModelMeta> = T::TARGET;
     const CHOICES: Option<&'static [super::choices::Choice]> = T::CHOICES;
     const MAX_LENGTH: Option<u32> = T::MAX_LENGTH;
+    const MEDIA_FILE: bool = T::MEDIA_FILE;
     type Plain = T::Plain;
 
     fn set_loaded(&mut self, value: Box<dyn Any + Send>) {
@@ -280,6 +283,62 @@ impl<T: FieldValue> FieldValue for Option<T> {
         match value {
             Value::Null(_) => Ok(None),
             value => T::from_value(value).map(Some),
+        }
+    }
+}
+
+/// An uploaded file, stored as its name in the media storage
+/// (`documents/report.pdf`; Django's `FileField`). Forms show a file input
+/// and store the upload (`ModelForm::media`); `name()` is what the storage's
+/// `url(..)` and `path(..)` take. Empty when there is no file. A
+/// `varchar(100)` column unless `max_length` says otherwise.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MediaFile(String);
+
+impl MediaFile {
+    /// The file stored under `name`.
+    pub fn new(name: impl Into<String>) -> MediaFile {
+        MediaFile(name.into())
+    }
+
+    /// The stored name (empty when there is no file).
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether there is no file.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl serde::Serialize for MediaFile {
+    /// The stored name.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl FieldValue for MediaFile {
+    const FIELD_TYPE: FieldType = FieldType::String;
+    const KIND: Kind = Kind::String;
+    const ACCEPTS_MAX_LENGTH: bool = true;
+    const MAX_LENGTH: Option<u32> = Some(100);
+    const MEDIA_FILE: bool = true;
+    type Plain = String;
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.clone())
+    }
+
+    fn from_row(row: &Row, index: usize) -> Result<Self, DbError> {
+        row.get::<String, usize>(index).map(MediaFile)
+    }
+
+    fn from_value(value: Value) -> Result<Self, String> {
+        match value {
+            Value::String(name) => Ok(MediaFile(name)),
+            other => Err(mismatch(&other, "a file name")),
         }
     }
 }

@@ -113,6 +113,8 @@ pub struct FieldMeta {
     pub relation: Option<super::relation::Relation>,
     /// The allowed values and their labels, for enum fields.
     pub choices: Option<&'static [super::choices::Choice]>,
+    /// Whether the column holds an uploaded file's name (`MediaFile`).
+    pub media_file: bool,
 }
 
 impl FieldMeta {

@@ -19,7 +19,7 @@ use std::marker::PhantomData;
 
 pub use choices::{Choice, ChoiceValue, Choices, unknown_choice};
 pub use deletion::DeleteResult;
-pub use field::{Auto, FieldValue, Json, PrimaryKey};
+pub use field::{Auto, FieldValue, Json, MediaFile, PrimaryKey};
 pub use many::{ManyToMany, ManyToManyField, ManyToManyMeta, linked_keys, set_links};
 pub use meta::{Constraint, ConstraintKind, FieldMeta, FieldType, Index, ModelMeta};
 pub use relation::{ForeignKey, OnDelete, OneToOne, Relation, meta_of};

@@ -41,6 +41,12 @@ pub struct ModelForm<M: Model> {
     original_key: Option<Value>,
     /// Many-to-many keys from the last validation, set after the row is saved.
     links: Vec<(&'static ManyToManyMeta, Vec<Value>)>,
+    /// Where file fields' uploads are stored.
+    media: Option<super::MediaStorage>,
+    /// Per file field, the storage folder (default: the model's table).
+    upload_to: Vec<(String, String)>,
+    /// Uploads from the last validation, stored by `save`: (field index, file).
+    pending_files: Vec<(usize, super::UploadedFile)>,
 }
 
 impl<M: Model> std::fmt::Debug for ModelForm<M> {
@@ -61,6 +67,14 @@ impl<M: Model> Default for ModelForm<M> {
 
 /// The form field for one model field.
 fn form_field(meta: &FieldMeta) -> FormField {
+    if meta.media_file {
+        // An upload; stored by `save` through the form's media storage.
+        let mut field = FormField::file(meta.name);
+        field.required = !meta.null;
+        field.label = label_capitalised(meta.verbose_name);
+        meta.help_text.clone_into(&mut field.help_text);
+        return field;
+    }
     let mut field = match meta.relation {
         // A row of the related model, by key (a select once loaded).
         Some(_) => {
@@ -142,6 +156,9 @@ impl<M: Model> ModelForm<M> {
             instance: None,
             original_key: None,
             links: Vec::new(),
+            media: None,
+            upload_to: Vec::new(),
+            pending_files: Vec::new(),
         }
     }
 
@@ -255,13 +272,34 @@ impl<M: Model> ModelForm<M> {
         self.field(name, |f| f.widget(widget))
     }
 
+    /// Where file fields store their uploads (`MediaStorage`, an
+    /// extractor). Needed by `save` when a file was sent.
+    pub fn media(mut self, storage: super::MediaStorage) -> Self {
+        self.media = Some(storage);
+        self
+    }
+
+    /// The storage folder for file field `field` (Django's `upload_to`;
+    /// default: the model's table name).
+    pub fn upload_to(mut self, field: &str, folder: &str) -> Self {
+        self.upload_to.push((field.to_owned(), folder.to_owned()));
+        self
+    }
+
     /// Edits `instance`: the form shows its values, and `save` updates it.
     pub fn instance(mut self, instance: M) -> Self {
         let values = instance.to_values();
         for (position, index) in self.indexes.iter().enumerate() {
             // Many-to-many links are read by `with_choices`.
             if let Some(value) = values.get(*index) {
-                let name = self.state.fields[position].name.clone();
+                let field = &mut self.state.fields[position];
+                // A file it has already need not be sent again.
+                if M::META.fields[*index].media_file
+                    && matches!(value, Value::String(name) if !name.is_empty())
+                {
+                    field.required = false;
+                }
+                let name = field.name.clone();
                 self.state.initial.insert(name, value.clone());
             }
         }
@@ -386,8 +424,17 @@ impl<M: Model> ModelForm<M> {
         };
         let mut form_values: Vec<(usize, Value)> = Vec::new();
         self.links.clear();
+        self.pending_files.clear();
         for (position, index) in self.indexes.iter().enumerate() {
             let name = &self.state.fields[position].name;
+            if Self::many_meta(*index).is_none() && M::META.fields[*index].media_file {
+                // A new upload replaces the file; none keeps the current one.
+                if let Some(super::FormInput::File(Some(file))) = cleaned.take_input(name) {
+                    self.pending_files.push((*index, file));
+                    form_values.push((*index, Value::String(String::new())));
+                }
+                continue;
+            }
             if let Some(many) = Self::many_meta(*index) {
                 // Without loaded choices the page could not show the links,
                 // so a field missing from the data means "unchanged", never
@@ -464,6 +511,46 @@ impl<M: Model> ModelForm<M> {
         let Some(mut instance) = self.validate()? else {
             return Ok(None);
         };
+        // Uploads are stored first; removed again if the row is not written.
+        let mut stored: Vec<String> = Vec::new();
+        if !self.pending_files.is_empty() {
+            let Some(media) = self.media.clone() else {
+                return Err(Error::msg(format!(
+                    "ModelForm<{}> received a file but has no media storage: add \
+                     .media(storage) (the MediaStorage extractor)",
+                    M::META.name
+                )));
+            };
+            for (index, file) in std::mem::take(&mut self.pending_files) {
+                let field = M::META.fields[index].name;
+                let folder = self
+                    .upload_to
+                    .iter()
+                    .find(|(f, _)| f == field)
+                    .map_or(M::META.table, |(_, folder)| folder.as_str());
+                let name = media.save(folder, &file).await?;
+                instance.set_value(index, Value::String(name.clone()))?;
+                stored.push(name);
+            }
+        }
+        let result = self.write(db, instance).await;
+        if !matches!(result, Ok(Some(_))) {
+            if let Some(media) = &self.media {
+                for name in &stored {
+                    let _ = media.delete(name).await;
+                }
+            }
+        }
+        result
+    }
+
+    /// Writes a validated instance (and its links); database errors a user
+    /// can fix become form errors.
+    async fn write<E: Executor + ?Sized>(
+        &mut self,
+        db: &E,
+        mut instance: M,
+    ) -> Result<Option<M>, Error> {
         // A new row is always inserted (a key that exists is a unique
         // error, never an overwrite); an edited row is updated by the key
         // it was loaded with. With many-to-many fields, the row and its

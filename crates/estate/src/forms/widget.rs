@@ -206,7 +206,15 @@ impl WidgetContext<'_> {
                     }
                     _ => String::new(),
                 };
-                input("file", &accept, false)
+                // An edit form says which file is kept if none is sent.
+                let current = match self.value.filter(|v| !v.is_empty()) {
+                    Some(name) => format!(
+                        "<span class=\"current-file\">Currently: {}</span> ",
+                        escape(name)
+                    ),
+                    None => String::new(),
+                };
+                format!("{current}{}", input("file", &accept, false))
             }
             Widget::DateInput => input("date", "", true),
             Widget::TimeInput => input("time", "", true),
