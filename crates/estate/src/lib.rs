@@ -158,5 +158,5 @@ pub mod prelude {
     pub use axum::extract::{Form, Path, Query};
     pub use axum::response::{Html, IntoResponse, Redirect, Response};
     pub use clap;
-    pub use http::StatusCode;
+    pub use http::{Method, StatusCode};
 }

@@ -1,10 +1,13 @@
 //! A project-shaped Estate site: settings from `estate.toml` and `ESTATE_*`,
-//! one app with named routes and its own settings section and command, and
-//! the management command line.
+//! one app (Django's polls tutorial: models, migrations, templates, a
+//! ModelForm, voting with an F-expression) with its own settings section and
+//! command, and the management command line.
 //!
 //! ```text
 //! cargo run -p project -- --help
-//! ESTATE_DEBUG=true cargo run -p project -- runserver
+//! export ESTATE_DEBUG=true DATABASE_URL=sqlite://polls.sqlite3
+//! cargo run -p project -- migrate
+//! cargo run -p project -- runserver     # http://127.0.0.1:8000/polls/
 //! cargo run -p project -- routes
 //! ```
 

@@ -273,3 +273,140 @@ async fn four_processes_migrating_at_once_apply_each_migration_once() {
         test_db.drop_database().await.unwrap();
     }
 }
+
+/// A blocking HTTP/1.1 request: (status, head, body).
+fn request(port: u16, method: &str, path: &str, cookie: &str, body: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let cookie = if cookie.is_empty() {
+        String::new()
+    } else {
+        format!("Cookie: {cookie}\r\n")
+    };
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{cookie}\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(start)
+        .map(|i| i + start.len())
+        .unwrap_or_else(|| panic!("no {start:?} in {text}"));
+    let rest = &text[from..];
+    &rest[..rest.find(end).unwrap()]
+}
+
+#[test]
+fn the_polls_tutorial_works_end_to_end() {
+    let db = std::env::temp_dir().join(format!("estate-polls-{}.sqlite3", std::process::id()));
+    let url = format!("sqlite://{}", db.display());
+    let migrate = command(&["migrate"])
+        .env("ESTATE_DEBUG", "true")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let server = start(&[("ESTATE_DEBUG", "true"), ("DATABASE_URL", &url)]);
+    let port = server.port;
+
+    let (status, _, body) = request(port, "GET", "/polls/", "", "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("No polls are available."), "{body}");
+
+    // The form page sets the CSRF cookie and holds the token.
+    let (status, head, page) = request(port, "GET", "/polls/new/", "", "");
+    assert_eq!(status, 200, "{page}");
+    let secret = between(&head, "csrftoken=", ";");
+    let cookie = format!("csrftoken={secret}");
+    let token = between(&page, r#"name="csrfmiddlewaretoken" value=""#, "\"");
+    assert!(
+        page.contains(r#"<label for="id_question_text">Question text:</label>"#),
+        "{page}"
+    );
+
+    // Missing text: the form again, with Django's message.
+    let (status, _, page) = request(
+        port,
+        "POST",
+        "/polls/new/",
+        &cookie,
+        &format!("csrfmiddlewaretoken={token}&question_text="),
+    );
+    assert_eq!(status, 200);
+    assert!(page.contains("This field is required."), "{page}");
+
+    // No token: refused.
+    let (status, _, _) = request(port, "POST", "/polls/new/", &cookie, "question_text=Hi");
+    assert_eq!(status, 403);
+
+    let (status, head, _) = request(
+        port,
+        "POST",
+        "/polls/new/",
+        &cookie,
+        &format!("csrfmiddlewaretoken={token}&question_text=What%27s+%3Cnew%3E%3F"),
+    );
+    assert_eq!(status, 303, "{head}");
+    let detail = between(&head, "location: ", "\r\n").to_owned();
+    assert!(
+        detail.starts_with("/polls/") && detail.ends_with('/'),
+        "{detail}"
+    );
+    let (_, _, body) = request(port, "GET", "/polls/", "", "");
+    assert!(body.contains("What&#x27;s &lt;new&gt;?"), "escaped: {body}");
+
+    // Add a choice, vote for it, see the result.
+    let (status, _, _) = request(
+        port,
+        "POST",
+        &format!("{detail}choices/"),
+        &cookie,
+        &format!("csrfmiddlewaretoken={token}&choice_text=Not+much"),
+    );
+    assert_eq!(status, 303);
+    let (_, _, page) = request(port, "GET", &detail, "", "");
+    let choice = between(&page, r#"name="choice" id="choice1" value=""#, "\"").to_owned();
+    let (status, _, page) = request(
+        port,
+        "POST",
+        &format!("{detail}vote/"),
+        &cookie,
+        &format!("csrfmiddlewaretoken={token}"),
+    );
+    assert_eq!(status, 422);
+    assert!(page.contains("You didn&#x27;t select a choice."), "{page}");
+    let (status, head, _) = request(
+        port,
+        "POST",
+        &format!("{detail}vote/"),
+        &cookie,
+        &format!("csrfmiddlewaretoken={token}&choice={choice}"),
+    );
+    assert_eq!(status, 303, "{head}");
+    let (_, _, page) = request(port, "GET", &format!("{detail}results/"), "", "");
+    assert!(page.contains("Not much -- 1 vote<"), "{page}");
+    let (status, _, _) = request(port, "GET", "/polls/999/", "", "");
+    assert_eq!(status, 404);
+    drop(server);
+    let _ = std::fs::remove_file(&db);
+}

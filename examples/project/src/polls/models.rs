@@ -5,7 +5,7 @@ use estate::orm::chrono::{DateTime, Utc};
 use estate::prelude::*;
 
 /// A question people vote on.
-#[derive(Model, Debug, Clone)]
+#[derive(Model, Debug, Clone, serde::Serialize)]
 #[model(table = "polls_question", ordering = "-pub_date")]
 pub(crate) struct Question {
     pub(crate) id: Auto<i64>,
@@ -15,7 +15,7 @@ pub(crate) struct Question {
 }
 
 /// One answer to a question, with its votes.
-#[derive(Model, Debug, Clone)]
+#[derive(Model, Debug, Clone, serde::Serialize)]
 #[model(table = "polls_choice")]
 pub(crate) struct Choice {
     pub(crate) id: Auto<i64>,
