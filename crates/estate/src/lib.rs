@@ -32,6 +32,7 @@
 //!   ([`db::Db`] in handlers). Both from `estate-orm`.
 //! - [`templates`](mod@templates): minijinja templates; [`forms`]: `#[derive(Form)]`,
 //!   `ModelForm`, formsets; [`pagination`].
+//! - [`signing`]: values signed with the secret key (Django's format).
 //! - [`cli`]: management commands and system checks.
 //! - [`test`](mod@test): a real server on an ephemeral port and a client, plus the
 //!   helper that decides whether backend tests run.
@@ -54,6 +55,7 @@ pub mod pagination;
 pub mod routing;
 pub mod server;
 pub mod settings;
+pub mod signing;
 mod suggest;
 pub mod templates;
 pub mod test;
