@@ -32,7 +32,10 @@
 //!   ([`db::Db`] in handlers). Both from `estate-orm`.
 //! - [`templates`](mod@templates): minijinja templates; [`forms`]: `#[derive(Form)]`,
 //!   `ModelForm`, formsets; [`pagination`].
-//! - [`signing`]: values signed with the secret key (Django's format).
+//! - [`signing`]: values signed with the secret key (Django's format);
+//!   [`crypto`]: random strings and constant-time comparison.
+//! - [`auth`]: password hashing (argon2id; Django's hashes verified) and
+//!   password validation.
 //! - [`cli`]: management commands and system checks.
 //! - [`test`](mod@test): a real server on an ephemeral port and a client, plus the
 //!   helper that decides whether backend tests run.
@@ -43,8 +46,10 @@
 
 pub mod app;
 mod app_module;
+pub mod auth;
 pub mod cli;
 mod context;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod forms;
