@@ -480,6 +480,10 @@ impl App {
         for hook in hooks {
             startup = hook(startup).await?;
         }
+        // The sessions app provides its store; every route gets a Session.
+        if let Some(sessions) = startup.get::<crate::sessions::Sessions>() {
+            router = router.layer(crate::sessions::SessionLayer(sessions.clone()));
+        }
         let context = AppContext::new(
             settings.clone(),
             urls,

@@ -34,6 +34,8 @@
 //!   `ModelForm`, formsets; [`pagination`].
 //! - [`signing`]: values signed with the secret key (Django's format);
 //!   [`crypto`]: random strings and constant-time comparison.
+//! - [`sessions`]: per-visitor data in the database, a signed cookie or
+//!   Redis; the [`Session`](sessions::Session) extractor.
 //! - [`auth`]: password hashing (argon2id; Django's hashes verified) and
 //!   password validation.
 //! - [`cli`]: management commands and system checks.
@@ -59,6 +61,7 @@ pub mod orm;
 pub mod pagination;
 pub mod routing;
 pub mod server;
+pub mod sessions;
 pub mod settings;
 pub mod signing;
 mod suggest;
@@ -125,6 +128,8 @@ pub mod guide {
     pub mod routing {}
     #[doc = include_str!("../../../docs/security.md")]
     pub mod security {}
+    #[doc = include_str!("../../../docs/sessions.md")]
+    pub mod sessions {}
     #[doc = include_str!("../../../docs/commands.md")]
     pub mod commands {}
     #[doc = include_str!("../../../docs/testing.md")]

@@ -101,6 +101,7 @@ impl TestServer {
             headers: HeaderMap::new(),
             body: Bytes::new(),
             csrf: true,
+            cookies: Vec::new(),
         }
     }
 
@@ -154,6 +155,7 @@ pub struct TestRequest {
     headers: HeaderMap,
     body: Bytes,
     csrf: bool,
+    cookies: Vec<(String, String)>,
 }
 
 /// The CSRF secret the test client sends with unsafe requests.
@@ -165,6 +167,13 @@ impl TestRequest {
     /// pair, unless a `Cookie` header is set by hand.)
     pub fn without_csrf_token(mut self) -> Self {
         self.csrf = false;
+        self
+    }
+
+    /// Sends a cookie (like a browser that got it from a `Set-Cookie`);
+    /// the CSRF pair is still added to unsafe requests.
+    pub fn cookie(mut self, name: &str, value: &str) -> Self {
+        self.cookies.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -224,15 +233,23 @@ impl TestRequest {
             *request.method(),
             Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
         );
+        let mut cookies = self.cookies;
         if self.csrf && unsafe_method && !request.headers().contains_key(http::header::COOKIE) {
-            let headers = request.headers_mut();
-            headers.insert(
-                http::header::COOKIE,
-                HeaderValue::from_str(&format!("csrftoken={TEST_CSRF_SECRET}")).expect("valid"),
-            );
-            headers
+            cookies.push(("csrftoken".to_owned(), TEST_CSRF_SECRET.to_owned()));
+            request
+                .headers_mut()
                 .entry("x-csrftoken")
                 .or_insert(HeaderValue::from_static(TEST_CSRF_SECRET));
+        }
+        if !cookies.is_empty() {
+            let line: Vec<String> = cookies
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            request.headers_mut().append(
+                http::header::COOKIE,
+                HeaderValue::from_str(&line.join("; ")).expect("valid cookie values"),
+            );
         }
         if !request.headers().contains_key(HOST) {
             let host =
@@ -287,5 +304,23 @@ impl TestResponse {
     /// The `Content-Type`, if any.
     pub fn content_type(&self) -> Option<&str> {
         self.header(CONTENT_TYPE.as_str())
+    }
+
+    /// The whole `Set-Cookie` header that sets cookie `name`, attributes
+    /// included.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.split_once('=').is_some_and(|(n, _)| n.trim() == name))
+    }
+
+    /// The value this response gives cookie `name` (empty when it removes
+    /// the cookie).
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        let header = self.set_cookie(name)?;
+        let (_, rest) = header.split_once('=')?;
+        Some(rest.split(';').next().unwrap_or_default())
     }
 }

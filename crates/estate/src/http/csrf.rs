@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::extract::FromRequestParts;
-use http::header::{CONTENT_TYPE, COOKIE, HOST, ORIGIN, REFERER};
+use http::header::{CONTENT_TYPE, HOST, ORIGIN, REFERER};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request};
 
@@ -159,15 +159,9 @@ fn well_formed(secret: &str) -> bool {
 
 /// The secret from the `csrftoken` cookie, if well-formed.
 fn cookie_secret(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.to_owned())
+    super::cookies::request_cookie(headers, COOKIE_NAME)
         .filter(|secret| well_formed(secret))
+        .map(str::to_owned)
 }
 
 /// Why a request failed the check (shown in DEBUG).

@@ -2,6 +2,7 @@
 //! headers, request ids, error pages.
 
 pub mod collectstatic;
+pub(crate) mod cookies;
 pub(crate) mod core;
 pub mod csp;
 pub mod csrf;
