@@ -480,6 +480,17 @@ impl App {
         for hook in hooks {
             startup = hook(startup).await?;
         }
+        // The auth app: the request's user shared with templates (inside
+        // the session layer, which it needs).
+        if let (Some(auth), Some(db)) = (
+            startup.get::<crate::auth::Auth>(),
+            startup.get::<estate_orm::Database>(),
+        ) {
+            router = router.layer(crate::auth::AuthLayer {
+                auth: auth.clone(),
+                db: db.clone(),
+            });
+        }
         // The sessions app provides its store; every route gets a Session.
         if let Some(sessions) = startup.get::<crate::sessions::Sessions>() {
             router = router.layer(crate::sessions::SessionLayer(sessions.clone()));

@@ -68,6 +68,17 @@ impl Startup {
     }
 }
 
+/// A hook run after `migrate`.
+pub(crate) type PostMigrateHook = Arc<
+    dyn Fn(crate::context::AppContext, estate_orm::Database) -> BoxFuture<'static, Result<()>>
+        + Send
+        + Sync,
+>;
+
+/// An app's post-migrate hooks, in its extensions.
+#[derive(Clone, Default)]
+pub(crate) struct PostMigrateHooks(pub(crate) Vec<PostMigrateHook>);
+
 /// The models an app installed with [`AppModule::model`], in order.
 #[derive(Clone, Debug, Default)]
 pub struct Models(pub Vec<&'static estate_orm::ModelMeta>);
@@ -215,6 +226,26 @@ impl AppModule {
     {
         self.startup
             .push(Box::new(move |startup| Box::pin(hook(startup))));
+        self
+    }
+
+    /// Runs `hook` after every `migrate` that leaves the apps migrated
+    /// (not after `migrate <app> zero`), for every app, even when nothing
+    /// was applied: Django's `post_migrate`. The auth app creates the
+    /// default permissions this way. Hooks must be idempotent.
+    pub fn post_migrate<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(crate::context::AppContext, estate_orm::Database) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        let mut hooks = self
+            .extensions
+            .remove::<PostMigrateHooks>()
+            .unwrap_or_default();
+        hooks
+            .0
+            .push(Arc::new(move |ctx, db| Box::pin(hook(ctx, db))));
+        self.extensions.insert(hooks);
         self
     }
 

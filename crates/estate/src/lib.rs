@@ -36,8 +36,9 @@
 //!   [`crypto`]: random strings and constant-time comparison.
 //! - [`sessions`]: per-visitor data in the database, a signed cookie or
 //!   Redis; the [`Session`](sessions::Session) extractor.
-//! - [`auth`]: password hashing (argon2id; Django's hashes verified) and
-//!   password validation.
+//! - [`auth`]: users, groups, permissions; login and logout; the
+//!   [`CurrentUser`](auth::CurrentUser) and guards; password hashing
+//!   (argon2id; Django's hashes verified) and validation.
 //! - [`cli`]: management commands and system checks.
 //! - [`test`](mod@test): a real server on an ephemeral port and a client, plus the
 //!   helper that decides whether backend tests run.
@@ -130,6 +131,8 @@ pub mod guide {
     pub mod security {}
     #[doc = include_str!("../../../docs/sessions.md")]
     pub mod sessions {}
+    #[doc = include_str!("../../../docs/auth.md")]
+    pub mod auth {}
     #[doc = include_str!("../../../docs/commands.md")]
     pub mod commands {}
     #[doc = include_str!("../../../docs/testing.md")]

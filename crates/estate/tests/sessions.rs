@@ -401,8 +401,10 @@ async fn misconfigured_sessions_stop_startup_with_the_fix() {
     assert!(error.contains("no database is configured"), "{error}");
     assert!(error.contains("DATABASE_URL"), "{error}");
 
+    assert!(error.contains("sessions.E002"), "{error}");
     let error = startup_error(site(|s| s.set("sessions.engine", "redis"))).await;
     assert!(error.contains("sessions.redis_url is not set"), "{error}");
+    assert!(error.contains("sessions.E003"), "{error}");
 
     let error = startup_error(site(|s| {
         s.set("sessions.engine", "redis")

@@ -18,6 +18,8 @@ fn main() -> estate::Result<()> {
     // runs, so `--help` works even before they are complete.
     estate::App::new()
         .route("/", estate::routing::get(home).name("home"))
+        .app(estate::sessions::app())
+        .app(estate::auth::app())
         .app(polls::app())
         .run()
 }

@@ -89,6 +89,7 @@ fn start(envs: &[(&str, &str)]) -> Server {
 fn sigterm_stops_the_server_after_the_request_in_flight() {
     let mut server = start(&[
         ("ESTATE_DEBUG", "true"),
+        ("DATABASE_URL", "sqlite::memory:"),
         ("ESTATE_LOGGING__FORMAT", "json"),
         ("ESTATE_LOGGING__ACCESS_LOG", "true"),
     ]);
@@ -210,6 +211,107 @@ fn the_committed_migrations_match_the_models_and_apply() {
     let _ = std::fs::remove_file(&db);
 }
 
+/// `createsuperuser` without questions (deployment scripts), asking
+/// (piped answers, validators included), and `changepassword`.
+#[test]
+fn superusers_are_created_and_passwords_changed_from_the_command_line() {
+    let db = std::env::temp_dir().join(format!("estate-users-{}.sqlite3", std::process::id()));
+    let url = format!("sqlite://{}", db.display());
+    let run = |args: &[&str], envs: &[(&str, &str)], input: &str| {
+        let mut child = command(args)
+            .env("ESTATE_DEBUG", "true")
+            .env("DATABASE_URL", &url)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        )
+    };
+    let (ok, out) = run(&["migrate"], &[], "");
+    assert!(ok, "{out}");
+    assert!(out.contains("Applied auth.0001_initial OK"), "{out}");
+
+    // --noinput: everything from the environment; a weak password refused.
+    let (ok, out) = run(
+        &["createsuperuser", "--noinput"],
+        &[
+            ("ESTATE_SUPERUSER_USERNAME", "admin"),
+            ("ESTATE_SUPERUSER_EMAIL", "admin@example.com"),
+            ("ESTATE_SUPERUSER_PASSWORD", "12345678"),
+        ],
+        "",
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains("This password is too common."), "{out}");
+    let (ok, out) = run(
+        &["createsuperuser", "--noinput"],
+        &[
+            ("ESTATE_SUPERUSER_USERNAME", "admin"),
+            ("ESTATE_SUPERUSER_EMAIL", "admin@example.com"),
+            ("ESTATE_SUPERUSER_PASSWORD", "plum-crumble-42"),
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("Superuser created successfully."), "{out}");
+    let (ok, out) = run(
+        &["createsuperuser", "--noinput", "--username", "admin"],
+        &[],
+        "",
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains("already exists"), "{out}");
+
+    // Interactive: a taken name and mismatched or weak passwords are asked again.
+    let (ok, out) = run(
+        &["createsuperuser"],
+        &[],
+        "admin\nroot\nroot@example.com\nabc\nabd\nroot123\nroot123\nN\ntoffee-apple-77\ntoffee-apple-77\n",
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Error: That username is already taken."),
+        "{out}"
+    );
+    assert!(out.contains("Error: Your passwords didn't match."), "{out}");
+    assert!(
+        out.contains("The password is too similar to the username."),
+        "{out}"
+    );
+    assert!(out.contains("Superuser created successfully."), "{out}");
+
+    let (ok, out) = run(
+        &["changepassword", "root"],
+        &[],
+        "new-horse-battery\nnew-horse-battery\n",
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Password changed successfully for user 'root'"),
+        "{out}"
+    );
+    let (ok, out) = run(&["changepassword", "nobody"], &[], "");
+    assert!(!ok, "{out}");
+    assert!(out.contains("user \"nobody\" does not exist"), "{out}");
+    let _ = std::fs::remove_file(&db);
+}
+
 #[test]
 fn runserver_warns_about_unapplied_migrations() {
     let db = std::env::temp_dir().join(format!("estate-warn-{}.sqlite3", std::process::id()));
@@ -219,7 +321,7 @@ fn runserver_warns_about_unapplied_migrations() {
         server
             .early
             .iter()
-            .any(|l| l.contains("You have 1 unapplied migration(s)") && l.contains("polls")),
+            .any(|l| l.contains("You have 3 unapplied migration(s)") && l.contains("polls")),
         "{:#?}",
         server.early
     );

@@ -1,6 +1,298 @@
-//! Authentication, as Django's `django.contrib.auth`. So far: password
-//! hashing ([`hashers`]: argon2id by default, Django's hashes verified and
-//! upgraded) and password rules ([`password_validation`]).
+//! Authentication and authorization, as Django's `django.contrib.auth`:
+//! users, groups and permissions as ordinary models; password hashing
+//! ([`hashers`]: argon2id by default, Django's hashes verified and
+//! upgraded) and rules ([`password_validation`]); logging in and out on top
+//! of [`sessions`](crate::sessions); the request's user ([`CurrentUser`])
+//! with guards for handlers and routes.
+//!
+//! ```no_run
+//! use estate::prelude::*;
+//! use estate::auth::{CurrentUser, LoginRequired};
+//!
+//! estate::auth::permission!(CanVote = "polls.add_vote");
+//!
+//! async fn home(user: CurrentUser) -> String {
+//!     match user.user() {
+//!         Some(user) => format!("Hello, {}", user.username),
+//!         None => "Hello, stranger".to_owned(),
+//!     }
+//! }
+//!
+//! async fn account(LoginRequired(user): LoginRequired) -> String {
+//!     format!("Your account, {}", user.username())
+//! }
+//!
+//! async fn vote(_: estate::auth::PermissionRequired<CanVote>) -> &'static str {
+//!     "voted"
+//! }
+//!
+//! fn main() -> estate::Result<()> {
+//!     App::new()
+//!         .app(estate::sessions::app())
+//!         .app(estate::auth::app())
+//!         .route("/", get(home))
+//!         .route("/account", get(account))
+//!         .route("/vote", post(vote))
+//!         .route("/staff", get(home).layer(estate::auth::staff_required()))
+//!         .run()
+//! }
+//! ```
 
+mod commands;
+mod context;
+mod current_user;
+mod guards;
 pub mod hashers;
+mod login;
+pub(crate) mod migrations;
+mod models;
 pub mod password_validation;
+mod permissions;
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use serde::Deserialize;
+
+pub(crate) use context::AuthLayer;
+pub use current_user::CurrentUser;
+pub use guards::{
+    LoginRequired, PermissionRequired, RequiredPermission, StaffRequired, login_required,
+    permission_required, staff_required,
+};
+pub use login::{create_superuser, create_user};
+pub use models::{Group, Permission, User, normalize_email, validate_username};
+pub use permissions::create_default_permissions;
+
+use crate::app_module::AppModule;
+use crate::cli::CheckMessage;
+use crate::context::AppContext;
+use crate::error::Error;
+use crate::settings::Settings;
+use hashers::PasswordHashers;
+use password_validation::{PasswordValidators, UserAttribute};
+
+/// Declares a permission type for [`PermissionRequired`]:
+/// `estate::auth::permission!(pub CanChangeQuestion = "polls.change_question");`
+#[macro_export]
+macro_rules! __auth_permission {
+    ($vis:vis $name:ident = $perm:literal) => {
+        #[doc = concat!("The permission `", $perm, "`.")]
+        #[derive(Debug, Clone, Copy)]
+        $vis struct $name;
+
+        impl $crate::auth::RequiredPermission for $name {
+            const PERMISSION: &'static str = $perm;
+        }
+    };
+}
+pub use crate::__auth_permission as permission;
+
+/// The `[auth]` section of `estate.toml` (`ESTATE_AUTH__<KEY>`): Django's
+/// `LOGIN_URL`, `LOGIN_REDIRECT_URL`, ... and login rate limits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AuthSettings {
+    /// Where `LoginRequired` sends anonymous visitors (with `?next=`).
+    /// Default `/accounts/login/`.
+    pub login_url: String,
+    /// Where a login without `next` goes. Default `/`.
+    pub login_redirect_url: String,
+    /// Where logout goes; none (default) shows the "logged out" page.
+    pub logout_redirect_url: Option<String>,
+    /// How long a password reset link works, in seconds. Default three
+    /// days (259200).
+    pub password_reset_timeout: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            login_url: "/accounts/login/".to_owned(),
+            login_redirect_url: "/".to_owned(),
+            logout_redirect_url: None,
+            password_reset_timeout: 60 * 60 * 24 * 3,
+        }
+    }
+}
+
+/// The auth app's configuration in code: password hashers and validators.
+/// `estate::auth::app()` is `AuthConfig::default().app()`.
+#[derive(Clone, Debug, Default)]
+pub struct AuthConfig {
+    hashers: PasswordHashers,
+    validators: PasswordValidators,
+}
+
+impl AuthConfig {
+    /// Hash new passwords with `hashers.preferred()`, accept the others.
+    #[must_use]
+    pub fn hashers(mut self, hashers: PasswordHashers) -> AuthConfig {
+        self.hashers = hashers;
+        self
+    }
+
+    /// The rules new passwords must pass (default: Django's four).
+    #[must_use]
+    pub fn validators(mut self, validators: PasswordValidators) -> AuthConfig {
+        self.validators = validators;
+        self
+    }
+
+    /// The auth app: models and migrations, default permissions on
+    /// `migrate`, `createsuperuser` and `changepassword`, the request's user
+    /// in templates (`user`, `perms`). Needs the sessions app.
+    pub fn app(self) -> AppModule {
+        let config = self;
+        AppModule::new("auth")
+            .settings::<AuthSettings>("auth")
+            .model::<Permission>()
+            .model::<Group>()
+            .model::<User>()
+            .migrations(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/src/auth/migrations"),
+                migrations::all,
+            )
+            .on_startup(move |mut startup| async move {
+                let auth = Auth(Arc::new(AuthInner {
+                    hashers: config.hashers,
+                    validators: config.validators,
+                    settings: startup.settings().section::<AuthSettings>().clone(),
+                    site: startup.settings.clone(),
+                }));
+                startup.provide(auth);
+                Ok(startup)
+            })
+            .check(|ctx| {
+                let mut messages = Vec::new();
+                if ctx.app.get::<estate_orm::Database>().is_none() {
+                    messages.push(CheckMessage::error(
+                        "auth.E001",
+                        "the auth app needs a database: set DATABASE_URL (e.g. \
+                         sqlite://db.sqlite3)",
+                    ));
+                }
+                if !ctx.app.apps().iter().any(|app| app.name == "sessions") {
+                    messages.push(CheckMessage::error(
+                        "auth.E002",
+                        "the auth app needs sessions: add `.app(estate::sessions::app())` to the \
+                         App",
+                    ));
+                }
+                messages
+            })
+            .post_migrate(
+                |ctx, db| async move { create_default_permissions(&ctx, &db).await.map(drop) },
+            )
+            .command(commands::createsuperuser())
+            .command(commands::changepassword())
+    }
+}
+
+/// The auth app.
+pub fn app() -> AppModule {
+    AuthConfig::default().app()
+}
+
+/// The auth app's configuration at run time: hashers, validators,
+/// `[auth]` settings. Provided to handlers (`Auth` is an extractor) and
+/// commands (`ctx.get::<Auth>()`).
+#[derive(Clone)]
+pub struct Auth(Arc<AuthInner>);
+
+struct AuthInner {
+    hashers: PasswordHashers,
+    validators: PasswordValidators,
+    settings: AuthSettings,
+    site: Arc<Settings>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("settings", &self.0.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The salt of session auth hashes.
+const SESSION_HASH_SALT: &str = "estate.auth.User.session_auth_hash";
+
+impl Auth {
+    /// The password hashers.
+    pub fn hashers(&self) -> &PasswordHashers {
+        &self.0.hashers
+    }
+
+    /// The password rules.
+    pub fn validators(&self) -> &PasswordValidators {
+        &self.0.validators
+    }
+
+    /// The `[auth]` settings.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.0.settings
+    }
+
+    /// Every rule's message that `password` breaks for `user` (its
+    /// username, names and email count for similarity).
+    ///
+    /// # Errors
+    /// The messages.
+    pub fn validate_password(
+        &self,
+        password: &str,
+        user: Option<&User>,
+    ) -> Result<(), Vec<String>> {
+        let attributes: Vec<UserAttribute<'_>> = match user {
+            Some(user) => vec![
+                UserAttribute::new("username", &user.username),
+                UserAttribute::new("first name", &user.first_name),
+                UserAttribute::new("last name", &user.last_name),
+                UserAttribute::new("email address", &user.email),
+            ],
+            None => Vec::new(),
+        };
+        self.0.validators.validate(password, &attributes)
+    }
+
+    /// A hash of the user's password hash under the secret key, kept in the
+    /// session at login: changing the password ends every other session.
+    pub(crate) fn session_auth_hash(&self, user: &User) -> String {
+        crate::signing::salted_hmac_hex(
+            SESSION_HASH_SALT,
+            &user.password,
+            self.0.site.secret_key.expose(),
+        )
+    }
+
+    /// Whether `hash` is the user's session hash under the secret key or
+    /// one of its fallbacks (compared in constant time).
+    pub(crate) fn session_hash_matches(&self, user: &User, hash: &str) -> bool {
+        std::iter::once(&self.0.site.secret_key)
+            .chain(&self.0.site.secret_key_fallbacks)
+            .any(|key| {
+                let expected = crate::signing::salted_hmac_hex(
+                    SESSION_HASH_SALT,
+                    &user.password,
+                    key.expose(),
+                );
+                crate::crypto::constant_time_eq(expected.as_bytes(), hash.as_bytes())
+            })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let context = AppContext::from_request_parts(parts, state).await?;
+        context.get::<Auth>().cloned().ok_or_else(not_installed)
+    }
+}
+
+fn not_installed() -> Error {
+    Error::msg("the auth app is not installed: add `.app(estate::auth::app())` to the App")
+}

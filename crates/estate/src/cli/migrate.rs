@@ -607,6 +607,16 @@ fn migrate() -> ManagementCommand {
             if done.is_empty() {
                 writeln!(out, "  No migrations to apply.")?;
             }
+            if !matches!(target, MigrateTarget::Zero(_)) {
+                for app in ctx.app.context().apps() {
+                    if let Some(hooks) = app.extensions.get::<crate::app_module::PostMigrateHooks>()
+                    {
+                        for hook in &hooks.0 {
+                            hook(ctx.app.context().clone(), db.clone()).await?;
+                        }
+                    }
+                }
+            }
             for applied in &done {
                 writeln!(
                     out,

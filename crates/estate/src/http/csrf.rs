@@ -48,6 +48,8 @@ struct Inner {
     from_cookie: Option<String>,
     fresh: OnceLock<String>,
     used: AtomicBool,
+    /// A new secret replaces the cookie's (at login).
+    rotated: AtomicBool,
 }
 
 impl CsrfState {
@@ -56,15 +58,25 @@ impl CsrfState {
             from_cookie: cookie_secret(headers),
             fresh: OnceLock::new(),
             used: AtomicBool::new(false),
+            rotated: AtomicBool::new(false),
         }))
     }
 
     fn secret(&self) -> &str {
         self.0.used.store(true, Ordering::Relaxed);
         match &self.0.from_cookie {
-            Some(secret) => secret,
-            None => self.0.fresh.get_or_init(random_string),
+            Some(secret) if !self.0.rotated.load(Ordering::Relaxed) => secret,
+            _ => self.0.fresh.get_or_init(random_string),
         }
+    }
+
+    /// Replaces the secret with a new one, sent as a new cookie (Django's
+    /// `rotate_token`, done at login so a token planted before login is
+    /// worthless after it).
+    pub fn rotate(&self) {
+        self.0.rotated.store(true, Ordering::Relaxed);
+        self.0.used.store(true, Ordering::Relaxed);
+        let _ = self.0.fresh.get_or_init(random_string);
     }
 
     /// A token for a form or header: the secret masked afresh.
@@ -80,7 +92,8 @@ impl CsrfState {
     /// The cookie to set on the response: when a token was handed out and
     /// the request had no (valid) cookie.
     pub(crate) fn cookie_to_set(&self, secure: bool) -> Option<HeaderValue> {
-        if self.0.from_cookie.is_some() || !self.0.used.load(Ordering::Relaxed) {
+        let rotated = self.0.rotated.load(Ordering::Relaxed);
+        if (self.0.from_cookie.is_some() && !rotated) || !self.0.used.load(Ordering::Relaxed) {
             return None;
         }
         let secret = self.0.fresh.get()?;

@@ -52,7 +52,7 @@ pub use session::{Session, SessionExpiry};
 pub use store::{SessionData, SessionError, SessionStore};
 
 use crate::app_module::{AppModule, Startup};
-use crate::cli::{CheckMessage, ManagementCommand};
+use crate::cli::{CheckContext, CheckMessage, ManagementCommand};
 use crate::error::Error;
 use crate::signing::{Signer, TimestampSigner};
 
@@ -177,22 +177,16 @@ impl Sessions {
     }
 }
 
-/// Builds the configured store (at startup).
-async fn configured(startup: &Startup) -> crate::Result<Sessions> {
+/// Builds the configured store (at startup); `None` when the settings
+/// lack what the engine needs (the system checks say what).
+async fn configured(startup: &Startup) -> crate::Result<Option<Sessions>> {
     let settings = startup.settings().section::<SessionSettings>().clone();
     let secure = startup.settings().security.session_cookie_secure;
     let sessions = match settings.engine {
         SessionEngine::Database => {
-            let db = startup
-                .get::<estate_orm::Database>()
-                .cloned()
-                .ok_or_else(|| {
-                    Error::msg(
-                        "sessions.engine is \"database\" but no database is configured: set \
-                         DATABASE_URL (e.g. sqlite://db.sqlite3), or choose sessions.engine = \
-                         \"signed_cookies\" or \"redis\"",
-                    )
-                })?;
+            let Some(db) = startup.get::<estate_orm::Database>().cloned() else {
+                return Ok(None);
+            };
             let signer = Signer::from_settings(startup.settings(), DATABASE_SALT);
             Sessions::new(DatabaseStore::new(db, signer), settings, secure)
         }
@@ -202,20 +196,54 @@ async fn configured(startup: &Startup) -> crate::Result<Sessions> {
             Sessions::new(SignedCookieStore::new(signer, max_age), settings, secure)
         }
         SessionEngine::Redis => {
-            let url = settings.redis_url.clone().ok_or_else(|| {
-                Error::msg(
-                    "sessions.engine is \"redis\" but sessions.redis_url is not set: add \
-                     redis_url = \"redis://127.0.0.1:6379\" under [sessions] (or \
-                     ESTATE_SESSIONS__REDIS_URL)",
-                )
-            })?;
+            let Some(url) = settings.redis_url.clone() else {
+                return Ok(None);
+            };
             let store = RedisStore::connect(&url)
                 .await
                 .map_err(|err| Error::msg(format!("sessions.redis_url ({url}): {err}")))?;
             Sessions::new(store, settings, secure)
         }
     };
-    Ok(sessions)
+    Ok(Some(sessions))
+}
+
+/// The system checks of the `[sessions]` settings.
+fn checks(ctx: &CheckContext<'_>) -> Vec<CheckMessage> {
+    let settings = ctx.settings.section::<SessionSettings>();
+    let mut messages = Vec::new();
+    if settings.engine == SessionEngine::Database && ctx.app.get::<estate_orm::Database>().is_none()
+    {
+        messages.push(CheckMessage::error(
+            "sessions.E002",
+            "sessions.engine is \"database\" but no database is configured: set DATABASE_URL \
+             (e.g. sqlite://db.sqlite3), or choose sessions.engine = \"signed_cookies\" or \
+             \"redis\"",
+        ));
+    }
+    if settings.engine == SessionEngine::Redis && settings.redis_url.is_none() {
+        messages.push(CheckMessage::error(
+            "sessions.E003",
+            "sessions.engine is \"redis\" but sessions.redis_url is not set: add redis_url = \
+             \"redis://127.0.0.1:6379\" under [sessions] (or ESTATE_SESSIONS__REDIS_URL)",
+        ));
+    }
+    if settings.cookie_samesite == SameSite::None && !ctx.settings.security.session_cookie_secure {
+        messages.push(CheckMessage::error(
+            "sessions.E001",
+            "sessions.cookie_samesite is \"None\" without security.session_cookie_secure: \
+             browsers refuse such cookies; set session_cookie_secure = true under [security] or \
+             use \"Lax\"",
+        ));
+    }
+    if !settings.cookie_httponly {
+        messages.push(CheckMessage::warning(
+            "sessions.W001",
+            "sessions.cookie_httponly is false: scripts on the page (and any XSS) can read the \
+             session cookie",
+        ));
+    }
+    messages
 }
 
 /// The sessions app: the `[sessions]` settings, the `estate_session` model
@@ -230,32 +258,12 @@ pub fn app() -> AppModule {
             migrations::all,
         )
         .on_startup(|mut startup| async move {
-            let sessions = configured(&startup).await?;
-            startup.provide(sessions);
+            if let Some(sessions) = configured(&startup).await? {
+                startup.provide(sessions);
+            }
             Ok(startup)
         })
-        .check(|ctx| {
-            let settings = ctx.settings.section::<SessionSettings>();
-            let mut messages = Vec::new();
-            if settings.cookie_samesite == SameSite::None
-                && !ctx.settings.security.session_cookie_secure
-            {
-                messages.push(CheckMessage::error(
-                    "sessions.E001",
-                    "sessions.cookie_samesite is \"None\" without security.session_cookie_secure: \
-                     browsers refuse such cookies; set session_cookie_secure = true under \
-                     [security] or use \"Lax\"",
-                ));
-            }
-            if !settings.cookie_httponly {
-                messages.push(CheckMessage::warning(
-                    "sessions.W001",
-                    "sessions.cookie_httponly is false: scripts on the page (and any XSS) can \
-                     read the session cookie",
-                ));
-            }
-            messages
-        })
+        .check(checks)
         .command(ManagementCommand::new(
             "clearsessions",
             "Remove expired sessions from the session store",

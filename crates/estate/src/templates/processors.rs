@@ -82,6 +82,15 @@ impl ExtraContext {
             .push((key.to_owned(), Value::from(minijinja::value::Serde(&value))));
     }
 
+    /// Adds a template value as it is (a lazy object, say).
+    pub(crate) fn add_value(response: &mut Response, key: &str, value: Value) {
+        response
+            .extensions_mut()
+            .get_or_insert_with(ExtraContext::default)
+            .0
+            .push((key.to_owned(), value));
+    }
+
     pub(crate) fn into_value(self) -> Value {
         // A map; a key added twice keeps the later value.
         Value::from(
