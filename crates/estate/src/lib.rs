@@ -47,6 +47,9 @@
 //! Every Estate handler is an axum handler, every tower layer works, and any
 //! axum `Router` can be mounted with [`App::merge`] or [`App::nest`].
 
+// The derives emit `::estate::...` paths; this makes them work in here too.
+extern crate self as estate;
+
 pub mod app;
 mod app_module;
 pub mod auth;

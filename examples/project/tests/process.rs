@@ -371,7 +371,16 @@ async fn four_processes_migrating_at_once_apply_each_migration_once() {
             .fetch_all("SELECT name FROM estate_migrations", params![])
             .await
             .unwrap();
-        assert_eq!(recorded.len(), 1, "{backend:?}");
+        // sessions, auth and polls.
+        assert_eq!(recorded.len(), 3, "{backend:?}");
+        // The default permissions, created once though four processes ran:
+        // four for each model of sessions (1), auth (3) and polls (2).
+        let permissions = test_db
+            .db
+            .fetch_all("SELECT codename FROM auth_permission", params![])
+            .await
+            .unwrap();
+        assert_eq!(permissions.len(), 24, "{backend:?}");
         test_db.drop_database().await.unwrap();
     }
 }

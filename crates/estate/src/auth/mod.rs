@@ -41,6 +41,7 @@
 mod commands;
 mod context;
 mod current_user;
+pub mod forms;
 mod guards;
 pub mod hashers;
 mod login;
@@ -48,6 +49,9 @@ pub(crate) mod migrations;
 mod models;
 pub mod password_validation;
 mod permissions;
+mod redirects;
+mod throttle;
+mod views;
 
 use std::sync::Arc;
 
@@ -105,6 +109,19 @@ pub struct AuthSettings {
     /// How long a password reset link works, in seconds. Default three
     /// days (259200).
     pub password_reset_timeout: u64,
+    /// Failed logins allowed per account in `login_lockout` before its
+    /// logins are refused (429) for the rest of the window; 0 turns the
+    /// limit off. Default 5.
+    pub login_failures_per_account: u32,
+    /// Failed logins allowed per client address (any accounts) in
+    /// `login_lockout`; 0 turns the limit off. Default 20. Behind a proxy
+    /// every client shares its address: raise or turn off this limit there.
+    pub login_failures_per_address: u32,
+    /// The counting window and lockout, in seconds. Default 900 (15 min).
+    pub login_lockout: u64,
+    /// Count failures in this Redis (shared by every instance). Default:
+    /// `sessions.redis_url` when sessions are in Redis, else in memory.
+    pub login_throttle_redis_url: Option<String>,
 }
 
 impl Default for AuthSettings {
@@ -114,6 +131,10 @@ impl Default for AuthSettings {
             login_redirect_url: "/".to_owned(),
             logout_redirect_url: None,
             password_reset_timeout: 60 * 60 * 24 * 3,
+            login_failures_per_account: 5,
+            login_failures_per_address: 20,
+            login_lockout: 15 * 60,
+            login_throttle_redis_url: None,
         }
     }
 }
@@ -146,7 +167,7 @@ impl AuthConfig {
     /// in templates (`user`, `perms`). Needs the sessions app.
     pub fn app(self) -> AppModule {
         let config = self;
-        AppModule::new("auth")
+        views::routes(AppModule::new("auth"))
             .settings::<AuthSettings>("auth")
             .model::<Permission>()
             .model::<Group>()
@@ -156,11 +177,14 @@ impl AuthConfig {
                 migrations::all,
             )
             .on_startup(move |mut startup| async move {
+                let settings = startup.settings().section::<AuthSettings>().clone();
+                let throttle = login_throttle(&startup, &settings).await?;
                 let auth = Auth(Arc::new(AuthInner {
                     hashers: config.hashers,
                     validators: config.validators,
-                    settings: startup.settings().section::<AuthSettings>().clone(),
+                    settings,
                     site: startup.settings.clone(),
+                    throttle,
                 }));
                 startup.provide(auth);
                 Ok(startup)
@@ -207,6 +231,35 @@ struct AuthInner {
     validators: PasswordValidators,
     settings: AuthSettings,
     site: Arc<Settings>,
+    throttle: throttle::LoginThrottle,
+}
+
+/// The failed-login counters: in Redis when one is configured for it (or
+/// for sessions), else in memory.
+async fn login_throttle(
+    startup: &crate::app_module::Startup,
+    settings: &AuthSettings,
+) -> crate::Result<throttle::LoginThrottle> {
+    let redis_url = settings.login_throttle_redis_url.clone().or_else(|| {
+        startup
+            .get::<crate::sessions::Sessions>()
+            .filter(|s| s.settings().engine == crate::sessions::SessionEngine::Redis)
+            .and_then(|s| s.settings().redis_url.clone())
+    });
+    let counters = match redis_url {
+        Some(url) => {
+            throttle::Counters::Redis(crate::sessions::connect_redis(&url).await.map_err(
+                |err| Error::msg(format!("auth.login_throttle_redis_url ({url}): {err}")),
+            )?)
+        }
+        None => throttle::Counters::Memory(Default::default()),
+    };
+    Ok(throttle::LoginThrottle::new(
+        counters,
+        settings.login_failures_per_account,
+        settings.login_failures_per_address,
+        std::time::Duration::from_secs(settings.login_lockout.max(1)),
+    ))
 }
 
 impl std::fmt::Debug for Auth {
@@ -224,6 +277,11 @@ impl Auth {
     /// The password hashers.
     pub fn hashers(&self) -> &PasswordHashers {
         &self.0.hashers
+    }
+
+    /// The failed-login limits.
+    pub(crate) fn throttle(&self) -> &throttle::LoginThrottle {
+        &self.0.throttle
     }
 
     /// The password rules.

@@ -467,8 +467,13 @@ impl FormField {
             }
             Value::Bool(checked)
         } else {
-            // Django strips surrounding whitespace from text by default.
-            let text = raw.trim();
+            // Django strips surrounding whitespace from text by default,
+            // but not from passwords (where spaces count).
+            let text = if matches!(self.widget, Widget::PasswordInput) {
+                raw
+            } else {
+                raw.trim()
+            };
             if text.is_empty() {
                 if self.required {
                     return Err(REQUIRED.to_owned());

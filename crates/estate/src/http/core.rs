@@ -282,6 +282,9 @@ fn start(
             None
         },
     };
+    request
+        .extensions_mut()
+        .insert(super::RequestIsSecure(summary.secure));
     if let Some(ids) = &config.request_ids {
         let id = ids.for_request(request.headers().get(&REQUEST_ID_HEADER));
         summary.request_id = Some(id.clone());

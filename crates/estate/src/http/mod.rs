@@ -16,3 +16,9 @@ pub use self::core::EstateService;
 pub use error_pages::{ErrorContext, ErrorPageFn, ErrorPages};
 pub(crate) use request_id::RequestIds;
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
+
+/// Whether the request came over HTTPS (directly, or through a proxy that
+/// says so in `security.secure_proxy_ssl_header`). In the request's
+/// extensions; an axum extractor through `Extension<RequestIsSecure>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestIsSecure(pub bool);

@@ -48,6 +48,7 @@ pub use cookie_store::SignedCookieStore;
 pub use db_store::{DatabaseStore, StoredSession};
 pub(crate) use layer::SessionLayer;
 pub use redis_store::RedisStore;
+pub(crate) use redis_store::connect_manager as connect_redis;
 pub use session::{Session, SessionExpiry};
 pub use store::{SessionData, SessionError, SessionStore};
 

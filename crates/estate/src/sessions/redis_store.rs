@@ -24,6 +24,23 @@ fn unavailable(err: impl std::fmt::Display) -> SessionError {
     SessionError::Unavailable(format!("redis: {err}"))
 }
 
+/// A self-reconnecting Redis connection with short timeouts (shared with
+/// the login throttle).
+pub(crate) async fn connect_manager(url: &str) -> Result<ConnectionManager, String> {
+    let client = redis::Client::open(url).map_err(|err| err.to_string())?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(COMMAND_TIMEOUT))
+        .set_response_timeout(Some(COMMAND_TIMEOUT))
+        .set_number_of_retries(1);
+    tokio::time::timeout(
+        COMMAND_TIMEOUT * 2,
+        ConnectionManager::new_with_config(client, config),
+    )
+    .await
+    .map_err(|_| "timed out connecting".to_owned())?
+    .map_err(|err| err.to_string())
+}
+
 impl RedisStore {
     /// Connects to `url` (`redis://127.0.0.1:6379`); the connection is
     /// re-established by itself after Redis restarts.
@@ -31,18 +48,7 @@ impl RedisStore {
     /// # Errors
     /// When the URL is invalid or Redis cannot be reached now.
     pub async fn connect(url: &str) -> Result<RedisStore, SessionError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(COMMAND_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_number_of_retries(1);
-        let connection = tokio::time::timeout(
-            COMMAND_TIMEOUT * 2,
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| unavailable("timed out connecting"))?
-        .map_err(unavailable)?;
+        let connection = connect_manager(url).await.map_err(unavailable)?;
         Ok(RedisStore {
             connection,
             prefix: "estate:session:".to_owned(),
