@@ -491,6 +491,10 @@ impl App {
                 db: db.clone(),
             });
         }
+        // The messages app (inside the session layer, which keeps them).
+        if let Some(messages) = startup.get::<crate::messages::MessagesLayer>() {
+            router = router.layer(messages.clone());
+        }
         // The sessions app provides its store; every route gets a Session.
         if let Some(sessions) = startup.get::<crate::sessions::Sessions>() {
             router = router.layer(crate::sessions::SessionLayer(sessions.clone()));

@@ -36,6 +36,7 @@
 //!   [`crypto`]: random strings and constant-time comparison.
 //! - [`sessions`]: per-visitor data in the database, a signed cookie or
 //!   Redis; the [`Session`](sessions::Session) extractor.
+//! - [`messages`]: one-time notices shown on the next page.
 //! - [`auth`]: users, groups, permissions; login and logout; the
 //!   [`CurrentUser`](auth::CurrentUser) and guards; password hashing
 //!   (argon2id; Django's hashes verified) and validation.
@@ -61,6 +62,7 @@ pub mod error;
 pub mod forms;
 pub mod http;
 mod logging;
+pub mod messages;
 pub mod orm;
 pub mod pagination;
 pub mod routing;
@@ -136,6 +138,8 @@ pub mod guide {
     pub mod sessions {}
     #[doc = include_str!("../../../docs/auth.md")]
     pub mod auth {}
+    #[doc = include_str!("../../../docs/messages.md")]
+    pub mod messages {}
     #[doc = include_str!("../../../docs/commands.md")]
     pub mod commands {}
     #[doc = include_str!("../../../docs/testing.md")]

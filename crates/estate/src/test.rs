@@ -102,6 +102,17 @@ impl TestServer {
             body: Bytes::new(),
             csrf: true,
             cookies: Vec::new(),
+            jar: None,
+        }
+    }
+
+    /// A client that keeps cookies between requests, like a browser (and
+    /// Django's test `Client`): what responses set is sent back, what they
+    /// delete is forgotten.
+    pub fn client(&self) -> TestClient {
+        TestClient {
+            addr: self.addr,
+            jar: CookieJar::default(),
         }
     }
 
@@ -156,6 +167,64 @@ pub struct TestRequest {
     body: Bytes,
     csrf: bool,
     cookies: Vec<(String, String)>,
+    jar: Option<CookieJar>,
+}
+
+/// Cookies kept by a [`TestClient`].
+type CookieJar = std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>;
+
+/// Requests to a [`TestServer`] that keep cookies; from [`TestServer::client`].
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    addr: SocketAddr,
+    jar: CookieJar,
+}
+
+impl TestClient {
+    /// A request with the kept cookies; the response's cookies are kept.
+    pub fn request(&self, method: Method, path: &str) -> TestRequest {
+        TestRequest {
+            addr: self.addr,
+            method,
+            path: path.to_owned(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            csrf: true,
+            cookies: Vec::new(),
+            jar: Some(self.jar.clone()),
+        }
+    }
+
+    /// A `GET` request.
+    pub fn get(&self, path: &str) -> TestRequest {
+        self.request(Method::GET, path)
+    }
+
+    /// A `POST` request.
+    pub fn post(&self, path: &str) -> TestRequest {
+        self.request(Method::POST, path)
+    }
+
+    /// The value of a kept cookie.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// Sets (or with `None` forgets) a kept cookie.
+    pub fn set_cookie(&self, name: &str, value: Option<&str>) {
+        let mut jar = self
+            .jar
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match value {
+            Some(value) => jar.insert(name.to_owned(), value.to_owned()),
+            None => jar.remove(name),
+        };
+    }
 }
 
 /// The CSRF secret the test client sends with unsafe requests.
@@ -233,9 +302,27 @@ impl TestRequest {
             *request.method(),
             Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
         );
-        let mut cookies = self.cookies;
+        let mut cookies: Vec<(String, String)> = match &self.jar {
+            Some(jar) => jar
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .filter(|(name, _)| !self.cookies.iter().any(|(n, _)| n == *name))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+            None => Vec::new(),
+        };
+        cookies.extend(self.cookies);
         if self.csrf && unsafe_method && !request.headers().contains_key(http::header::COOKIE) {
-            cookies.push(("csrftoken".to_owned(), TEST_CSRF_SECRET.to_owned()));
+            // The pair the test client always sends, unless a kept CSRF
+            // cookie (set by the site) takes its place.
+            match cookies.iter().find(|(name, _)| name == "csrftoken") {
+                Some((_, secret)) => {
+                    let token = HeaderValue::from_str(secret).expect("valid cookie value");
+                    request.headers_mut().entry("x-csrftoken").or_insert(token);
+                }
+                None => cookies.push(("csrftoken".to_owned(), TEST_CSRF_SECRET.to_owned())),
+            }
             request
                 .headers_mut()
                 .entry("x-csrftoken")
@@ -262,10 +349,35 @@ impl TestRequest {
             .expect("a response from the test server");
         let (parts, body) = response.into_parts();
         let body = body.collect().await.expect("the response body").to_bytes();
+        if let Some(jar) = &self.jar {
+            keep_cookies(jar, &parts.headers);
+        }
         TestResponse {
             status: parts.status,
             headers: parts.headers,
             body,
+        }
+    }
+}
+
+/// Stores a response's cookies in `jar` (removing those it expires).
+fn keep_cookies(jar: &CookieJar, headers: &HeaderMap) {
+    let mut jar = jar
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for header in headers.get_all(http::header::SET_COOKIE) {
+        let Ok(header) = header.to_str() else {
+            continue;
+        };
+        let mut attributes = header.split(';');
+        let Some((name, value)) = attributes.next().and_then(|pair| pair.split_once('=')) else {
+            continue;
+        };
+        let expired = attributes.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+        if expired || value.is_empty() {
+            jar.remove(name.trim());
+        } else {
+            jar.insert(name.trim().to_owned(), value.trim().to_owned());
         }
     }
 }
