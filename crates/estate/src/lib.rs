@@ -36,6 +36,8 @@
 //!   [`crypto`]: random strings and constant-time comparison.
 //! - [`sessions`]: per-visitor data in the database, a signed cookie or
 //!   Redis; the [`Session`](sessions::Session) extractor.
+//! - [`mail`]: sending email ([`Mailer`](mail::Mailer), [`send_mail`](mail::send_mail))
+//!   through SMTP, the console, files or an in-memory outbox for tests.
 //! - [`auth`]: password hashing (argon2id; Django's hashes verified) and
 //!   password validation.
 //! - [`cli`]: management commands and system checks.
@@ -57,6 +59,7 @@ pub mod error;
 pub mod forms;
 pub mod http;
 mod logging;
+pub mod mail;
 pub mod orm;
 pub mod pagination;
 pub mod routing;
@@ -144,6 +147,8 @@ pub mod guide {
     pub mod templates {}
     #[doc = include_str!("../../../docs/forms.md")]
     pub mod forms {}
+    #[doc = include_str!("../../../docs/mail.md")]
+    pub mod mail {}
 }
 
 /// Re-exports of the crates Estate builds on, at the versions it uses.
