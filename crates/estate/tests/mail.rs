@@ -848,3 +848,36 @@ async fn a_silent_server_times_out_and_the_next_message_starts_afresh() {
     assert!(matches!(err, MailError::Timeout { .. }), "{err:?}");
     assert_eq!(silent.connections(), 2, "a new connection after a timeout");
 }
+
+#[tokio::test]
+async fn a_server_hanging_mid_session_is_left_for_a_fresh_connection() {
+    let server = SmtpServer::start(Behaviour {
+        hang_after: Some(2),
+        ..Behaviour::default()
+    })
+    .await;
+    let mailer = smtp_mailer(server.port, |s| s.set("mail.smtp_timeout", "500ms"), false);
+    let message = |text: &str| {
+        EmailMessage::new()
+            .subject("s")
+            .text(text)
+            .to("ann@example.com")
+    };
+    mailer.send(message("one")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server takes the second message but never confirms it.
+    let err = mailer.send(message("two")).await.unwrap_err();
+    assert!(matches!(err, MailError::Timeout { .. }), "{err:?}");
+    assert_eq!(server.connections(), 1);
+    // The hung connection is not reused: the third message gets a new one.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    mailer.send(message("three")).await.unwrap();
+    assert_eq!(server.connections(), 2);
+    let received = server.received();
+    assert_eq!(received.len(), 3);
+    assert!(
+        received[2].data.contains("\r\n\r\nthree"),
+        "{}",
+        received[2].data
+    );
+}

@@ -52,6 +52,9 @@ pub(crate) struct Behaviour {
     pub unknown_users: Vec<String>,
     /// Accept connections but never answer.
     pub silent: bool,
+    /// Stop answering (without closing) once this many messages arrived:
+    /// a server that hangs mid-session.
+    pub hang_after: Option<usize>,
 }
 
 /// A running server.
@@ -277,7 +280,16 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 data.push_str("\r\n");
             }
             current.data = data;
-            shared.received.lock().unwrap().push(current.clone());
+            let count = {
+                let mut received = shared.received.lock().unwrap();
+                received.push(current.clone());
+                received.len()
+            };
+            if shared.behaviour.hang_after == Some(count) {
+                // Read on without a word until the client gives up.
+                while read_line(&mut stream).await?.is_some() {}
+                return Ok(None);
+            }
             "250 2.0.0 OK queued".to_owned()
         } else if upper == "RSET" {
             current.mail_from.clear();
