@@ -67,6 +67,7 @@ pub struct App {
     error_pages: ErrorPages,
     options: CoreOptions,
     database: Option<estate_orm::Database>,
+    mailer: Option<crate::mail::Mailer>,
     templates: Vec<crate::templates::TemplateSource>,
     static_files: Vec<crate::http::static_files::StaticSource>,
     context_processors: Vec<crate::templates::ContextProcessor>,
@@ -93,6 +94,7 @@ impl App {
             commands: Vec::new(),
             error_pages: ErrorPages::default(),
             database: None,
+            mailer: None,
             templates: Vec::new(),
             static_files: Vec::new(),
             context_processors: Vec::new(),
@@ -181,6 +183,14 @@ impl App {
     /// `database_url` (tests use it to hand in a fresh test database).
     pub fn database(mut self, database: estate_orm::Database) -> Self {
         self.database = Some(database);
+        self
+    }
+
+    /// Uses this mailer instead of the one made from the `[mail]` settings
+    /// (a custom [`MailBackend`](crate::mail::MailBackend), or a test's
+    /// own console output).
+    pub fn mailer(mut self, mailer: crate::mail::Mailer) -> Self {
+        self.mailer = Some(mailer);
         self
     }
 
@@ -433,6 +443,12 @@ impl App {
                 }
             }
         }
+        // Made before the apps' hooks, so they can send mail (or replace it).
+        startup.provide(
+            self.mailer
+                .take()
+                .unwrap_or_else(|| crate::mail::Mailer::from_settings(&settings.mail)),
+        );
         let urls = crate::routing::Urls(Arc::new(built.urls));
         // The project's templates first, then each app's, in app order.
         let mut sources = self.templates;

@@ -36,6 +36,8 @@
 //!   [`crypto`]: random strings and constant-time comparison.
 //! - [`sessions`]: per-visitor data in the database, a signed cookie or
 //!   Redis; the [`Session`](sessions::Session) extractor.
+//! - [`mail`]: sending email ([`Mailer`](mail::Mailer), [`send_mail`](mail::send_mail))
+//!   through SMTP, the console, files or an in-memory outbox for tests.
 //! - [`messages`]: one-time notices shown on the next page.
 //! - [`auth`]: users, groups, permissions; login and logout; the
 //!   [`CurrentUser`](auth::CurrentUser) and guards; password hashing
@@ -62,6 +64,7 @@ pub mod error;
 pub mod forms;
 pub mod http;
 mod logging;
+pub mod mail;
 pub mod messages;
 pub mod orm;
 pub mod pagination;
@@ -154,6 +157,8 @@ pub mod guide {
     pub mod templates {}
     #[doc = include_str!("../../../docs/forms.md")]
     pub mod forms {}
+    #[doc = include_str!("../../../docs/mail.md")]
+    pub mod mail {}
 }
 
 /// Re-exports of the crates Estate builds on, at the versions it uses.

@@ -1,5 +1,6 @@
 //! The commands every Estate project has: `runserver`, `check`, `routes`
-//! (plus the migration commands and `collectstatic` from their modules).
+//! (plus the migration commands, `collectstatic` and `sendtestemail` from
+//! their modules).
 
 use std::io::Write;
 
@@ -13,6 +14,7 @@ pub(crate) fn builtin_commands() -> Vec<ManagementCommand> {
     let mut commands = vec![runserver(), check(), routes()];
     commands.extend(super::migrate::commands());
     commands.push(super::collectstatic::command());
+    commands.push(crate::mail::commands::sendtestemail());
     commands
 }
 

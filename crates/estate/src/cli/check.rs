@@ -258,6 +258,7 @@ pub fn deploy_checks(ctx: &CheckContext<'_>) -> Vec<CheckMessage> {
         ));
     }
     out.extend(static_files_checks(ctx));
+    out.extend(crate::mail::deploy_checks(&s.mail));
     out
 }
 

@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 use super::raw::{Entry, RawSettings};
 use super::values::{parse_bool, parse_duration, parse_size};
 use super::{
-    Limits, LogFormat, LoggingSettings, NPlusOne, SecretKey, SecuritySettings, ServerSettings,
-    Settings, SettingsError, Source, generate_secret_key,
+    Limits, LogFormat, LoggingSettings, MailBackendKind, MailSettings, NPlusOne, SecretKey,
+    SecuritySettings, ServerSettings, Settings, SettingsError, SmtpSecurity, Source,
+    generate_secret_key,
 };
 use crate::suggest::closest;
 
@@ -59,6 +60,18 @@ const CORE_KEYS: &[&str] = &[
     "security.referrer_policy",
     "security.cross_origin_opener_policy",
     "security.content_type_nosniff",
+    "mail.backend",
+    "mail.default_from_email",
+    "mail.server_email",
+    "mail.subject_prefix",
+    "mail.admins",
+    "mail.smtp_host",
+    "mail.smtp_port",
+    "mail.smtp_username",
+    "mail.smtp_password",
+    "mail.smtp_security",
+    "mail.smtp_timeout",
+    "mail.file_path",
 ];
 
 enum FileChoice {
@@ -316,6 +329,7 @@ impl Typed {
                 .header_text("security.cross_origin_opener_policy", "same-origin")?,
             content_type_nosniff: self.bool("security.content_type_nosniff", true)?,
         };
+        let mail = self.mail(debug)?;
 
         // Whatever is left belongs to app sections or is unknown; which, we
         // only know once every app has declared its sections.
@@ -346,6 +360,7 @@ impl Typed {
             limits,
             logging,
             security,
+            mail,
             sources: self.sources,
             sections: Arc::new(HashMap::new()),
             pending_sections,
@@ -490,6 +505,26 @@ impl Typed {
         }
     }
 
+    /// A lower-case name out of `choices` (any case accepted).
+    fn lower_choice(
+        &mut self,
+        key: &str,
+        choices: &[&str],
+        default: &str,
+    ) -> Result<String, SettingsError> {
+        let value = self.string(key, default)?;
+        let lower = value.to_ascii_lowercase();
+        if choices.contains(&lower.as_str()) {
+            return Ok(lower);
+        }
+        let quoted: Vec<String> = choices.iter().map(|c| format!("\"{c}\"")).collect();
+        Err(self.invalid(
+            key,
+            format!("{value:?}"),
+            &format!("one of {}", quoted.join(", ")),
+        ))
+    }
+
     fn header_text(&mut self, key: &str, default: &str) -> Result<String, SettingsError> {
         let value = self.string(key, default)?;
         if http::HeaderValue::from_str(&value).is_err() {
@@ -526,6 +561,156 @@ impl Typed {
         }
     }
 
+    fn mail(&mut self, debug: bool) -> Result<MailSettings, SettingsError> {
+        let backend = match self
+            .lower_choice(
+                "mail.backend",
+                &["console", "smtp", "file", "memory"],
+                if debug { "console" } else { "smtp" },
+            )?
+            .as_str()
+        {
+            "console" => MailBackendKind::Console,
+            "file" => MailBackendKind::File,
+            "memory" => MailBackendKind::Memory,
+            _ => MailBackendKind::Smtp,
+        };
+        let default_from_email =
+            self.mail_address("mail.default_from_email", "webmaster@localhost")?;
+        let server_email = self.mail_address("mail.server_email", "root@localhost")?;
+        let subject_prefix = self.string("mail.subject_prefix", "[Estate] ")?;
+        if subject_prefix.contains(['\r', '\n']) {
+            return Err(self.invalid(
+                "mail.subject_prefix",
+                format!("{subject_prefix:?}"),
+                "text without line breaks, such as \"[Estate] \"",
+            ));
+        }
+        let admins = self.list("mail.admins")?;
+        for admin in &admins {
+            if let Err(err) = crate::mail::check_address(admin) {
+                return Err(self.invalid(
+                    "mail.admins",
+                    format!("{admin:?}"),
+                    &format!(
+                        "email addresses such as [\"ops@example.com\", \"Ann <ann@example.com>\"] \
+                         ({err})"
+                    ),
+                ));
+            }
+        }
+        let smtp_host = self.string("mail.smtp_host", "localhost")?;
+        if smtp_host.is_empty() || smtp_host.contains(|c: char| c.is_whitespace() || c == '/') {
+            return Err(self.invalid(
+                "mail.smtp_host",
+                format!("{smtp_host:?}"),
+                "a host name or IP address such as \"smtp.example.com\"",
+            ));
+        }
+        let smtp_port = self.uint("mail.smtp_port", 25)?;
+        let Ok(smtp_port) = u16::try_from(smtp_port)
+            .map_err(drop)
+            .and_then(|port| if port == 0 { Err(()) } else { Ok(port) })
+        else {
+            return Err(self.invalid(
+                "mail.smtp_port",
+                smtp_port.to_string(),
+                "a port from 1 to 65535 (25, 465 for TLS, 587 for STARTTLS)",
+            ));
+        };
+        let smtp_username = self
+            .string_opt("mail.smtp_username")?
+            .filter(|u| !u.is_empty());
+        let smtp_password = self
+            .string_opt("mail.smtp_password")?
+            .filter(|p| !p.is_empty())
+            .map(SecretKey::new);
+        match (&smtp_username, &smtp_password) {
+            (Some(_), None) => {
+                return Err(SettingsError::Missing {
+                    key: "mail.smtp_password".into(),
+                    hint: "mail.smtp_username is set, so the SMTP login needs a password too: \
+                           set ESTATE_MAIL__SMTP_PASSWORD (keep it out of estate.toml), or \
+                           remove smtp_username to send without logging in"
+                        .into(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(SettingsError::Missing {
+                    key: "mail.smtp_username".into(),
+                    hint: "mail.smtp_password is set, so the SMTP login needs a user name \
+                           too: set smtp_username under [mail] or ESTATE_MAIL__SMTP_USERNAME"
+                        .into(),
+                });
+            }
+            _ => {}
+        }
+        let default_security = match smtp_port {
+            465 => "tls",
+            587 => "starttls",
+            _ => "none",
+        };
+        let smtp_security = match self
+            .lower_choice(
+                "mail.smtp_security",
+                &["none", "starttls", "tls"],
+                default_security,
+            )?
+            .as_str()
+        {
+            "starttls" => SmtpSecurity::StartTls,
+            "tls" => SmtpSecurity::Tls,
+            _ => SmtpSecurity::None,
+        };
+        let smtp_timeout = self.duration("mail.smtp_timeout", Duration::from_secs(10))?;
+        if smtp_timeout.is_zero() {
+            return Err(self.invalid(
+                "mail.smtp_timeout",
+                "0",
+                "a duration above zero such as \"10s\"",
+            ));
+        }
+        let file_path = self.string_opt("mail.file_path")?.filter(|p| !p.is_empty());
+        if backend == MailBackendKind::File && file_path.is_none() {
+            return Err(SettingsError::Missing {
+                key: "mail.file_path".into(),
+                hint: "mail.backend is \"file\", which writes each message into a folder: set \
+                       file_path = \"sent-mail\" under [mail] (or ESTATE_MAIL__FILE_PATH), or \
+                       choose another backend"
+                    .into(),
+            });
+        }
+        Ok(MailSettings {
+            backend,
+            default_from_email,
+            server_email,
+            subject_prefix,
+            admins,
+            smtp_host,
+            smtp_port,
+            smtp_username,
+            smtp_password,
+            smtp_security,
+            smtp_timeout,
+            file_path: file_path.map(PathBuf::from),
+        })
+    }
+
+    fn mail_address(&mut self, key: &str, default: &str) -> Result<String, SettingsError> {
+        let address = self.string(key, default)?;
+        match crate::mail::check_address(&address) {
+            Ok(_) => Ok(address),
+            Err(err) => Err(self.invalid(
+                key,
+                format!("{address:?}"),
+                &format!(
+                    "an email address such as \"site@example.com\" or \"Site <site@example.com>\" \
+                     ({err})"
+                ),
+            )),
+        }
+    }
+
     fn proxy_header(&mut self) -> Result<Option<(String, String)>, SettingsError> {
         const KEY: &str = "security.secure_proxy_ssl_header";
         let Some(text) = self.string_opt(KEY)? else {
@@ -552,7 +737,9 @@ impl Typed {
 fn is_core_key(key: &str) -> bool {
     match key.split_once('.') {
         None => true,
-        Some((section, _)) => ["server", "limits", "logging", "security"].contains(&section),
+        Some((section, _)) => {
+            ["server", "limits", "logging", "security", "mail"].contains(&section)
+        }
     }
 }
 

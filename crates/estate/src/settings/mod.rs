@@ -29,6 +29,7 @@ pub(crate) mod values;
 use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,6 +77,8 @@ pub struct Settings {
     pub logging: LoggingSettings,
     /// Security headers, HTTPS and cookie flags.
     pub security: SecuritySettings,
+    /// Sending email: the backend, addresses and SMTP server.
+    pub mail: MailSettings,
     pub(crate) sources: BTreeMap<String, Source>,
     pub(crate) sections: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     pub(crate) pending_sections: toml::Table,
@@ -212,6 +215,82 @@ pub struct SecuritySettings {
     pub cross_origin_opener_policy: String,
     /// Send `X-Content-Type-Options: nosniff`. Default on.
     pub content_type_nosniff: bool,
+}
+
+/// `[mail]`: how email is sent ([`crate::mail`]), Django's `EMAIL_*`
+/// settings.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct MailSettings {
+    /// Where messages go: `console` (default in DEBUG), `smtp` (default
+    /// otherwise), `file` or `memory`.
+    pub backend: MailBackendKind,
+    /// The sender of messages that name none (Django's
+    /// `DEFAULT_FROM_EMAIL`). Default `webmaster@localhost`.
+    pub default_from_email: String,
+    /// The sender of messages to the site admins (Django's `SERVER_EMAIL`).
+    /// Default `root@localhost`.
+    pub server_email: String,
+    /// Put before the subject of messages to the admins (Django's
+    /// `EMAIL_SUBJECT_PREFIX`). Default `"[Estate] "`.
+    pub subject_prefix: String,
+    /// The site admins' addresses (Django's `ADMINS`), for
+    /// [`mail_admins`](crate::mail::mail_admins) and `sendtestemail --admins`.
+    /// Default none.
+    pub admins: Vec<String>,
+    /// The SMTP server's host name. Default `localhost`.
+    pub smtp_host: String,
+    /// The SMTP server's port. Default 25.
+    pub smtp_port: u16,
+    /// The user name to log in with; no login when unset.
+    pub smtp_username: Option<String>,
+    /// The password to log in with (never printed).
+    pub smtp_password: Option<SecretKey>,
+    /// How the connection is encrypted. Default: `tls` on port 465,
+    /// `starttls` on port 587, `none` otherwise.
+    pub smtp_security: SmtpSecurity,
+    /// How long to wait for the server: to connect, and for one message's
+    /// whole exchange. Default 10s.
+    pub smtp_timeout: Duration,
+    /// The folder of the `file` backend (created if missing).
+    pub file_path: Option<PathBuf>,
+}
+
+/// Where the [`Mailer`](crate::mail::Mailer) sends messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailBackendKind {
+    /// Print each message to standard output (development).
+    Console,
+    /// Deliver through the SMTP server of `mail.smtp_*`.
+    Smtp,
+    /// Write each message to a file in `mail.file_path`.
+    File,
+    /// Keep messages in memory, for tests to read from the outbox.
+    Memory,
+}
+
+impl MailBackendKind {
+    /// The name used in settings: `console`, `smtp`, `file`, `memory`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailBackendKind::Console => "console",
+            MailBackendKind::Smtp => "smtp",
+            MailBackendKind::File => "file",
+            MailBackendKind::Memory => "memory",
+        }
+    }
+}
+
+/// How the SMTP connection is encrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain text; never upgraded. For a relay on the same host or network.
+    None,
+    /// Plain connection upgraded with `STARTTLS`, which the server must
+    /// offer (Django's `EMAIL_USE_TLS`; port 587).
+    StartTls,
+    /// TLS from the first byte (Django's `EMAIL_USE_SSL`; port 465).
+    Tls,
 }
 
 /// A secret key; never printed in full.
