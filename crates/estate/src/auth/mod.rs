@@ -51,6 +51,7 @@ pub mod password_validation;
 mod permissions;
 mod redirects;
 mod throttle;
+pub mod tokens;
 mod views;
 
 use std::sync::Arc;
@@ -277,6 +278,15 @@ impl Auth {
     /// The password hashers.
     pub fn hashers(&self) -> &PasswordHashers {
         &self.0.hashers
+    }
+
+    /// The password reset tokens, under the site's secret keys.
+    pub fn reset_tokens(&self) -> tokens::PasswordResetTokens {
+        tokens::PasswordResetTokens::new(
+            self.0.site.secret_key.expose(),
+            self.0.site.secret_key_fallbacks.iter().map(|k| k.expose()),
+            self.0.settings.password_reset_timeout,
+        )
     }
 
     /// The failed-login limits.

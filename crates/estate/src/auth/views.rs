@@ -13,7 +13,9 @@ use estate_orm::Model;
 use http::header::{HOST, RETRY_AFTER};
 use http::{HeaderValue, Method, StatusCode};
 
-use super::forms::{INVALID_LOGIN, LoginForm, PasswordChangeForm};
+use super::forms::{
+    INVALID_LOGIN, LoginForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm,
+};
 use super::guards::LoginRequired;
 use super::models::User;
 use super::redirects::is_safe_redirect;
@@ -22,8 +24,10 @@ use crate::db::Db;
 use crate::error::Error;
 use crate::forms::{Form, FormData};
 use crate::http::RequestIsSecure;
+use crate::mail::{EmailMessage, Mailer};
 use crate::routing::{Urls, get};
-use crate::templates::{Template, context};
+use crate::sessions::Session;
+use crate::templates::{Template, Templates, context};
 
 /// The request facts the login and logout pages need.
 pub(crate) struct RequestFacts {
@@ -213,6 +217,174 @@ pub(crate) async fn password_change_done(_: LoginRequired) -> Template {
     Template::render("registration/password_change_done.html", context! {})
 }
 
+/// The session key holding a reset token between the link and the form
+/// (so the token leaves the address bar before any page is shown).
+const RESET_TOKEN_KEY: &str = "_password_reset_token";
+/// What the link's token becomes in the address (Django's).
+const RESET_URL_TOKEN: &str = "set-password";
+
+/// Sends one reset email; failures are logged (the page must look the
+/// same whatever happened).
+async fn send_reset_email(mailer: Mailer, message: EmailMessage) {
+    if let Err(err) = mailer.send(message).await {
+        tracing::error!(target: "estate::auth", "cannot send a password reset email: {err}");
+    }
+}
+
+/// `GET/POST /accounts/password_reset/`: Django's `PasswordResetView`. The
+/// answer is the same whether or not an account has the address, and the
+/// email is sent in the background so the time taken does not tell either.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn password_reset(
+    method: Method,
+    auth: Auth,
+    db: Db,
+    mailer: Mailer,
+    templates: Templates,
+    urls: Urls,
+    facts: RequestFacts,
+    data: FormData,
+) -> Result<Response, Error> {
+    let page = |form| Template::render("registration/password_reset_form.html", context! { form });
+    if method != Method::POST {
+        return Ok(page(PasswordResetForm::unbound()).into_response());
+    }
+    let mut form = PasswordResetForm::bind(data);
+    let Some(request) = form.validate() else {
+        return Ok(page(form).into_response());
+    };
+    let users = User::objects()
+        .filter(User::EMAIL.iexact(&request.email))
+        .filter(User::IS_ACTIVE.eq(true))
+        .all(&db)
+        .await?;
+    let tokens = auth.reset_tokens();
+    let protocol = if facts.secure { "https" } else { "http" };
+    for user in users.into_iter().filter(User::has_usable_password) {
+        let Some(id) = user.id.get() else { continue };
+        let uid = super::tokens::encode_uid(id);
+        let token = tokens.make(&user);
+        let link = urls.reverse_kwargs(
+            "auth:password_reset_confirm",
+            [("uidb64", uid.as_str()), ("token", token.as_str())],
+        )?;
+        let context = context! {
+            email => user.email.clone(),
+            domain => facts.host.clone(),
+            site_name => facts.host.clone(),
+            protocol,
+            uid,
+            token,
+            reset_url => format!("{protocol}://{}{link}", facts.host),
+            user => context! { username => user.username.clone(), first_name => user.first_name.clone() },
+        };
+        let subject =
+            templates.render_to_string("registration/password_reset_subject.txt", &context)?;
+        let body = templates.render_to_string("registration/password_reset_email.txt", &context)?;
+        // One line, as Django makes it.
+        let subject = subject.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        let message = EmailMessage::new()
+            .subject(subject.trim())
+            .text(body)
+            .to(user.email.clone());
+        tokio::spawn(send_reset_email(mailer.clone(), message));
+    }
+    Ok(Redirect::to(&urls.reverse("auth:password_reset_done", ())?).into_response())
+}
+
+/// `GET /accounts/password_reset/done/`.
+pub(crate) async fn password_reset_done() -> Template {
+    Template::render("registration/password_reset_done.html", context! {})
+}
+
+/// The active user a reset link names, if any.
+async fn reset_user(db: &Db, uidb64: &str) -> Result<Option<User>, Error> {
+    let Some(id) = super::tokens::decode_uid(uidb64) else {
+        return Ok(None);
+    };
+    Ok(User::objects()
+        .filter(User::ID.eq(id))
+        .filter(User::IS_ACTIVE.eq(true))
+        .first(&**db)
+        .await?)
+}
+
+fn invalid_link() -> Response {
+    Template::render(
+        "registration/password_reset_confirm.html",
+        context! { validlink => false },
+    )
+    .into_response()
+}
+
+/// `GET/POST /accounts/reset/{uidb64}/{token}/`: Django's
+/// `PasswordResetConfirmView`. A valid link's token moves into the session
+/// and the browser is sent to `.../set-password/`, so the token never sits
+/// in a page's address (where a Referer could leak it); there the new
+/// password is chosen.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn password_reset_confirm(
+    method: Method,
+    axum::extract::Path((uidb64, token)): axum::extract::Path<(String, String)>,
+    auth: Auth,
+    db: Db,
+    urls: Urls,
+    session: Session,
+    data: FormData,
+) -> Result<Response, Error> {
+    let Some(mut user) = reset_user(&db, &uidb64).await? else {
+        return Ok(invalid_link());
+    };
+    let tokens = auth.reset_tokens();
+    if token != RESET_URL_TOKEN {
+        if !tokens.check(&user, &token) {
+            return Ok(invalid_link());
+        }
+        session.insert(RESET_TOKEN_KEY, &token)?;
+        let here = urls.reverse_kwargs(
+            "auth:password_reset_confirm",
+            [("uidb64", uidb64.as_str()), ("token", RESET_URL_TOKEN)],
+        )?;
+        return Ok(Redirect::to(&here).into_response());
+    }
+    let stored: Option<String> = session.get(RESET_TOKEN_KEY);
+    if !stored.is_some_and(|t| tokens.check(&user, &t)) {
+        return Ok(invalid_link());
+    }
+    let page = |form| {
+        Template::render(
+            "registration/password_reset_confirm.html",
+            context! { form, validlink => true },
+        )
+    };
+    if method != Method::POST {
+        return Ok(page(with_password_help(SetPasswordForm::unbound(), &auth)).into_response());
+    }
+    let mut form = with_password_help(SetPasswordForm::bind(data), &auth);
+    let Some(new) = form.validate() else {
+        return Ok(page(form).into_response());
+    };
+    if let Err(errors) = auth.validate_password(&new.new_password1, Some(&user)) {
+        for error in errors {
+            form.add_error(Some("new_password2"), error);
+        }
+        return Ok(page(form).into_response());
+    }
+    user.set_password(auth.hashers(), &new.new_password1);
+    User::objects()
+        .filter(User::ID.eq(user.id))
+        .update(&db, [User::PASSWORD.set(user.password.clone())])
+        .await?;
+    // The new password hash spends the token; the session forgets it.
+    session.remove(RESET_TOKEN_KEY);
+    Ok(Redirect::to(&urls.reverse("auth:password_reset_complete", ())?).into_response())
+}
+
+/// `GET /accounts/reset/done/`.
+pub(crate) async fn password_reset_complete() -> Template {
+    Template::render("registration/password_reset_complete.html", context! {})
+}
+
 /// The auth app's pages.
 pub(crate) fn routes(module: crate::AppModule) -> crate::AppModule {
     module
@@ -228,5 +400,25 @@ pub(crate) fn routes(module: crate::AppModule) -> crate::AppModule {
         .route(
             "/password_change/done/",
             get(password_change_done).name("password_change_done"),
+        )
+        .route(
+            "/password_reset/",
+            get(password_reset)
+                .post(password_reset)
+                .name("password_reset"),
+        )
+        .route(
+            "/password_reset/done/",
+            get(password_reset_done).name("password_reset_done"),
+        )
+        .route(
+            "/reset/{uidb64}/{token}/",
+            get(password_reset_confirm)
+                .post(password_reset_confirm)
+                .name("password_reset_confirm"),
+        )
+        .route(
+            "/reset/done/",
+            get(password_reset_complete).name("password_reset_complete"),
         )
 }
