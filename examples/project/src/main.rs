@@ -24,9 +24,16 @@ fn main() -> estate::Result<()> {
         .run()
 }
 
-async fn home(urls: estate::routing::Urls) -> estate::Result<String> {
+async fn home(
+    urls: estate::routing::Urls,
+    user: estate::auth::CurrentUser,
+) -> estate::Result<String> {
+    let greeting = match user.user() {
+        Some(user) => format!("Hello, {}. ", user.username),
+        None => String::new(),
+    };
     Ok(format!(
-        "Welcome. The polls live at {}",
+        "{greeting}Welcome. The polls live at {}",
         urls.reverse("polls:index", ())?
     ))
 }

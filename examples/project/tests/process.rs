@@ -521,3 +521,94 @@ fn the_polls_tutorial_works_end_to_end() {
     drop(server);
     let _ = std::fs::remove_file(&db);
 }
+
+/// Two instances of the site on one PostgreSQL (and Redis): a login made
+/// through the first is honoured by the second, and a logout through the
+/// second ends it for the first — with sessions in Redis and in the
+/// database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_instance_accepts_the_first_ones_sessions() {
+    use estate::orm::Backend;
+    use estate::test::{REDIS, TestDatabase, service};
+    let Some(created) = TestDatabase::create(Backend::Postgres).await else {
+        return;
+    };
+    let Some(redis) = service(REDIS) else { return };
+    let test_db = created.unwrap();
+    let url = test_db.url().unwrap();
+    let base = [
+        ("ESTATE_DEBUG", "true"),
+        ("DATABASE_URL", url.as_str()),
+        (
+            "ESTATE_SECRET_KEY",
+            "shared-secret-key-for-both-instances-0123456789",
+        ),
+    ];
+    let migrate = command(&["migrate"]).envs(base).output().unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let create = command(&["createsuperuser", "--noinput"])
+        .envs(base)
+        .env("ESTATE_SUPERUSER_USERNAME", "ann")
+        .env("ESTATE_SUPERUSER_PASSWORD", "plum-crumble-42")
+        .output()
+        .unwrap();
+    assert!(
+        create.status.success(),
+        "{}",
+        String::from_utf8_lossy(&create.stderr)
+    );
+
+    for engine in ["redis", "database"] {
+        let mut envs = base.to_vec();
+        envs.push(("ESTATE_SESSIONS__ENGINE", engine));
+        envs.push(("ESTATE_SESSIONS__REDIS_URL", redis.as_str()));
+        let first = start(&envs);
+        let second = start(&envs);
+
+        // Log in through the first: its form, its CSRF cookie and token.
+        let (status, head, page) = request(first.port, "GET", "/accounts/login/", "", "");
+        assert_eq!(status, 200, "{engine}: {page}");
+        let secret = between(&head, "csrftoken=", ";").to_owned();
+        let token = between(&page, "name=\"csrfmiddlewaretoken\" value=\"", "\"").to_owned();
+        let body = format!("username=ann&password=plum-crumble-42&csrfmiddlewaretoken={token}");
+        let (status, head, _) = request(
+            first.port,
+            "POST",
+            "/accounts/login/",
+            &format!("csrftoken={secret}"),
+            &body,
+        );
+        assert_eq!(status, 303, "{engine}: {head}");
+        let session = between(&head, "sessionid=", ";").to_owned();
+        let csrf = between(&head, "csrftoken=", ";").to_owned();
+        let cookies = format!("sessionid={session}; csrftoken={csrf}");
+
+        // The second knows her.
+        let (_, _, home) = request(second.port, "GET", "/", &cookies, "");
+        assert!(home.starts_with("Hello, ann."), "{engine}: {home}");
+        // Logging out through the second ends it for the first.
+        let (_, _, page) = request(
+            second.port,
+            "GET",
+            "/accounts/password_change/",
+            &cookies,
+            "",
+        );
+        let token = between(&page, "name=\"csrfmiddlewaretoken\" value=\"", "\"").to_owned();
+        let (status, _, _) = request(
+            second.port,
+            "POST",
+            "/accounts/logout/",
+            &cookies,
+            &format!("csrfmiddlewaretoken={token}"),
+        );
+        assert_eq!(status, 200, "{engine}");
+        let (_, _, home) = request(first.port, "GET", "/", &cookies, "");
+        assert!(home.starts_with("Welcome."), "{engine}: {home}");
+    }
+    test_db.drop_database().await.unwrap();
+}
