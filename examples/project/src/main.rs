@@ -1,7 +1,8 @@
 //! A project-shaped Estate site: settings from `estate.toml` and `ESTATE_*`,
-//! one app (Django's polls tutorial: models, migrations, templates, a
-//! ModelForm, voting with an F-expression) with its own settings section and
-//! command, and the management command line.
+//! Django's polls tutorial as an app (models, migrations, templates, a
+//! ModelForm, voting with an F-expression, its own settings section and
+//! command), sessions, users with the account pages and a signup page,
+//! messages, and the management command line.
 //!
 //! ```text
 //! cargo run -p project -- --help
@@ -11,6 +12,7 @@
 //! cargo run -p project -- routes
 //! ```
 
+mod accounts;
 mod polls;
 
 fn main() -> estate::Result<()> {
@@ -20,6 +22,8 @@ fn main() -> estate::Result<()> {
         .route("/", estate::routing::get(home).name("home"))
         .app(estate::sessions::app())
         .app(estate::auth::app())
+        .app(estate::messages::app())
+        .app(accounts::app())
         .app(polls::app())
         .run()
 }

@@ -514,8 +514,16 @@ fn the_polls_tutorial_works_end_to_end() {
         &format!("csrfmiddlewaretoken={token}&choice={choice}"),
     );
     assert_eq!(status, 303, "{head}");
-    let (_, _, page) = request(port, "GET", &format!("{detail}results/"), "", "");
+    // The thanks wait in the visitor's session for the next page, once.
+    let session = format!("sessionid={}", between(&head, "sessionid=", ";"));
+    let (_, _, page) = request(port, "GET", &format!("{detail}results/"), &session, "");
     assert!(page.contains("Not much -- 1 vote<"), "{page}");
+    assert!(
+        page.contains(r#"<p class="success">Thanks for voting.</p>"#),
+        "{page}"
+    );
+    let (_, _, page) = request(port, "GET", &format!("{detail}results/"), &session, "");
+    assert!(!page.contains("Thanks for voting."), "{page}");
     let (status, _, _) = request(port, "GET", "/polls/999/", "", "");
     assert_eq!(status, 404);
     drop(server);
@@ -611,4 +619,65 @@ async fn a_second_instance_accepts_the_first_ones_sessions() {
         assert!(home.starts_with("Welcome."), "{engine}: {home}");
     }
     test_db.drop_database().await.unwrap();
+}
+
+/// The signup page: errors shown again, then a new user logged in at once.
+#[test]
+fn visitors_sign_up_and_are_logged_in() {
+    let db = std::env::temp_dir().join(format!("estate-signup-{}.sqlite3", std::process::id()));
+    let url = format!("sqlite://{}", db.display());
+    let migrate = command(&["migrate"])
+        .env("ESTATE_DEBUG", "true")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let server = start(&[("ESTATE_DEBUG", "true"), ("DATABASE_URL", &url)]);
+    let port = server.port;
+    let (status, head, page) = request(port, "GET", "/signup/", "", "");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h1>Sign up</h1>"), "{page}");
+    let cookie = format!("csrftoken={}", between(&head, "csrftoken=", ";"));
+    let token = between(&page, "name=\"csrfmiddlewaretoken\" value=\"", "\"").to_owned();
+    let post = |fields: &str| {
+        request(
+            port,
+            "POST",
+            "/signup/",
+            &cookie,
+            &format!("csrfmiddlewaretoken={token}&{fields}"),
+        )
+    };
+    let (_, _, page) = post("username=bad+name&password1=x&password2=x");
+    assert!(page.contains("Enter a valid username."), "{page}");
+    let (_, _, page) = post("username=newbie&password1=x&password2=y");
+    assert!(
+        page.contains("The two password fields didn’t match."),
+        "{page}"
+    );
+    let (_, _, page) = post("username=newbie&password1=newbie123&password2=newbie123");
+    assert!(
+        page.contains("The password is too similar to the username."),
+        "{page}"
+    );
+    let (status, head, _) = post(
+        "username=newbie&email=new%40example.com&password1=toffee-apple-77&password2=toffee-apple-77",
+    );
+    assert_eq!(status, 303, "{head}");
+    let session = format!("sessionid={}", between(&head, "sessionid=", ";"));
+    let (_, _, home) = request(port, "GET", "/", &session, "");
+    assert!(home.starts_with("Hello, newbie."), "{home}");
+    let (_, _, polls) = request(port, "GET", "/polls/", &session, "");
+    assert!(polls.contains("Welcome, newbie!"), "{polls}");
+    let (_, _, page) = post("username=newbie&password1=toffee-apple-77&password2=toffee-apple-77");
+    assert!(
+        page.contains("A user with that username already exists."),
+        "{page}"
+    );
+    drop(server);
+    let _ = std::fs::remove_file(&db);
 }

@@ -150,7 +150,12 @@ async fn add_choice(db: Db, Path(id): Path<i64>, data: FormData) -> estate::Resu
 
 /// Counts a vote with an F-expression (no lost updates), then shows the
 /// results.
-async fn vote(db: Db, Path(id): Path<i64>, data: FormData) -> estate::Result<Response> {
+async fn vote(
+    db: Db,
+    messages: estate::messages::Messages,
+    Path(id): Path<i64>,
+    data: FormData,
+) -> estate::Result<Response> {
     let question = question(&db, id).await?;
     let chosen = data.get("choice").and_then(|c| c.parse::<i64>().ok());
     let updated = match chosen {
@@ -168,6 +173,7 @@ async fn vote(db: Db, Path(id): Path<i64>, data: FormData) -> estate::Result<Res
         let page = detail_page(&db, question, form, Some("You didn't select a choice.")).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
+    messages.success("Thanks for voting.");
     Ok(Redirect::to(&format!("/polls/{id}/results/")).into_response())
 }
 
