@@ -205,6 +205,12 @@ impl<M> Clone for Condition<M> {
     }
 }
 
+impl<M> std::fmt::Debug for Condition<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Condition").field(&self.node).finish()
+    }
+}
+
 impl<M> Condition<M> {
     pub(crate) fn new(expr: Expr) -> Self {
         Self::from_node(Node::Expr(expr))

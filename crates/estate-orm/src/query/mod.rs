@@ -14,6 +14,7 @@
 
 mod annotate;
 mod bulk;
+mod by_name;
 mod choices;
 mod condition;
 mod expr;

@@ -1,0 +1,92 @@
+//! Lookups and orderings on fields named at run time — from a URL's query
+//! string, say (the admin's sorting and search, API filters). A name that is
+//! not a field of the model is an error naming the model and its fields,
+//! never SQL: names are only ever matched against the model's metadata, and
+//! values are always bound parameters.
+
+use sea_query::{Expr, ExprTrait};
+
+use super::condition::{Condition, Node, TextOp};
+use super::ordering::{OrderBy, OrderTerm};
+use crate::error::{DbError, ErrorKind};
+use crate::model::{FieldMeta, FieldType, Model};
+use crate::sql::to_sea;
+use crate::value::Value;
+
+/// The field `name` of `M`, or an error listing the fields it has.
+pub(crate) fn field_named<M: Model>(name: &str) -> Result<&'static FieldMeta, DbError> {
+    M::META.field(name).ok_or_else(|| {
+        let names: Vec<&str> = M::META.fields.iter().map(|f| f.name).collect();
+        DbError::new(
+            ErrorKind::Other,
+            format!(
+                "{} has no field `{name}`; its fields are: {}",
+                M::META.name,
+                names.join(", ")
+            ),
+        )
+    })
+}
+
+impl<M: Model> Condition<M> {
+    /// `field = value`, the field named at run time. A `NULL` value tests
+    /// `IS NULL`.
+    ///
+    /// # Errors
+    /// When `M` has no such field.
+    pub fn field_equals(field: &str, value: Value) -> Result<Condition<M>, DbError> {
+        let meta = field_named::<M>(field)?;
+        let column = Expr::col((M::META.table, meta.column));
+        Ok(if matches!(value, Value::Null(_)) {
+            Condition::new(column.is_null())
+        } else {
+            Condition::new(column.eq(to_sea(value)))
+        })
+    }
+
+    /// The text field `field` contains `text`, ignoring case (Django's
+    /// `field__icontains`, what admin search uses). `%` and `_` match
+    /// literally.
+    ///
+    /// # Errors
+    /// When `M` has no such field, or it does not hold text.
+    pub fn field_icontains(field: &str, text: &str) -> Result<Condition<M>, DbError> {
+        let meta = field_named::<M>(field)?;
+        if meta.field_type != FieldType::String {
+            return Err(DbError::new(
+                ErrorKind::Other,
+                format!(
+                    "{}.{field} is not a text field: search only text fields",
+                    M::META.name
+                ),
+            ));
+        }
+        Ok(Condition::from_node(Node::Text {
+            table: M::META.table,
+            column: meta.column,
+            op: TextOp::Contains,
+            value: text.to_owned(),
+            case_insensitive: true,
+        }))
+    }
+}
+
+impl<M: Model> OrderBy<M> {
+    /// An ordering by a field named at run time: `"pub_date"` ascending,
+    /// `"-pub_date"` descending (Django's `order_by` strings).
+    ///
+    /// # Errors
+    /// When `M` has no such field.
+    pub fn field(spec: &str) -> Result<OrderBy<M>, DbError> {
+        let (name, descending) = match spec.strip_prefix('-') {
+            Some(name) => (name, true),
+            None => (spec, false),
+        };
+        let meta = field_named::<M>(name)?;
+        Ok(OrderBy::new(OrderTerm::Column {
+            column: meta.column,
+            descending,
+            nulls: None,
+        }))
+    }
+}
