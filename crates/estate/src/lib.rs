@@ -39,6 +39,8 @@
 //! - [`mail`]: sending email ([`Mailer`](mail::Mailer), [`send_mail`](mail::send_mail))
 //!   through SMTP, the console, files or an in-memory outbox for tests.
 //! - [`messages`]: one-time notices shown on the next page.
+//! - [`admin`]: the admin site (list, search, add, change, delete rows
+//!   for staff, by permission).
 //! - [`auth`]: users, groups, permissions; login and logout; the
 //!   [`CurrentUser`](auth::CurrentUser) and guards; password hashing
 //!   (argon2id; Django's hashes verified) and validation.
@@ -53,6 +55,7 @@
 // The derives emit `::estate::...` paths; this makes them work in here too.
 extern crate self as estate;
 
+pub mod admin;
 pub mod app;
 mod app_module;
 pub mod auth;
@@ -143,6 +146,8 @@ pub mod guide {
     pub mod auth {}
     #[doc = include_str!("../../../docs/messages.md")]
     pub mod messages {}
+    #[doc = include_str!("../../../docs/admin.md")]
+    pub mod admin {}
     #[doc = include_str!("../../../docs/commands.md")]
     pub mod commands {}
     #[doc = include_str!("../../../docs/testing.md")]

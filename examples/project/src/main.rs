@@ -2,7 +2,8 @@
 //! Django's polls tutorial as an app (models, migrations, templates, a
 //! ModelForm, voting with an F-expression, its own settings section and
 //! command), sessions, users with the account pages and a signup page,
-//! messages, and the management command line.
+//! messages, the admin at `/admin/` (`createsuperuser` first), and the
+//! management command line.
 //!
 //! ```text
 //! cargo run -p project -- --help
@@ -25,6 +26,7 @@ fn main() -> estate::Result<()> {
         .app(estate::messages::app())
         .app(accounts::app())
         .app(polls::app())
+        .app(polls::admin())
         .run()
 }
 

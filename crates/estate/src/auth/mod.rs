@@ -50,9 +50,9 @@ mod models;
 pub mod password_validation;
 mod permissions;
 mod redirects;
-mod throttle;
+pub(crate) mod throttle;
 pub mod tokens;
-mod views;
+pub(crate) mod views;
 
 use std::sync::Arc;
 

@@ -31,10 +31,10 @@ use crate::templates::{Template, Templates, context};
 
 /// The request facts the login and logout pages need.
 pub(crate) struct RequestFacts {
-    host: String,
-    secure: bool,
-    address: Option<String>,
-    query_next: Option<String>,
+    pub(crate) host: String,
+    pub(crate) secure: bool,
+    pub(crate) address: Option<String>,
+    pub(crate) query_next: Option<String>,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestFacts {
@@ -71,7 +71,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestFacts {
 
 impl RequestFacts {
     /// `next` from the form or the query string, when it stays on this site.
-    fn safe_next(&self, form_next: Option<String>) -> Option<String> {
+    pub(crate) fn safe_next(&self, form_next: Option<String>) -> Option<String> {
         form_next
             .filter(|n| !n.is_empty())
             .or_else(|| self.query_next.clone())

@@ -28,7 +28,7 @@
 //! hand. Submitted values are shown again after an error (passwords
 //! excepted). See the guide `docs/forms.md`.
 
-mod bound;
+pub(crate) mod bound;
 mod data;
 mod field;
 mod formset;

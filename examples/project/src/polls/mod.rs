@@ -65,6 +65,24 @@ pub(crate) fn app() -> AppModule {
         )
 }
 
+/// The admin site with the polls models (Django's tutorial part 7).
+pub(crate) fn admin() -> AppModule {
+    estate::admin::site()
+        .site_header("Polls administration")
+        .register(
+            estate::admin::ModelAdmin::<Question>::new()
+                .list_display(&["question_text", "pub_date"])
+                .search_fields(&["question_text"])
+                .ordering("-pub_date"),
+        )
+        .register(estate::admin::ModelAdmin::<Choice>::new().list_display(&[
+            "choice_text",
+            "question",
+            "votes",
+        ]))
+        .app()
+}
+
 /// The latest questions.
 async fn index(ctx: AppContext, db: Db) -> estate::Result<Template> {
     let page_size = ctx.settings().section::<PollsSettings>().page_size;

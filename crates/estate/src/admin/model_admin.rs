@@ -1,0 +1,571 @@
+//! [`ModelAdmin`]: a model's admin options (Django's `ModelAdmin`), and its
+//! pages: the change list, the add and change forms, the delete
+//! confirmation.
+
+use std::marker::PhantomData;
+
+use axum::response::{IntoResponse, Redirect, Response};
+use estate_orm::{Condition, FieldType, Model, ModelMeta, OrderBy, Value};
+use futures_util::future::BoxFuture;
+use http::{Method, StatusCode};
+
+use super::entry::{AdminEntry, AdminRequest};
+use crate::error::Error;
+use crate::forms::ModelForm;
+use crate::templates::{Template, context};
+
+/// Rows per change-list page unless `list_per_page` says otherwise
+/// (Django's default).
+const DEFAULT_PER_PAGE: u64 = 100;
+/// Longest search text taken from the query string.
+const MAX_SEARCH: usize = 200;
+
+/// How the admin shows one model (Django's `ModelAdmin`).
+pub struct ModelAdmin<M> {
+    list_display: Vec<&'static str>,
+    search_fields: Vec<&'static str>,
+    ordering: Option<&'static str>,
+    list_per_page: u64,
+    fields: Option<Vec<&'static str>>,
+    exclude: Vec<&'static str>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Default for ModelAdmin<M> {
+    fn default() -> Self {
+        ModelAdmin {
+            list_display: Vec::new(),
+            search_fields: Vec::new(),
+            ordering: None,
+            list_per_page: DEFAULT_PER_PAGE,
+            fields: None,
+            exclude: Vec::new(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M: Model> ModelAdmin<M> {
+    /// The default options: the list shows the row's label, 100 per page,
+    /// the form every editable field.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The fields shown as columns of the change list; the first links to
+    /// the row's page, and each column sorts when its header is clicked.
+    #[must_use]
+    pub fn list_display(mut self, fields: &[&'static str]) -> Self {
+        self.list_display = fields.to_vec();
+        self
+    }
+
+    /// Text fields searched (case-insensitive "contains", any field
+    /// matching, every word of the search matching) by the change list's
+    /// search box.
+    #[must_use]
+    pub fn search_fields(mut self, fields: &[&'static str]) -> Self {
+        self.search_fields = fields.to_vec();
+        self
+    }
+
+    /// The change list's order when no column is chosen: `"-pub_date"`
+    /// (default: the model's ordering, else newest key first).
+    #[must_use]
+    pub fn ordering(mut self, field: &'static str) -> Self {
+        self.ordering = Some(field);
+        self
+    }
+
+    /// Rows per change-list page (default 100).
+    #[must_use]
+    pub fn list_per_page(mut self, rows: u64) -> Self {
+        self.list_per_page = rows.max(1);
+        self
+    }
+
+    /// Only these fields in the add and change forms, in this order.
+    #[must_use]
+    pub fn fields(mut self, fields: &[&'static str]) -> Self {
+        self.fields = Some(fields.to_vec());
+        self
+    }
+
+    /// Every editable field but these in the forms.
+    #[must_use]
+    pub fn exclude(mut self, fields: &[&'static str]) -> Self {
+        self.exclude = fields.to_vec();
+        self
+    }
+
+    /// Panics naming the option and the model's fields when an option names
+    /// a field the model does not have (called by `register`).
+    pub(crate) fn check_options(&self) {
+        let known: Vec<&str> = M::META.fields.iter().map(|f| f.name).collect();
+        let many: Vec<&str> = M::META.many_to_many.iter().map(|m| m.name).collect();
+        let mut named: Vec<(&str, &str)> = Vec::new();
+        named.extend(self.list_display.iter().map(|f| ("list_display", *f)));
+        named.extend(self.search_fields.iter().map(|f| ("search_fields", *f)));
+        named.extend(
+            self.ordering
+                .iter()
+                .map(|o| ("ordering", o.trim_start_matches('-'))),
+        );
+        named.extend(self.exclude.iter().map(|f| ("exclude", *f)));
+        named.extend(self.fields.iter().flatten().map(|f| ("fields", *f)));
+        for (option, name) in named {
+            let form_option = matches!(option, "fields" | "exclude");
+            assert!(
+                known.contains(&name) || (form_option && many.contains(&name)),
+                "ModelAdmin<{}>::{option} names `{name}`, which is not a field of {}; its fields \
+                 are: {}",
+                M::META.name,
+                M::META.name,
+                known.join(", ")
+            );
+        }
+        for name in &self.search_fields {
+            let field = M::META.field(name).expect("checked above");
+            assert!(
+                field.field_type == FieldType::String,
+                "ModelAdmin<{}>::search_fields names `{name}`, which is not a text field",
+                M::META.name
+            );
+        }
+    }
+
+    fn form(&self) -> ModelForm<M> {
+        let mut form = ModelForm::<M>::new();
+        if let Some(fields) = &self.fields {
+            form = form.fields(fields);
+        }
+        if !self.exclude.is_empty() {
+            form = form.exclude(&self.exclude);
+        }
+        form
+    }
+
+    /// The columns of the change list.
+    fn columns(&self) -> Vec<&'static str> {
+        if self.list_display.is_empty() {
+            vec![M::META.pk().name]
+        } else {
+            self.list_display.clone()
+        }
+    }
+
+    /// The row with the key written `id` in the URL, if there is one.
+    async fn object(&self, request: &AdminRequest, id: &str) -> Result<Option<M>, Error> {
+        let Some(key) = parse_key(M::META, id) else {
+            return Ok(None);
+        };
+        let condition = Condition::<M>::field_equals(M::META.pk().name, key)?;
+        Ok(M::objects().filter(condition).first(&request.db).await?)
+    }
+
+    async fn changelist_page(&self, request: AdminRequest) -> Result<Response, Error> {
+        if !request.perms.view {
+            return Err(Error::forbidden(
+                "You do not have permission to view these rows.",
+            ));
+        }
+        let mut query = M::objects();
+        let search = request
+            .query
+            .get("q")
+            .map(|q| q.trim().chars().take(MAX_SEARCH).collect::<String>())
+            .unwrap_or_default();
+        if !search.is_empty() && !self.search_fields.is_empty() {
+            // Every word in some field (Django's search).
+            for word in search.split_whitespace() {
+                let mut any: Option<Condition<M>> = None;
+                for field in &self.search_fields {
+                    let condition = Condition::<M>::field_icontains(field, word)?;
+                    any = Some(match any {
+                        Some(previous) => previous | condition,
+                        None => condition,
+                    });
+                }
+                if let Some(any) = any {
+                    query = query.filter(any);
+                }
+            }
+        }
+        // Sorting: only by a shown column; anything else is ignored.
+        let columns = self.columns();
+        let chosen = request.query.get("o").filter(|o| {
+            let name = o.strip_prefix('-').unwrap_or(o);
+            columns.contains(&name)
+        });
+        let ordering = match chosen.map(String::as_str).or(self.ordering) {
+            Some(spec) => vec![OrderBy::<M>::field(spec)?],
+            None if M::META.ordering.is_empty() => {
+                vec![OrderBy::<M>::field(&format!("-{}", M::META.pk().name))?]
+            }
+            None => Vec::new(),
+        };
+        // The key last, so pages never overlap or skip rows on ties.
+        let mut ordering = ordering;
+        ordering.push(OrderBy::<M>::field(M::META.pk().name)?);
+        let total = u64::try_from(query.clone().count(&request.db).await?).unwrap_or(0);
+        let per_page = self.list_per_page;
+        let pages = total.div_ceil(per_page).max(1);
+        let page = match request.query.get("p") {
+            None => 1,
+            Some(text) => match text.parse::<u64>() {
+                Ok(page) if (1..=pages).contains(&page) => page,
+                _ => return Err(Error::not_found(format!("Invalid page ({text})."))),
+            },
+        };
+        let rows = query
+            .order_by(ordering)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+            .all(&request.db)
+            .await?;
+        let mut table = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let values = row.to_values();
+            let key = value_display(&row.pk_value());
+            let cells: Vec<String> = columns
+                .iter()
+                .map(|name| {
+                    M::META
+                        .fields
+                        .iter()
+                        .position(|f| f.name == *name)
+                        .map(|i| value_display(&values[i]))
+                        .unwrap_or_default()
+                })
+                .collect();
+            table.push(context! {
+                url => request.url("change", Some(&key))?,
+                cells,
+            });
+        }
+        let headers: Vec<minijinja::Value> = columns
+            .iter()
+            .map(|name| {
+                let field = M::META.field(name).expect("checked at registration");
+                let current = chosen.map(String::as_str);
+                let (sorted, next) = match current {
+                    Some(o) if o == *name => ("ascending", format!("-{name}")),
+                    Some(o) if o.strip_prefix('-') == Some(name) => {
+                        ("descending", (*name).to_owned())
+                    }
+                    _ => ("", (*name).to_owned()),
+                };
+                context! { label => capitalised(field.verbose_name), sort => next, sorted }
+            })
+            .collect();
+        Ok(Template::render(
+            "admin/change_list.html",
+            context! {
+                site_title => request.site.site_title.clone(),
+                site_header => request.site.site_header.clone(),
+                model => model_context(&request, M::META)?,
+                perms => request.perms,
+                headers,
+                rows => table,
+                search,
+                searchable => !self.search_fields.is_empty(),
+                ordering => chosen.cloned().unwrap_or_default(),
+                page,
+                pages,
+                total,
+            },
+        )
+        .into_response())
+    }
+
+    async fn add_page(&self, mut request: AdminRequest) -> Result<Response, Error> {
+        if !request.perms.add {
+            return Err(Error::forbidden(
+                "You do not have permission to add rows here.",
+            ));
+        }
+        let mut form = self.form().with_choices(&request.db).await?;
+        if request.method == Method::POST {
+            let data = request.data.take().unwrap_or_default();
+            let choice = SaveChoice::of(&data);
+            form = form.bind(data);
+            if let Some(saved) = form.save(&request.db).await? {
+                let key = value_display(&saved.pk_value());
+                let label = object_label(M::META, &saved);
+                request.success(format!(
+                    "The {} “{label}” was added successfully.",
+                    M::META.verbose_name
+                ));
+                return Ok(Redirect::to(&choice.target(&request, &key)?).into_response());
+            }
+        }
+        form_page(&request, M::META, form, None, true)
+    }
+
+    async fn change_page(&self, mut request: AdminRequest, id: String) -> Result<Response, Error> {
+        if !request.perms.view {
+            return Err(Error::forbidden(
+                "You do not have permission to view this row.",
+            ));
+        }
+        let Some(object) = self.object(&request, &id).await? else {
+            return Err(missing(M::META, &id));
+        };
+        let label = object_label(M::META, &object);
+        let mut form = self
+            .form()
+            .instance(object)
+            .with_choices(&request.db)
+            .await?;
+        if request.method == Method::POST {
+            if !request.perms.change {
+                return Err(Error::forbidden(
+                    "You do not have permission to change this row.",
+                ));
+            }
+            let data = request.data.take().unwrap_or_default();
+            let choice = SaveChoice::of(&data);
+            form = form.bind(data);
+            if let Some(saved) = form.save(&request.db).await? {
+                let key = value_display(&saved.pk_value());
+                let label = object_label(M::META, &saved);
+                request.success(format!(
+                    "The {} “{label}” was changed successfully.",
+                    M::META.verbose_name
+                ));
+                return Ok(Redirect::to(&choice.target(&request, &key)?).into_response());
+            }
+        }
+        if !request.perms.change {
+            let names: Vec<String> = form.field_names().iter().map(|n| (*n).to_owned()).collect();
+            for name in names {
+                if let Some(field) = form.field_mut(&name) {
+                    field.disabled = true;
+                }
+            }
+        }
+        form_page(
+            &request,
+            M::META,
+            form,
+            Some((id, label)),
+            request.perms.change,
+        )
+    }
+
+    async fn delete_page(&self, mut request: AdminRequest, id: String) -> Result<Response, Error> {
+        if !request.perms.delete {
+            return Err(Error::forbidden(
+                "You do not have permission to delete this row.",
+            ));
+        }
+        let Some(object) = self.object(&request, &id).await? else {
+            return Err(missing(M::META, &id));
+        };
+        let label = object_label(M::META, &object);
+        if request.method == Method::POST {
+            request.data.take();
+            match object.delete(&request.db).await {
+                Ok(_) => {
+                    request.success(format!(
+                        "The {} “{label}” was deleted successfully.",
+                        M::META.verbose_name
+                    ));
+                }
+                Err(err) if err.kind() == estate_orm::ErrorKind::Protected => {
+                    request.error(format!(
+                        "Cannot delete the {} “{label}”: {err}",
+                        M::META.verbose_name
+                    ));
+                    return Ok(Redirect::to(&request.url("change", Some(&id))?).into_response());
+                }
+                Err(err) => return Err(err.into()),
+            }
+            return Ok(Redirect::to(&request.url("changelist", None)?).into_response());
+        }
+        Ok(Template::render(
+            "admin/delete_confirmation.html",
+            context! {
+                site_title => request.site.site_title.clone(),
+                site_header => request.site.site_header.clone(),
+                model => model_context(&request, M::META)?,
+                object => context! { label, url => request.url("change", Some(&id))? },
+            },
+        )
+        .into_response())
+    }
+}
+
+impl<M: Model> AdminEntry for ModelAdmin<M> {
+    fn meta(&self) -> &'static ModelMeta {
+        M::META
+    }
+
+    fn changelist(&self, request: AdminRequest) -> BoxFuture<'_, Result<Response, Error>> {
+        Box::pin(self.changelist_page(request))
+    }
+
+    fn add(&self, request: AdminRequest) -> BoxFuture<'_, Result<Response, Error>> {
+        Box::pin(self.add_page(request))
+    }
+
+    fn change(&self, request: AdminRequest, id: String) -> BoxFuture<'_, Result<Response, Error>> {
+        Box::pin(self.change_page(request, id))
+    }
+
+    fn delete(&self, request: AdminRequest, id: String) -> BoxFuture<'_, Result<Response, Error>> {
+        Box::pin(self.delete_page(request, id))
+    }
+}
+
+/// Which save button was pressed (Django's `_continue`, `_addanother`).
+enum SaveChoice {
+    List,
+    Continue,
+    AddAnother,
+}
+
+impl SaveChoice {
+    fn of(data: &crate::forms::FormData) -> SaveChoice {
+        if data.get("_continue").is_some() {
+            SaveChoice::Continue
+        } else if data.get("_addanother").is_some() {
+            SaveChoice::AddAnother
+        } else {
+            SaveChoice::List
+        }
+    }
+
+    fn target(&self, request: &AdminRequest, key: &str) -> Result<String, Error> {
+        match self {
+            SaveChoice::List => request.url("changelist", None),
+            SaveChoice::Continue => request.url("change", Some(key)),
+            SaveChoice::AddAnother => request.url("add", None),
+        }
+    }
+}
+
+fn missing(meta: &ModelMeta, id: &str) -> Error {
+    Error::not_found(format!(
+        "{} with ID “{id}” doesn’t exist. Perhaps it was deleted?",
+        capitalised(meta.verbose_name)
+    ))
+}
+
+/// The add or change page.
+fn form_page<M: Model>(
+    request: &AdminRequest,
+    meta: &'static ModelMeta,
+    form: ModelForm<M>,
+    object: Option<(String, String)>,
+    editable: bool,
+) -> Result<Response, Error> {
+    let status = if form.is_bound() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let object = match object {
+        Some((id, label)) => Some(context! {
+            label,
+            delete_url => request.url("delete", Some(&id))?,
+        }),
+        None => None,
+    };
+    let page = Template::render(
+        "admin/change_form.html",
+        context! {
+            site_title => request.site.site_title.clone(),
+            site_header => request.site.site_header.clone(),
+            model => model_context(request, meta)?,
+            perms => request.perms,
+            form,
+            object,
+            editable,
+        },
+    );
+    Ok((status, page).into_response())
+}
+
+/// The model as templates see it.
+fn model_context(request: &AdminRequest, meta: &ModelMeta) -> Result<minijinja::Value, Error> {
+    Ok(context! {
+        app_label => request.app_label.clone(),
+        name => request.model_name.clone(),
+        verbose_name => meta.verbose_name,
+        verbose_name_plural => capitalised(meta.verbose_name_plural),
+        changelist_url => request.url("changelist", None)?,
+        add_url => request.url("add", None)?,
+    })
+}
+
+/// The text with a capital first letter.
+pub(crate) fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// How a row is named in messages and titles: its first non-empty text
+/// field, else "question (3)".
+fn object_label<M: Model>(meta: &ModelMeta, object: &M) -> String {
+    let values = object.to_values();
+    meta.fields
+        .iter()
+        .zip(&values)
+        .find_map(|(field, value)| match value {
+            Value::String(text) if !field.primary_key && !text.is_empty() => Some(text.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| {
+            format!(
+                "{} ({})",
+                meta.verbose_name,
+                value_display(&object.pk_value())
+            )
+        })
+}
+
+/// A value as the change list shows it ("-" for nothing).
+pub(crate) fn value_display(value: &Value) -> String {
+    match value {
+        Value::Null(_) => "-".to_owned(),
+        Value::Bool(true) => "Yes".to_owned(),
+        Value::Bool(false) => "No".to_owned(),
+        Value::DateTime(moment) => moment.format("%Y-%m-%d %H:%M").to_string(),
+        Value::Bytes(bytes) => format!("({} bytes)", bytes.len()),
+        other => crate::forms::bound::value_text(other).unwrap_or_default(),
+    }
+}
+
+/// The key written `id` in a URL, as the type of the model's key; `None`
+/// when it cannot be one (so the page is a 404, never a database error).
+fn parse_key(meta: &ModelMeta, id: &str) -> Option<Value> {
+    if id.is_empty() || id.len() > 100 {
+        return None;
+    }
+    Some(match meta.pk().field_type {
+        FieldType::AutoBigInt | FieldType::BigInt => Value::I64(id.parse().ok()?),
+        FieldType::AutoInt | FieldType::Int => Value::I32(id.parse().ok()?),
+        FieldType::SmallInt => Value::I16(id.parse().ok()?),
+        FieldType::String => Value::String(id.to_owned()),
+        FieldType::Uuid => Value::Uuid(id.parse().ok()?),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_display_like_djangos_change_list() {
+        assert_eq!(value_display(&Value::Null(estate_orm::Kind::String)), "-");
+        assert_eq!(value_display(&Value::Bool(true)), "Yes");
+        assert_eq!(value_display(&Value::I64(42)), "42");
+        assert_eq!(capitalised("question"), "Question");
+        assert_eq!(capitalised(""), "");
+    }
+}

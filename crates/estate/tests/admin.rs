@@ -1,0 +1,535 @@
+//! The admin through real HTTP, on every backend: staff-only login, the
+//! permission-aware index, a superuser adding, changing and deleting rows,
+//! the change list's search, sorting and pages with hostile parameters, a
+//! view-only staff user refused every write (links hidden, direct POSTs
+//! 403), unknown ids and models 404, CSRF on every form.
+
+mod common;
+
+use estate::admin::ModelAdmin;
+use estate::auth::{Auth, Group, Permission, User, create_superuser, create_user};
+use estate::cli::CommandOutput;
+use estate::db::Database;
+use estate::orm::chrono::{DateTime, Utc};
+use estate::orm::{ForeignKey, Model, create_table};
+use estate::prelude::*;
+use estate::test::{TestClient, TestServer, each_backend};
+
+use common::debug_app_with;
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "polls_question", verbose_name = "question")]
+struct Question {
+    id: Auto<i64>,
+    #[model(max_length = 200)]
+    question_text: String,
+    pub_date: DateTime<Utc>,
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "polls_choice")]
+struct Choice {
+    id: Auto<i64>,
+    #[model(on_delete = Cascade)]
+    question: ForeignKey<Question>,
+    #[model(max_length = 200)]
+    choice_text: String,
+    votes: i32,
+}
+
+const PASSWORD: &str = "correct horse battery";
+const DATE: &str = "2026-11-26T10:00";
+
+fn site(db: &Database) -> App {
+    debug_app_with(|s| s)
+        .database(db.clone())
+        .app(estate::sessions::app())
+        .app(estate::auth::app())
+        .app(estate::messages::app())
+        .app(
+            AppModule::new("polls")
+                .model::<Question>()
+                .model::<Choice>(),
+        )
+        .app(
+            estate::admin::site()
+                .site_header("Polls administration")
+                .register(
+                    ModelAdmin::<Question>::new()
+                        .list_display(&["question_text", "pub_date"])
+                        .search_fields(&["question_text"])
+                        .ordering("-pub_date")
+                        .list_per_page(10),
+                )
+                .register(ModelAdmin::<Choice>::new().list_display(&["choice_text", "votes"]))
+                .app(),
+        )
+}
+
+/// Tables, users (root superuser; viewer staff with view_question; editor
+/// staff in a group with add/change/delete; ann not staff) and a server.
+async fn start(db: &Database) -> TestServer {
+    site(db)
+        .run_with_args(["site", "migrate"], CommandOutput::capture())
+        .await
+        .unwrap();
+    create_table(db, Question::META).await.unwrap();
+    create_table(db, Choice::META).await.unwrap();
+    let server = TestServer::start(site(db)).await;
+    let auth = server.context().get::<Auth>().unwrap().clone();
+    create_superuser(&auth, db, "root", "", Some(PASSWORD))
+        .await
+        .unwrap();
+    let mut viewer = create_user(&auth, db, "viewer", "", Some(PASSWORD))
+        .await
+        .unwrap();
+    viewer.is_staff = true;
+    viewer.save(db).await.unwrap();
+    let mut editor = create_user(&auth, db, "editor", "", Some(PASSWORD))
+        .await
+        .unwrap();
+    editor.is_staff = true;
+    editor.save(db).await.unwrap();
+    create_user(&auth, db, "ann", "", Some(PASSWORD))
+        .await
+        .unwrap();
+    let perm = |codename: &'static str| async move {
+        Permission::objects()
+            .get(db, Permission::CODENAME.eq(codename))
+            .await
+            .unwrap()
+    };
+    User::USER_PERMISSIONS
+        .add(db, &viewer, [&perm("view_question").await])
+        .await
+        .unwrap();
+    let mut editors = Group {
+        id: Auto::new(),
+        name: "editors".into(),
+        permissions: Default::default(),
+    };
+    editors.save(db).await.unwrap();
+    for codename in ["add_question", "change_question", "delete_question"] {
+        Group::PERMISSIONS
+            .add(db, &editors, [&perm(codename).await])
+            .await
+            .unwrap();
+    }
+    User::GROUPS.add(db, &editor, [&editors]).await.unwrap();
+    server
+}
+
+async fn admin_login(server: &TestServer, username: &str) -> TestClient {
+    let browser = server.client();
+    let response = browser
+        .post("/admin/login/")
+        .form(&[
+            ("username", username),
+            ("password", PASSWORD),
+            ("next", "/admin/"),
+        ])
+        .send()
+        .await;
+    assert_eq!(
+        response.status,
+        StatusCode::SEE_OTHER,
+        "{username}: {}",
+        response.text()
+    );
+    browser
+}
+
+async fn add_question(db: &Database, text: &str, day: u32) -> Question {
+    let mut question = Question {
+        id: Auto::new(),
+        question_text: text.into(),
+        pub_date: format!("2026-11-{day:02}T10:00:00Z").parse().unwrap(),
+    };
+    question.save(db).await.unwrap();
+    question
+}
+
+#[tokio::test]
+async fn only_staff_get_in_and_others_are_sent_to_the_admin_login() {
+    each_backend(async |db| {
+        let server = start(&db).await;
+        for path in [
+            "/admin/",
+            "/admin/polls/question/",
+            "/admin/polls/question/add/",
+        ] {
+            let response = server.get(path).send().await;
+            assert_eq!(response.status, StatusCode::SEE_OTHER, "{path}");
+            let location = response.header("location").unwrap();
+            assert!(
+                location.starts_with("/admin/login/?next=%2Fadmin%2F"),
+                "{location}"
+            );
+        }
+        let page = server.get("/admin/login/").send().await;
+        assert!(
+            page.text().contains("Polls administration"),
+            "{}",
+            page.text()
+        );
+        // Not staff: refused with Django's message, and counted as a failure.
+        let refused = server
+            .post("/admin/login/")
+            .form(&[("username", "ann"), ("password", PASSWORD)])
+            .send()
+            .await;
+        assert_eq!(refused.status, StatusCode::OK);
+        assert!(
+            refused
+                .text()
+                .contains("Please enter the correct username and password for a staff account.")
+        );
+        assert_eq!(refused.cookie("sessionid"), None);
+        // Logged in on the site but not staff: still the admin login.
+        let browser = server.client();
+        let site_login = browser
+            .post("/accounts/login/")
+            .form(&[("username", "ann"), ("password", PASSWORD)])
+            .send()
+            .await;
+        assert_eq!(site_login.status, StatusCode::SEE_OTHER);
+        let index = browser.get("/admin/").send().await;
+        assert_eq!(index.status, StatusCode::SEE_OTHER);
+        let login = browser.get("/admin/login/").send().await;
+        assert!(
+            login
+                .text()
+                .contains("You are authenticated as ann, but are not authorized")
+        );
+        // A staff login goes to next (same-site only).
+        let staff = server
+            .post("/admin/login/")
+            .form(&[
+                ("username", "viewer"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ])
+            .send()
+            .await;
+        assert_eq!(staff.header("location"), Some("/admin/"));
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_superuser_adds_changes_and_deletes_rows() {
+    each_backend(async |db| {
+        let server = start(&db).await;
+        let root = admin_login(&server, "root").await;
+        let index = root.get("/admin/").send().await.text();
+        assert!(
+            index.contains(r#"<a href="/admin/polls/question/">Questions</a>"#),
+            "{index}"
+        );
+        assert!(
+            index.contains(r#"<a href="/admin/polls/choice/add/">Add</a>"#),
+            "{index}"
+        );
+        assert!(!index.contains("Users"), "only registered models: {index}");
+
+        // Add: an error next to its field, then the row.
+        let form = root.get("/admin/polls/question/add/").send().await.text();
+        assert!(form.contains(r#"name="question_text""#), "{form}");
+        let invalid = root
+            .post("/admin/polls/question/add/")
+            .form(&[("question_text", ""), ("pub_date", DATE)])
+            .send()
+            .await;
+        assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let html = invalid.text();
+        assert!(html.contains("Please correct the errors below."), "{html}");
+        assert!(html.contains(r#"id="id_question_text_error""#), "{html}");
+        assert_eq!(Question::objects().count(&db).await.unwrap(), 0);
+        let added = root
+            .post("/admin/polls/question/add/")
+            .form(&[
+                ("question_text", "What's <new>?"),
+                ("pub_date", DATE),
+                ("_save", ""),
+            ])
+            .send()
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text());
+        assert_eq!(added.header("location"), Some("/admin/polls/question/"));
+        let list = root.get("/admin/polls/question/").send().await.text();
+        assert!(
+            list.contains("The question “What&#x27;s &lt;new&gt;?” was added successfully."),
+            "{list}"
+        );
+        assert!(list.contains("What&#x27;s &lt;new&gt;?"), "{list}");
+        let question = Question::objects()
+            .get(&db, Question::QUESTION_TEXT.eq("What's <new>?"))
+            .await
+            .unwrap();
+        let id = question.id.get().unwrap();
+
+        // Change, staying on the page.
+        let page = root
+            .get(&format!("/admin/polls/question/{id}/change/"))
+            .send()
+            .await
+            .text();
+        assert!(
+            page.contains(r#"value="What&#x27;s &lt;new&gt;?""#),
+            "{page}"
+        );
+        let changed = root
+            .post(&format!("/admin/polls/question/{id}/change/"))
+            .form(&[
+                ("question_text", "What's up?"),
+                ("pub_date", DATE),
+                ("_continue", ""),
+            ])
+            .send()
+            .await;
+        assert_eq!(
+            changed.header("location"),
+            Some(format!("/admin/polls/question/{id}/change/").as_str())
+        );
+        assert!(
+            root.get(&format!("/admin/polls/question/{id}/change/"))
+                .send()
+                .await
+                .text()
+                .contains("was changed successfully")
+        );
+        let mut reloaded = question.clone();
+        reloaded.refresh(&db).await.unwrap();
+        assert_eq!(reloaded.question_text, "What's up?");
+
+        // Delete: a confirmation, then the row and its choices go.
+        let mut choice = Choice {
+            id: Auto::new(),
+            question: ForeignKey::to(&reloaded).unwrap(),
+            choice_text: "Not much".into(),
+            votes: 0,
+        };
+        choice.save(&db).await.unwrap();
+        let confirm = root
+            .get(&format!("/admin/polls/question/{id}/delete/"))
+            .send()
+            .await
+            .text();
+        assert!(
+            confirm.contains("Are you sure you want to delete the question “What&#x27;s up?”"),
+            "{confirm}"
+        );
+        let deleted = root
+            .post(&format!("/admin/polls/question/{id}/delete/"))
+            .send()
+            .await;
+        assert_eq!(deleted.header("location"), Some("/admin/polls/question/"));
+        assert_eq!(Question::objects().count(&db).await.unwrap(), 0);
+        assert_eq!(Choice::objects().count(&db).await.unwrap(), 0);
+        assert!(
+            root.get("/admin/polls/question/")
+                .send()
+                .await
+                .text()
+                .contains("was deleted successfully")
+        );
+        // Logging out by POST.
+        let out = root.post("/admin/logout/").send().await;
+        assert_eq!(out.header("location"), Some("/admin/login/"));
+        assert_eq!(
+            root.get("/admin/").send().await.status,
+            StatusCode::SEE_OTHER
+        );
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_change_list_searches_sorts_and_pages_and_shrugs_off_bad_parameters() {
+    each_backend(async |db| {
+        let server = start(&db).await;
+        for day in 1..=25 {
+            let text = if day % 5 == 0 {
+                format!("Rust question {day}")
+            } else {
+                format!("Question {day}")
+            };
+            add_question(&db, &text, day).await;
+        }
+        let root = admin_login(&server, "root").await;
+        let page = |query: &str| {
+            let root = root.clone();
+            let path = format!("/admin/polls/question/{query}");
+            async move { root.get(&path).send().await }
+        };
+        let first = page("").await.text();
+        assert!(first.contains("Page 1 of 3"), "{first}");
+        assert!(first.contains("25 questions"), "{first}");
+        // Newest first (the admin's ordering), ten rows.
+        assert!(first.find("Rust question 25").unwrap() < first.find("Question 24").unwrap());
+        assert_eq!(first.matches("<th scope=\"row\">").count(), 10);
+        let last = page("?p=3").await.text();
+        assert_eq!(last.matches("<th scope=\"row\">").count(), 5);
+        // Search: case-insensitive, every word.
+        let rust = page("?q=RUST").await.text();
+        assert!(
+            rust.contains("5 questions") && !rust.contains("Question 24"),
+            "{rust}"
+        );
+        assert_eq!(
+            page("?q=rust+20")
+                .await
+                .text()
+                .matches("<th scope=\"row\">")
+                .count(),
+            1
+        );
+        // Sorting by a shown column.
+        let sorted = page("?o=question_text").await.text();
+        assert!(sorted.contains(r#"aria-sort="ascending""#), "{sorted}");
+        assert!(sorted.find("Question 1<").unwrap() < sorted.find("Question 11<").unwrap());
+        // Hostile or broken parameters: never a 500, never SQL.
+        for (query, status) in [
+            ("?p=4", StatusCode::NOT_FOUND),
+            ("?p=0", StatusCode::NOT_FOUND),
+            ("?p=abc", StatusCode::NOT_FOUND),
+            ("?p=99999999999999999999999", StatusCode::NOT_FOUND),
+            ("?p=-1", StatusCode::NOT_FOUND),
+            ("?o=password", StatusCode::OK),
+            (
+                "?o=question_text%3B%20DROP%20TABLE%20polls_question",
+                StatusCode::OK,
+            ),
+            ("?o=--question_text", StatusCode::OK),
+            (
+                "?q=%27%3B%20DROP%20TABLE%20polls_question%3B%20--",
+                StatusCode::OK,
+            ),
+            ("?q=%25%25%25", StatusCode::OK),
+            (&format!("?q={}", "x".repeat(5000)), StatusCode::OK),
+            ("?unknown=1&o=", StatusCode::OK),
+        ] {
+            let response = page(query).await;
+            assert_eq!(response.status, status, "{query}: {}", response.text());
+            assert!(
+                !response.text().to_lowercase().contains("syntax"),
+                "{query}"
+            );
+        }
+        assert_eq!(Question::objects().count(&db).await.unwrap(), 25);
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_view_only_staff_user_sees_but_cannot_write() {
+    each_backend(async |db| {
+        let server = start(&db).await;
+        let question = add_question(&db, "Read me", 3).await;
+        let id = question.id.get().unwrap();
+        let viewer = admin_login(&server, "viewer").await;
+        let index = viewer.get("/admin/").send().await.text();
+        assert!(
+            index.contains(">View</a>") && !index.contains(">Add</a>"),
+            "{index}"
+        );
+        assert!(
+            !index.contains("Choices"),
+            "no permission, not listed: {index}"
+        );
+        let list = viewer.get("/admin/polls/question/").send().await.text();
+        assert!(list.contains("Select question to view"), "{list}");
+        assert!(!list.contains("Add question"), "{list}");
+        let page = viewer
+            .get(&format!("/admin/polls/question/{id}/change/"))
+            .send()
+            .await
+            .text();
+        assert!(
+            page.contains("View question") && page.contains("disabled"),
+            "{page}"
+        );
+        assert!(!page.contains(r#"name="_save""#), "{page}");
+        // Every write refused, links or not.
+        let fields = [("question_text", "Hacked"), ("pub_date", DATE)];
+        for path in [
+            "/admin/polls/question/add/".to_owned(),
+            format!("/admin/polls/question/{id}/change/"),
+            format!("/admin/polls/question/{id}/delete/"),
+        ] {
+            let response = viewer.post(&path).form(&fields).send().await;
+            assert_eq!(response.status, StatusCode::FORBIDDEN, "POST {path}");
+        }
+        assert_eq!(
+            viewer.get("/admin/polls/question/add/").send().await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            viewer
+                .get(&format!("/admin/polls/question/{id}/delete/"))
+                .send()
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            viewer.get("/admin/polls/choice/").send().await.status,
+            StatusCode::FORBIDDEN
+        );
+        let mut unchanged = question.clone();
+        unchanged.refresh(&db).await.unwrap();
+        assert_eq!(unchanged.question_text, "Read me");
+
+        // The editors group may write.
+        let editor = admin_login(&server, "editor").await;
+        let changed = editor
+            .post(&format!("/admin/polls/question/{id}/change/"))
+            .form(&[("question_text", "Edited"), ("pub_date", DATE)])
+            .send()
+            .await;
+        assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.text());
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_ids_and_models_are_404_and_forms_need_csrf() {
+    each_backend(async |db| {
+        let server = start(&db).await;
+        let root = admin_login(&server, "root").await;
+        for path in [
+            "/admin/polls/question/999/change/",
+            "/admin/polls/question/abc/change/",
+            "/admin/polls/question/99999999999999999999999/delete/",
+            "/admin/polls/question/%27%20OR%201%3D1/change/",
+            "/admin/polls/nosuch/",
+            "/admin/auth/question/",
+            "/admin/auth/user/",
+        ] {
+            let response = root.get(path).send().await;
+            assert_eq!(
+                response.status,
+                StatusCode::NOT_FOUND,
+                "{path}: {}",
+                response.text()
+            );
+        }
+        let response = root
+            .post("/admin/polls/question/add/")
+            .without_csrf_token()
+            .form(&[("question_text", "No token"), ("pub_date", DATE)])
+            .send()
+            .await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN);
+        assert_eq!(Question::objects().count(&db).await.unwrap(), 0);
+        let css = server.get("/admin/static/admin.css").send().await;
+        assert_eq!(css.content_type(), Some("text/css; charset=utf-8"));
+        assert!(css.text().contains("prefers-color-scheme: dark"));
+        server.shutdown().await;
+    })
+    .await;
+}
