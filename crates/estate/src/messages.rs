@@ -327,12 +327,21 @@ impl Messages {
             format!("{COOKIE_NAME}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax{secure}")
         } else {
             let mut value = self.0.config.signer.sign_object(&pending, true);
-            // Too big for a cookie: the oldest go first (as in Django).
-            while value.len() > MAX_COOKIE_SIZE && pending.len() > 1 {
+            // Too big for a cookie: the oldest go first (as in Django),
+            // down to none if one message alone is too big.
+            while value.len() > MAX_COOKIE_SIZE && !pending.is_empty() {
                 pending.remove(0);
+                tracing::warn!(target: "estate::messages", "a message was dropped: the messages cookie holds at most {MAX_COOKIE_SIZE} bytes");
                 value = self.0.config.signer.sign_object(&pending, true);
             }
-            format!("{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax{secure}")
+            if pending.is_empty() {
+                if self.0.cookie.is_none() {
+                    return;
+                }
+                format!("{COOKIE_NAME}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax{secure}")
+            } else {
+                format!("{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax{secure}")
+            }
         };
         if let Ok(value) = HeaderValue::from_str(&header) {
             response

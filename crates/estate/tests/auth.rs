@@ -586,3 +586,69 @@ async fn the_auth_app_says_what_it_needs() {
     );
     server.shutdown().await;
 }
+
+/// A login made under a key that is then rotated out (moved to
+/// `secret_key_fallbacks`) is re-signed under the new key on the next
+/// request, so removing the old key later keeps the user logged in.
+#[tokio::test]
+async fn logins_survive_a_secret_key_rotation() {
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    migrate(&db).await;
+    let keyed = |key: &'static str, fallbacks: Vec<&'static str>| {
+        debug_app_with(move |s| {
+            s.set("secret_key", key)
+                .set("secret_key_fallbacks", fallbacks)
+        })
+        .database(db.clone())
+        .app(estate::sessions::app())
+        .app(estate::auth::app())
+        .route("/login", post(login))
+        .route("/me", get(me))
+    };
+    let old = "old-key-old-key-old-key-old-key";
+    let new = "new-key-new-key-new-key-new-key";
+    let server = TestServer::start(keyed(old, vec![])).await;
+    let auth = server.context().get::<Auth>().unwrap().clone();
+    create_user(&auth, &db, "ann", "", Some(PASSWORD))
+        .await
+        .unwrap();
+    let browser = server.client();
+    browser
+        .post("/login")
+        .form(&[("username", "ann"), ("password", PASSWORD)])
+        .send()
+        .await;
+    let session = browser.cookie("sessionid").unwrap();
+    server.shutdown().await;
+
+    let server = TestServer::start(keyed(new, vec![old])).await;
+    let visit = server.get("/me").cookie("sessionid", &session).send().await;
+    assert_eq!(visit.text(), "ann");
+    let resigned = visit
+        .cookie("sessionid")
+        .expect("re-signed under a new key")
+        .to_owned();
+    assert_ne!(resigned, session);
+    server.shutdown().await;
+
+    let server = TestServer::start(keyed(new, vec![])).await;
+    assert_eq!(
+        server
+            .get("/me")
+            .cookie("sessionid", &resigned)
+            .send()
+            .await
+            .text(),
+        "ann"
+    );
+    assert_eq!(
+        server
+            .get("/me")
+            .cookie("sessionid", &session)
+            .send()
+            .await
+            .text(),
+        "anonymous"
+    );
+    server.shutdown().await;
+}

@@ -350,7 +350,7 @@ async fn failed_logins_are_limited_per_account_and_address_and_recover() {
             assert_eq!(response.status, StatusCode::OK);
         }
         // Locked: even the right password is refused, with a clear reason.
-        let locked = post_login(&server, &[("username", "ANN"), ("password", PASSWORD)]).await;
+        let locked = post_login(&server, &[("username", "ann"), ("password", PASSWORD)]).await;
         assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(locked.header("retry-after"), Some("1"));
         assert!(
@@ -398,8 +398,9 @@ async fn redis_counts_failures_for_every_instance() {
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    // Counted under the account's id (the only user here: 1).
     let ttl: i64 = redis::cmd("TTL")
-        .arg(format!("estate:login-failures:account:{name}"))
+        .arg("estate:login-failures:account:user:1")
         .query_async(&mut connection)
         .await
         .unwrap();
@@ -409,4 +410,72 @@ async fn redis_counts_failures_for_every_instance() {
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
     first.shutdown().await;
     second.shutdown().await;
+}
+
+/// Many guesses at once: counted before the password is checked, so no
+/// more than the limit get a check, however they are timed.
+#[tokio::test]
+async fn concurrent_guesses_do_not_slip_past_the_limit() {
+    each_backend(async |db| {
+        prepare(&db).await;
+        let server = TestServer::start(site(&db, |s| {
+            s.set("auth.login_failures_per_account", 5)
+                .set("auth.login_failures_per_address", 0)
+        }))
+        .await;
+        add_user(&server, &db, "ann").await;
+        let guesses = (0..30).map(|i| {
+            let guess = format!("guess-{i}");
+            let server = &server;
+            async move {
+                post_login(server, &[("username", "ann"), ("password", guess.as_str())])
+                    .await
+                    .status
+            }
+        });
+        let statuses = futures_util::future::join_all(guesses).await;
+        let checked = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        let refused = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert_eq!((checked, refused), (5, 25), "{statuses:?}");
+        // The account itself stays locked, even for the right password;
+        // other spellings never log in as ann (where the database treats
+        // them as her name they share her count, else they name nobody).
+        let locked = post_login(&server, &[("username", "ann"), ("password", PASSWORD)]).await;
+        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+        for name in ["ANN", " ann ", "Ann", "ànn", "ａnn"] {
+            let response = post_login(&server, &[("username", name), ("password", PASSWORD)]).await;
+            assert_ne!(response.status, StatusCode::SEE_OTHER, "{name}");
+        }
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_next_with_stray_whitespace_is_trimmed_not_a_500() {
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    prepare(&db).await;
+    let server = TestServer::start(site(&db, |s| s)).await;
+    add_user(&server, &db, "ann").await;
+    let response = post_login(
+        &server,
+        &[
+            ("username", "ann"),
+            ("password", PASSWORD),
+            ("next", "\n/polls/ "),
+        ],
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    assert_eq!(response.header("location"), Some("/polls/"));
+    let response = server
+        .post("/accounts/login/?next=%0A%2Fpolls%2F")
+        .form(&[("username", "ann"), ("password", PASSWORD)])
+        .send()
+        .await;
+    assert_eq!(response.header("location"), Some("/polls/"));
+    server.shutdown().await;
 }

@@ -177,3 +177,17 @@ async fn handlers_without_the_app_are_told_how_to_install_it() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_message_too_big_for_the_cookie_is_dropped_not_sent() {
+    async fn huge(messages: Messages) -> Redirect {
+        // Random text: compression cannot shrink it under the cap.
+        messages.info(estate::crypto::get_random_string(3000));
+        Redirect::to("/page")
+    }
+    let server = TestServer::start(site(|s| s).route("/huge", get(huge))).await;
+    let response = server.get("/huge").send().await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    assert_eq!(response.set_cookie("messages"), None);
+    server.shutdown().await;
+}

@@ -246,3 +246,37 @@ async fn expired_forged_and_malformed_links_are_refused() {
     })
     .await;
 }
+
+/// `POST http://site/... HTTP/1.1` with `Host: evil.example`: the host in
+/// the request target is the one checked, and the only one the email can
+/// name.
+#[tokio::test]
+async fn absolute_form_requests_cannot_put_another_host_in_the_link() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    let server = start(&db, |s| s).await;
+    let secret = "abcdefghijklmnopqrstuvwxyz012345";
+    let body = "email=ann%40example.com";
+    let request = format!(
+        "POST http://{addr}/accounts/password_reset/ HTTP/1.1\r\nHost: evil.example\r\n\
+         Cookie: csrftoken={secret}\r\nX-CSRFToken: {secret}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len(),
+        addr = server.addr()
+    );
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 303"), "{response}");
+    let sent = outbox(&server, 1).await;
+    assert_eq!(sent.len(), 1);
+    let text = sent[0].text();
+    assert!(!text.contains("evil.example"), "{text}");
+    assert!(
+        text.contains(&format!("http://{}/accounts/reset/", server.addr())),
+        "{text}"
+    );
+    server.shutdown().await;
+}

@@ -515,3 +515,148 @@ async fn rotated_secret_keys_keep_sessions_through_the_fallbacks() {
     })
     .await;
 }
+
+/// A store in memory that can be switched off, like a Redis going away.
+#[derive(Default)]
+struct FlakyStore {
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    data: std::sync::Mutex<std::collections::HashMap<String, estate::sessions::SessionData>>,
+}
+
+impl FlakyStore {
+    fn check(&self) -> Result<(), estate::sessions::SessionError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(estate::sessions::SessionError::Unavailable(
+                "switched off".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl estate::sessions::SessionStore for FlakyStore {
+    fn load<'a>(
+        &'a self,
+        cookie: &'a str,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<Option<estate::sessions::SessionData>, estate::sessions::SessionError>,
+    > {
+        Box::pin(async move {
+            self.check()?;
+            Ok(self.data.lock().unwrap().get(cookie).cloned())
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        cookie: Option<&'a str>,
+        data: &'a estate::sessions::SessionData,
+        _age: Duration,
+    ) -> futures_util::future::BoxFuture<'a, Result<String, estate::sessions::SessionError>> {
+        Box::pin(async move {
+            self.check()?;
+            let key = cookie.map_or_else(
+                || estate::crypto::random_string_from(32, b"abcdefghijklmnopqrstuvwxyz0123456789"),
+                str::to_owned,
+            );
+            self.data.lock().unwrap().insert(key.clone(), data.clone());
+            Ok(key)
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        cookie: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), estate::sessions::SessionError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.data.lock().unwrap().remove(cookie);
+            Ok(())
+        })
+    }
+
+    fn clear_expired(
+        &self,
+    ) -> futures_util::future::BoxFuture<'_, Result<u64, estate::sessions::SessionError>> {
+        Box::pin(async { Ok(0) })
+    }
+}
+
+#[tokio::test]
+async fn a_logout_while_the_store_is_down_is_not_pretended() {
+    let provided = FlakyStore::default();
+    let down = provided.down.clone();
+    let app = debug_app_with(|s| s)
+        .app(
+            AppModule::new("flaky").on_startup(move |mut startup| async move {
+                startup.provide(estate::sessions::Sessions::new(
+                    provided,
+                    estate::sessions::SessionSettings::default(),
+                    false,
+                ));
+                Ok(startup)
+            }),
+        )
+        .route("/count", get(count))
+        .route("/peek", get(peek))
+        .route("/logout", post(logout));
+    let server = TestServer::start(app).await;
+    let key = server
+        .get("/count")
+        .send()
+        .await
+        .cookie("sessionid")
+        .unwrap()
+        .to_owned();
+    down.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Down: the session reads as empty (fail closed)...
+    assert_eq!(
+        server
+            .get("/peek")
+            .cookie("sessionid", &key)
+            .send()
+            .await
+            .text(),
+        "none"
+    );
+    // ...and a logout says it could not be done, while removing the cookie.
+    let out = server
+        .post("/logout")
+        .cookie("sessionid", &key)
+        .send()
+        .await;
+    assert_eq!(
+        out.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        out.text()
+    );
+    assert!(out.set_cookie("sessionid").unwrap().contains("Max-Age=0"));
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        server
+            .get("/peek")
+            .cookie("sessionid", &key)
+            .send()
+            .await
+            .text(),
+        "1"
+    );
+    let out = server
+        .post("/logout")
+        .cookie("sessionid", &key)
+        .send()
+        .await;
+    assert_eq!(out.text(), "bye");
+    assert_eq!(
+        server
+            .get("/peek")
+            .cookie("sessionid", &key)
+            .send()
+            .await
+            .text(),
+        "none"
+    );
+    server.shutdown().await;
+}

@@ -15,7 +15,8 @@ use super::model_admin::capitalised;
 use super::{STYLESHEET, Site};
 use crate::app_module::{AppModule, Models};
 use crate::auth::forms::LoginForm;
-use crate::auth::views::RequestFacts;
+use crate::auth::login::LoginOutcome;
+use crate::auth::views::{RequestFacts, throttled, throttled_message};
 use crate::auth::{Auth, CurrentUser};
 use crate::context::AppContext;
 use crate::db::Db;
@@ -103,34 +104,31 @@ async fn login(
     let Some(credentials) = form.validate() else {
         return Ok(login_page(&site, form, &shown_next).into_response());
     };
-    let throttle = auth.throttle();
-    let address = facts.address.as_deref();
-    if let Some(wait) = throttle.refused(&credentials.username, address).await {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        form.add_error(
-            None,
-            format!("Too many failed login attempts. Please try again in {minutes} minute(s)."),
-        );
-        return Ok((
-            StatusCode::TOO_MANY_REQUESTS,
-            login_page(&site, form, &shown_next),
+    let outcome = auth
+        .throttled_login(
+            &db,
+            &current,
+            &credentials.username,
+            &credentials.password,
+            facts.address.as_deref(),
+            |user| user.is_staff,
         )
-            .into_response());
-    }
-    let user = auth
-        .authenticate(&db, &credentials.username, &credentials.password)
-        .await?
-        .filter(|user| user.is_staff);
-    match user {
-        Some(mut user) => {
-            throttle.succeeded(&credentials.username).await;
-            current.login(&mut user).await?;
+        .await?;
+    match outcome {
+        LoginOutcome::LoggedIn => {
             Ok(Redirect::to(next.as_deref().unwrap_or(&index)).into_response())
         }
-        None => {
-            throttle.failed(&credentials.username, address).await;
+        LoginOutcome::Refused => {
             form.add_error(None, NOT_STAFF);
             Ok(login_page(&site, form, &shown_next).into_response())
+        }
+        LoginOutcome::Throttled(wait) => {
+            form.add_error(None, throttled_message(wait));
+            let page = (
+                StatusCode::TOO_MANY_REQUESTS,
+                login_page(&site, form, &shown_next),
+            );
+            Ok(throttled(page.into_response(), wait))
         }
     }
 }

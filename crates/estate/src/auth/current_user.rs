@@ -71,6 +71,14 @@ impl CurrentUser {
                 let hash = session.get::<String>(HASH_KEY).unwrap_or_default();
                 match found {
                     Some(user) if user.is_active && auth.session_hash_matches(&user, &hash) => {
+                        let current = auth.session_auth_hash(&user);
+                        if !crate::crypto::constant_time_eq(current.as_bytes(), hash.as_bytes()) {
+                            // Verified with a rotated-out key: re-sign under
+                            // the current one (Django does the same), so
+                            // dropping the old key later keeps her logged in.
+                            session.cycle_key();
+                            session.insert(HASH_KEY, current)?;
+                        }
                         Some(user)
                     }
                     _ => {

@@ -220,7 +220,12 @@ impl Argon2Hasher {
 
     fn phc(encoded: &str) -> Option<argon2::PasswordHash> {
         let rest = encoded.strip_prefix("argon2$")?;
-        argon2::PasswordHash::new(&format!("${rest}")).ok()
+        let hash = argon2::PasswordHash::new(&format!("${rest}")).ok()?;
+        // Stored hashes set their own cost: refuse absurd ones (over 1 GiB
+        // or 100 passes) rather than try them.
+        let params = argon2::Params::try_from(&hash).ok()?;
+        (params.m_cost() <= 1 << 20 && params.t_cost() <= 100 && params.p_cost() <= 64)
+            .then_some(hash)
     }
 }
 
@@ -262,6 +267,10 @@ impl PasswordHasher for Argon2Hasher {
             || params.p_cost() != self.params.p_cost()
     }
 }
+
+/// The most PBKDF2 iterations a stored hash may ask for (Django's default
+/// is 1 000 000; 50 times that would take minutes).
+const MAX_PBKDF2_ITERATIONS: u32 = 50_000_000;
 
 /// The digest a [`Pbkdf2Hasher`] uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -327,7 +336,13 @@ impl Pbkdf2Hasher {
         if parts.next()? != self.algorithm() {
             return None;
         }
-        let iterations = parts.next()?.parse().ok().filter(|n| *n > 0)?;
+        // Stored hashes set their own cost: anything beyond what a real
+        // hasher would use is refused rather than computed.
+        let iterations = parts
+            .next()?
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_PBKDF2_ITERATIONS).contains(n))?;
         let salt = parts.next()?;
         let hash = parts.next()?;
         Some((iterations, salt, hash))

@@ -27,14 +27,20 @@ impl Auth {
             .first(db)
             .await?;
         let Some(mut user) = found else {
-            let _ = self.hashers().make(password);
+            let password = password.to_owned();
+            self.hashing(move |hashers| drop(hashers.make(&password)))
+                .await;
             return Ok(None);
         };
-        match self.hashers().check(password, &user.password) {
+        let (given, encoded) = (password.to_owned(), user.password.clone());
+        let check = self
+            .hashing(move |hashers| hashers.check(&given, &encoded))
+            .await;
+        match check {
             PasswordCheck::Wrong => return Ok(None),
             PasswordCheck::Correct => {}
             PasswordCheck::CorrectOutdated => {
-                user.password = self.hashers().make(password);
+                user.password = self.hash_password(password).await;
                 User::objects()
                     .filter(User::ID.eq(user.id))
                     .update(db, [User::PASSWORD.set(user.password.clone())])
@@ -43,6 +49,63 @@ impl Auth {
         }
         // Django's ModelBackend: inactive users cannot log in.
         Ok(user.is_active.then_some(user))
+    }
+}
+
+/// What a throttled login attempt came to.
+pub(crate) enum LoginOutcome {
+    /// Logged in.
+    LoggedIn,
+    /// Wrong credentials (or refused by the page's rule, e.g. not staff).
+    Refused,
+    /// Over a limit: wait this long.
+    Throttled(std::time::Duration),
+}
+
+impl Auth {
+    /// The key the login limits count an account under: the user's id
+    /// when the username exists (so spellings the database treats as the
+    /// same name share one count), else the name as typed, lower-cased.
+    async fn account_key<E: Executor + ?Sized>(
+        &self,
+        db: &E,
+        username: &str,
+    ) -> Result<String, DbError> {
+        let id = User::objects()
+            .filter(User::USERNAME.eq(username))
+            .values(User::ID)
+            .first(db)
+            .await?;
+        Ok(match id.and_then(|id| id.get()) {
+            Some(id) => format!("user:{id}"),
+            None => format!("name:{}", username.trim().to_lowercase()),
+        })
+    }
+
+    /// A login attempt as the login pages make it: counted against the
+    /// limits first, then the credentials checked, and the user logged in
+    /// when `allowed` (say, staff only) accepts them.
+    pub(crate) async fn throttled_login(
+        &self,
+        db: &estate_orm::Database,
+        current: &super::CurrentUser,
+        username: &str,
+        password: &str,
+        address: Option<&str>,
+        allowed: impl Fn(&User) -> bool,
+    ) -> Result<LoginOutcome, Error> {
+        let account = self.account_key(db, username).await?;
+        if let Err(wait) = self.throttle().attempt(&account, address).await {
+            return Ok(LoginOutcome::Throttled(wait));
+        }
+        match self.authenticate(db, username, password).await? {
+            Some(mut user) if allowed(&user) => {
+                self.throttle().succeeded(&account, address).await;
+                current.login(&mut user).await?;
+                Ok(LoginOutcome::LoggedIn)
+            }
+            _ => Ok(LoginOutcome::Refused),
+        }
     }
 }
 
@@ -60,7 +123,7 @@ async fn create<E: Executor + ?Sized>(
     user.is_staff = superuser;
     user.is_superuser = superuser;
     if let Some(password) = password {
-        user.set_password(auth.hashers(), password);
+        user.password = auth.hash_password(password).await;
     }
     user.date_joined = Utc::now();
     match user.insert(db).await {

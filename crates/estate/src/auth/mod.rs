@@ -44,13 +44,13 @@ mod current_user;
 pub mod forms;
 mod guards;
 pub mod hashers;
-mod login;
+pub(crate) mod login;
 pub(crate) mod migrations;
 mod models;
 pub mod password_validation;
 mod permissions;
 mod redirects;
-pub(crate) mod throttle;
+pub mod throttle;
 pub mod tokens;
 pub(crate) mod views;
 
@@ -186,6 +186,9 @@ impl AuthConfig {
                     settings,
                     site: startup.settings.clone(),
                     throttle,
+                    hashing: tokio::sync::Semaphore::new(
+                        std::thread::available_parallelism().map_or(2, usize::from),
+                    ),
                 }));
                 startup.provide(auth);
                 Ok(startup)
@@ -233,6 +236,9 @@ struct AuthInner {
     settings: AuthSettings,
     site: Arc<Settings>,
     throttle: throttle::LoginThrottle,
+    /// At most one password hash per core at a time (each takes tens of
+    /// milliseconds and, with argon2, megabytes of memory).
+    hashing: tokio::sync::Semaphore,
 }
 
 /// The failed-login counters: in Redis when one is configured for it (or
@@ -287,6 +293,44 @@ impl Auth {
             self.0.site.secret_key_fallbacks.iter().map(|k| k.expose()),
             self.0.settings.password_reset_timeout,
         )
+    }
+
+    /// Runs `work` (password hashing) on a blocking thread, a few at a
+    /// time, so slow hashes never stall the async workers serving other
+    /// requests.
+    pub(crate) async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(PasswordHashers) -> T + Send + 'static,
+    ) -> T {
+        let _permit = self
+            .0
+            .hashing
+            .acquire()
+            .await
+            .expect("the hashing semaphore is never closed");
+        let hashers = self.0.hashers.clone();
+        tokio::task::spawn_blocking(move || work(hashers))
+            .await
+            .expect("password hashing does not panic")
+    }
+
+    /// `password` hashed with the preferred hasher, off the async workers.
+    pub async fn hash_password(&self, password: &str) -> String {
+        let password = password.to_owned();
+        self.hashing(move |hashers| hashers.make(&password)).await
+    }
+
+    /// Whether `password` is the user's, off the async workers.
+    pub async fn check_password(&self, user: &User, password: &str) -> bool {
+        let (password, encoded) = (password.to_owned(), user.password.clone());
+        self.hashing(move |hashers| hashers.check(&password, &encoded).is_correct())
+            .await
+    }
+
+    /// The login limits (for login pages of your own; the built-in ones use
+    /// them already).
+    pub fn login_throttle(&self) -> &throttle::LoginThrottle {
+        &self.0.throttle
     }
 
     /// The failed-login limits.

@@ -9,65 +9,58 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands as _;
 
-/// The counters of failed logins.
+/// The counters of login attempts.
 pub(crate) enum Counters {
     /// In this process.
-    Memory(Mutex<HashMap<String, (u32, Instant)>>),
+    Memory(Mutex<MemoryCounts>),
     /// In Redis, shared by every instance.
     Redis(redis::aio::ConnectionManager),
 }
 
-/// Entries kept in memory before expired ones are swept.
+/// In-memory counts: key → (count, start of its window).
+#[derive(Default)]
+pub(crate) struct MemoryCounts {
+    counts: HashMap<String, (u32, Instant)>,
+    swept: Option<Instant>,
+}
+
+/// Entries kept in memory before expired ones are swept (at most once a
+/// second, so a flood cannot make every attempt pay for a full sweep).
 const SWEEP_AT: usize = 10_000;
 
 impl Counters {
-    /// Failures counted under `key` in the current window.
-    async fn get(&self, key: &str, window: Duration) -> u32 {
+    /// Counts one more attempt under `key` and returns the count in the
+    /// current window (0 when Redis cannot be reached: it fails open, and
+    /// says so in the log).
+    async fn increment(&self, key: &str, window: Duration) -> u32 {
         match self {
-            Counters::Memory(map) => {
-                let map = map
+            Counters::Memory(counts) => {
+                let mut counts = counts
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                match map.get(key) {
-                    Some((count, start)) if start.elapsed() < window => *count,
-                    _ => 0,
+                let sweep_due = counts
+                    .swept
+                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+                if counts.counts.len() >= SWEEP_AT && sweep_due {
+                    counts
+                        .counts
+                        .retain(|_, (_, start)| start.elapsed() < window);
+                    counts.swept = Some(Instant::now());
                 }
-            }
-            Counters::Redis(connection) => {
-                let mut connection = connection.clone();
-                match connection.get::<_, Option<u32>>(redis_key(key)).await {
-                    Ok(count) => count.unwrap_or(0),
-                    Err(err) => {
-                        // Fail open: an unreachable Redis must not lock
-                        // everyone out; it is logged.
-                        tracing::warn!(target: "estate::auth", "login throttle: redis: {err}");
-                        0
-                    }
-                }
-            }
-        }
-    }
-
-    /// Counts one more failure under `key`.
-    async fn add(&self, key: &str, window: Duration) {
-        match self {
-            Counters::Memory(map) => {
-                let mut map = map
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if map.len() >= SWEEP_AT {
-                    map.retain(|_, (_, start)| start.elapsed() < window);
-                }
-                let entry = map.entry(key.to_owned()).or_insert((0, Instant::now()));
+                let entry = counts
+                    .counts
+                    .entry(key.to_owned())
+                    .or_insert((0, Instant::now()));
                 if entry.1.elapsed() >= window {
                     *entry = (0, Instant::now());
                 }
                 entry.0 += 1;
+                entry.0
             }
             Counters::Redis(connection) => {
                 let mut connection = connection.clone();
                 let key = redis_key(key);
-                // The window starts with the first failure: SET NX with an
+                // The window starts with the first attempt: SET NX with an
                 // expiry, then INCR (which keeps it), in one transaction.
                 let result: redis::RedisResult<(Option<String>, u32)> = redis::pipe()
                     .atomic()
@@ -80,6 +73,38 @@ impl Counters {
                     .incr(&key, 1)
                     .query_async(&mut connection)
                     .await;
+                match result {
+                    Ok((_, count)) => count,
+                    Err(err) => {
+                        tracing::warn!(target: "estate::auth", "login throttle: redis: {err}");
+                        0
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes back one attempt under `key` (never below zero).
+    async fn decrement(&self, key: &str) {
+        match self {
+            Counters::Memory(counts) => {
+                let mut counts = counts
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(entry) = counts.counts.get_mut(key) {
+                    entry.0 = entry.0.saturating_sub(1);
+                }
+            }
+            Counters::Redis(connection) => {
+                let mut connection = connection.clone();
+                const SCRIPT: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
+                                      if n > 0 then return redis.call('DECR', KEYS[1]) end return 0";
+                let result: redis::RedisResult<i64> = redis::cmd("EVAL")
+                    .arg(SCRIPT)
+                    .arg(1)
+                    .arg(redis_key(key))
+                    .query_async(&mut connection)
+                    .await;
                 if let Err(err) = result {
                     tracing::warn!(target: "estate::auth", "login throttle: redis: {err}");
                 }
@@ -87,12 +112,14 @@ impl Counters {
         }
     }
 
-    /// Forgets the failures under `key` (after a successful login).
+    /// Forgets the attempts under `key`.
     async fn clear(&self, key: &str) {
         match self {
-            Counters::Memory(map) => {
-                map.lock()
+            Counters::Memory(counts) => {
+                counts
+                    .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .counts
                     .remove(key);
             }
             Counters::Redis(connection) => {
@@ -109,16 +136,14 @@ fn redis_key(key: &str) -> String {
     format!("estate:login-failures:{key}")
 }
 
-/// The failed-login limits of the `[auth]` settings.
-pub(crate) struct LoginThrottle {
+/// The login limits of the `[auth]` settings: attempts are counted before
+/// the password is checked, so concurrent guesses cannot slip through
+/// between a check and a count; a successful login takes its attempt back.
+pub struct LoginThrottle {
     counters: Counters,
     per_account: u32,
     per_address: u32,
     window: Duration,
-}
-
-fn account_key(username: &str) -> String {
-    format!("account:{}", username.trim().to_lowercase())
 }
 
 fn address_key(address: &str) -> String {
@@ -140,39 +165,45 @@ impl LoginThrottle {
         }
     }
 
-    /// `Some(wait)` when logins for this account or from this address are
-    /// refused for now.
-    pub(crate) async fn refused(&self, username: &str, address: Option<&str>) -> Option<Duration> {
+    /// Counts a login attempt for `account` (a key naming the account: the
+    /// user's id when the username exists) from `address`.
+    ///
+    /// # Errors
+    /// How long to wait, when this attempt is over a limit (it must be
+    /// refused without checking the password).
+    pub async fn attempt(&self, account: &str, address: Option<&str>) -> Result<(), Duration> {
         if self.per_account > 0
-            && self.counters.get(&account_key(username), self.window).await >= self.per_account
+            && self
+                .counters
+                .increment(&format!("account:{account}"), self.window)
+                .await
+                > self.per_account
         {
-            return Some(self.window);
+            return Err(self.window);
         }
         if let Some(address) = address
             && self.per_address > 0
-            && self.counters.get(&address_key(address), self.window).await >= self.per_address
+            && self
+                .counters
+                .increment(&address_key(address), self.window)
+                .await
+                > self.per_address
         {
-            return Some(self.window);
+            return Err(self.window);
         }
-        None
+        Ok(())
     }
 
-    /// Counts a failed login.
-    pub(crate) async fn failed(&self, username: &str, address: Option<&str>) {
-        if self.per_account > 0 {
-            self.counters.add(&account_key(username), self.window).await;
-        }
+    /// A successful login: the account's count is cleared and the
+    /// address's attempt taken back (one good password does not excuse
+    /// guessing others).
+    pub async fn succeeded(&self, account: &str, address: Option<&str>) {
+        self.counters.clear(&format!("account:{account}")).await;
         if let Some(address) = address
             && self.per_address > 0
         {
-            self.counters.add(&address_key(address), self.window).await;
+            self.counters.decrement(&address_key(address)).await;
         }
-    }
-
-    /// A successful login clears the account's failures (not the
-    /// address's: one good password does not excuse guessing others).
-    pub(crate) async fn succeeded(&self, username: &str) {
-        self.counters.clear(&account_key(username)).await;
     }
 }
 
@@ -189,22 +220,21 @@ mod tests {
             Duration::from_millis(200),
         );
         for _ in 0..3 {
-            assert!(throttle.refused("Ann", Some("10.0.0.1")).await.is_none());
-            throttle.failed("Ann", Some("10.0.0.1")).await;
+            assert!(throttle.attempt("ann", Some("10.0.0.1")).await.is_ok());
         }
-        // The account is locked, by any spelling, from anywhere.
-        assert!(throttle.refused("ann", Some("10.0.0.2")).await.is_some());
-        // Other accounts from the same address, until the address limit.
-        assert!(throttle.refused("bob", Some("10.0.0.1")).await.is_none());
-        throttle.failed("bob", Some("10.0.0.1")).await;
-        throttle.failed("carl", Some("10.0.0.1")).await;
-        assert!(throttle.refused("dora", Some("10.0.0.1")).await.is_some());
-        assert!(throttle.refused("dora", Some("10.0.0.9")).await.is_none());
-        // A success clears the account only.
-        throttle.succeeded("bob").await;
-        assert!(throttle.refused("bob", Some("10.0.0.3")).await.is_none());
+        // The account is locked, from anywhere.
+        assert!(throttle.attempt("ann", Some("10.0.0.2")).await.is_err());
+        // Other accounts from the same address, until the address limit
+        // (5 attempts counted there so far: 3 + bob + carl).
+        assert!(throttle.attempt("bob", Some("10.0.0.1")).await.is_ok());
+        assert!(throttle.attempt("carl", Some("10.0.0.1")).await.is_ok());
+        assert!(throttle.attempt("dora", Some("10.0.0.1")).await.is_err());
+        assert!(throttle.attempt("dora", Some("10.0.0.9")).await.is_ok());
+        // A success clears the account and takes the address's attempt back.
+        throttle.succeeded("dora", Some("10.0.0.9")).await;
+        assert!(throttle.attempt("erin", Some("10.0.0.9")).await.is_ok());
         // After the window, everything recovers.
         tokio::time::sleep(Duration::from_millis(250)).await;
-        assert!(throttle.refused("ann", Some("10.0.0.1")).await.is_none());
+        assert!(throttle.attempt("ann", Some("10.0.0.1")).await.is_ok());
     }
 }

@@ -17,6 +17,7 @@ use super::forms::{
     INVALID_LOGIN, LoginForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm,
 };
 use super::guards::LoginRequired;
+use super::login::LoginOutcome;
 use super::models::User;
 use super::redirects::is_safe_redirect;
 use super::{Auth, CurrentUser};
@@ -75,7 +76,13 @@ impl RequestFacts {
         form_next
             .filter(|n| !n.is_empty())
             .or_else(|| self.query_next.clone())
+            .map(|next| {
+                next.trim_matches(|c: char| c.is_ascii_whitespace())
+                    .to_owned()
+            })
             .filter(|next| is_safe_redirect(next, &self.host, self.secure))
+            // A redirect target must also be a valid header value.
+            .filter(|next| HeaderValue::from_str(next).is_ok())
     }
 }
 
@@ -102,40 +109,50 @@ pub(crate) async fn login(
     let Some(credentials) = form.validate() else {
         return Ok(login_page(form, &shown_next).into_response());
     };
-    let throttle = auth.throttle();
-    let address = facts.address.as_deref();
-    if let Some(wait) = throttle.refused(&credentials.username, address).await {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        form.add_error(
-            None,
-            format!(
-                "Too many failed login attempts. Please try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            ),
-        );
-        let mut response =
-            (StatusCode::TOO_MANY_REQUESTS, login_page(form, &shown_next)).into_response();
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(wait.as_secs()));
-        return Ok(response);
-    }
-    match auth
-        .authenticate(&db, &credentials.username, &credentials.password)
-        .await?
-    {
-        Some(mut user) => {
-            throttle.succeeded(&credentials.username).await;
-            current.login(&mut user).await?;
+    let outcome = auth
+        .throttled_login(
+            &db,
+            &current,
+            &credentials.username,
+            &credentials.password,
+            facts.address.as_deref(),
+            |_| true,
+        )
+        .await?;
+    match outcome {
+        LoginOutcome::LoggedIn => {
             let target = next.unwrap_or_else(|| auth.settings().login_redirect_url.clone());
             Ok(Redirect::to(&target).into_response())
         }
-        None => {
-            throttle.failed(&credentials.username, address).await;
+        LoginOutcome::Refused => {
             form.add_error(None, INVALID_LOGIN);
             Ok(login_page(form, &shown_next).into_response())
         }
+        LoginOutcome::Throttled(wait) => {
+            form.add_error(None, throttled_message(wait));
+            Ok(throttled(
+                (StatusCode::TOO_MANY_REQUESTS, login_page(form, &shown_next)).into_response(),
+                wait,
+            ))
+        }
     }
+}
+
+/// What a refused login says when over the limits.
+pub(crate) fn throttled_message(wait: std::time::Duration) -> String {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    format!(
+        "Too many failed login attempts. Please try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
+/// `Retry-After` on a refused login.
+pub(crate) fn throttled(mut response: Response, wait: std::time::Duration) -> Response {
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(wait.as_secs()));
+    response
 }
 
 /// `POST /accounts/logout/`: Django's `LogoutView` (POST only, so a link
@@ -189,7 +206,7 @@ pub(crate) async fn password_change(
     let mut user = current
         .user()
         .ok_or_else(|| Error::msg("a logged-in user is required"))?;
-    if !user.check_password(auth.hashers(), &change.old_password) {
+    if !auth.check_password(&user, &change.old_password).await {
         form.add_error(
             Some("old_password"),
             "Your old password was entered incorrectly. Please enter it again.",
@@ -202,7 +219,7 @@ pub(crate) async fn password_change(
         }
         return Ok(page(form).into_response());
     }
-    user.set_password(auth.hashers(), &change.new_password1);
+    user.password = auth.hash_password(&change.new_password1).await;
     User::objects()
         .filter(User::ID.eq(user.id))
         .update(&db, [User::PASSWORD.set(user.password.clone())])
@@ -370,7 +387,7 @@ pub(crate) async fn password_reset_confirm(
         }
         return Ok(page(form).into_response());
     }
-    user.set_password(auth.hashers(), &new.new_password1);
+    user.password = auth.hash_password(&new.new_password1).await;
     User::objects()
         .filter(User::ID.eq(user.id))
         .update(&db, [User::PASSWORD.set(user.password.clone())])

@@ -435,6 +435,15 @@ enum Preflight {
 
 /// Host, HTTPS and body-size checks.
 fn preflight(config: &CoreConfig, request: &mut Request<Body>) -> Preflight {
+    // An absolute-form request (`POST http://site/path`) names its host in
+    // the target, and HTTP says that wins over the Host header: make the
+    // header say the same, so the host that was checked is the only one
+    // any later code (links in emails, redirects, CSRF) can read.
+    if let Some(authority) = request.uri().authority()
+        && let Ok(value) = HeaderValue::from_str(authority.as_str())
+    {
+        request.headers_mut().insert(HOST, value);
+    }
     if let Err(err) = config.hosts.check(request) {
         tracing::warn!(target: "estate::security", error = ?err, "refused request for a host not in ALLOWED_HOSTS");
         return Preflight::Stop(report_response(

@@ -68,6 +68,8 @@ struct State {
     stale: Vec<String>,
     /// The store failed when loading: leave the cookie alone.
     unavailable: bool,
+    /// `flush` was called: the cookie goes, whatever the store said.
+    flushed: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -186,10 +188,19 @@ impl Session {
     pub fn flush(&self) {
         let mut state = self.state();
         state.data.clear();
-        if let Some(key) = state.key.take() {
-            state.stale.push(key);
+        match state.key.take() {
+            Some(key) => state.stale.push(key),
+            // Not loaded (the store was down): still forget what the
+            // cookie names, so a logout is never only pretended.
+            None if state.unavailable => {
+                if let Some(cookie) = self.0.cookie.clone() {
+                    state.stale.push(cookie);
+                }
+            }
+            None => {}
         }
         state.modified = true;
+        state.flushed = true;
     }
 
     /// Keeps the data under a new key and forgets the old one, so a key
@@ -254,23 +265,26 @@ impl Session {
         let settings = sessions.settings();
         // The page depends on the cookie: caches must not share it.
         add_vary_cookie(response.headers_mut());
-        let (key, data, modified, stale, unavailable) = {
+        let state = {
             let mut state = state
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let state = std::mem::take(&mut *state);
-            (
-                state.key,
-                state.data,
-                state.modified,
-                state.stale,
-                state.unavailable,
-            )
+            std::mem::take(&mut *state)
         };
+        let State {
+            key,
+            data,
+            modified,
+            stale,
+            unavailable,
+            flushed,
+        } = state;
         let store = sessions.store();
-        for old in &stale {
+        let mut forgotten = true;
+        for old in stale.iter().filter(|old| store.accepts(old)) {
             if let Err(err) = store.delete(old).await {
                 tracing::error!(target: "estate::sessions", "cannot delete a session: {err}");
+                forgotten = false;
             }
         }
         if data.is_empty() {
@@ -279,8 +293,20 @@ impl Session {
                 && let Err(err) = store.delete(key).await
             {
                 tracing::error!(target: "estate::sessions", "cannot delete a session: {err}");
+                forgotten = false;
             }
-            if self.0.cookie.is_some() && !unavailable {
+            if flushed && !forgotten {
+                // The cookie goes from this browser, but a copy of it would
+                // still work: say so rather than confirm a logout.
+                let mut refused = Error::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The session could not be ended. Please try again shortly.",
+                )
+                .into_response();
+                append_cookie(&mut refused, &removal_cookie(sessions));
+                return refused;
+            }
+            if self.0.cookie.is_some() && (!unavailable || flushed) {
                 append_cookie(&mut response, &removal_cookie(sessions));
             }
             return response;
