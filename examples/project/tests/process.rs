@@ -1,89 +1,13 @@
 //! The project binary end to end, as a deployment runs it: `runserver` in a
 //! real process, JSON logs on stderr, SIGTERM for a graceful stop.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_project");
-
-fn command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        // An empty directory: no estate.toml is picked up by accident.
-        .current_dir(std::env::temp_dir());
-    cmd
-}
-
-/// A blocking HTTP/1.1 GET on a fresh connection.
-fn get(port: u16, path: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-    lines: mpsc::Receiver<String>,
-    /// The log lines up to "serving on".
-    early: Vec<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn start(envs: &[(&str, &str)]) -> Server {
-    let mut child = command(&["runserver", "127.0.0.1:0"])
-        .envs(envs.iter().copied())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (send, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if send.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut port = None;
-    let mut early = Vec::new();
-    while port.is_none() {
-        let line = lines
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the server logs its address");
-        if let Some(rest) = line.split("serving on http://127.0.0.1:").nth(1) {
-            port = rest.split('/').next().and_then(|p| p.parse().ok());
-        }
-        early.push(line);
-    }
-    Server {
-        child,
-        port: port.unwrap(),
-        lines,
-        early,
-    }
-}
+use common::{between, command, get, request, start};
 
 #[test]
 fn sigterm_stops_the_server_after_the_request_in_flight() {
@@ -383,44 +307,6 @@ async fn four_processes_migrating_at_once_apply_each_migration_once() {
         assert_eq!(permissions.len(), 24, "{backend:?}");
         test_db.drop_database().await.unwrap();
     }
-}
-
-/// A blocking HTTP/1.1 request: (status, head, body).
-fn request(port: u16, method: &str, path: &str, cookie: &str, body: &str) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let cookie = if cookie.is_empty() {
-        String::new()
-    } else {
-        format!("Cookie: {cookie}\r\n")
-    };
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{cookie}\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_owned(), body.to_owned())
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    let from = text
-        .find(start)
-        .map(|i| i + start.len())
-        .unwrap_or_else(|| panic!("no {start:?} in {text}"));
-    let rest = &text[from..];
-    &rest[..rest.find(end).unwrap()]
 }
 
 #[test]
