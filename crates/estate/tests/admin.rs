@@ -24,6 +24,8 @@ struct Question {
     #[model(max_length = 200)]
     question_text: String,
     pub_date: DateTime<Utc>,
+    #[model(default = true)]
+    is_open: bool,
 }
 
 #[derive(Model, Debug, Clone)]
@@ -59,9 +61,21 @@ fn site(db: &Database) -> App {
                         .list_display(&["question_text", "pub_date"])
                         .search_fields(&["question_text"])
                         .ordering("-pub_date")
+                        .list_filter(&["is_open", "pub_date"])
                         .list_per_page(10),
                 )
-                .register(ModelAdmin::<Choice>::new().list_display(&["choice_text", "votes"]))
+                .register(
+                    ModelAdmin::<Choice>::new()
+                        .list_display(&["choice_text", "question", "votes", "popular"])
+                        .computed("popular", "Popular?", |c: &Choice| {
+                            if c.votes >= 10 {
+                                "yes".into()
+                            } else {
+                                "no".into()
+                            }
+                        })
+                        .list_filter(&["question"]),
+                )
                 .app(),
         )
 }
@@ -144,6 +158,7 @@ async fn add_question(db: &Database, text: &str, day: u32) -> Question {
         id: Auto::new(),
         question_text: text.into(),
         pub_date: format!("2026-11-{day:02}T10:00:00Z").parse().unwrap(),
+        is_open: true,
     };
     question.save(db).await.unwrap();
     question
@@ -529,6 +544,100 @@ async fn unknown_ids_and_models_are_404_and_forms_need_csrf() {
         let css = server.get("/admin/static/admin.css").send().await;
         assert_eq!(css.content_type(), Some("text/css; charset=utf-8"));
         assert!(css.text().contains("prefers-color-scheme: dark"));
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn related_labels_computed_columns_and_filters() {
+    each_backend(async |db| {
+        let server = start(&db).await;
+        let rust = add_question(&db, "Rust?", 1).await;
+        let mut go = add_question(&db, "Go?", 2).await;
+        go.is_open = false;
+        go.pub_date = Utc::now();
+        go.save(&db).await.unwrap();
+        for (question, text, votes) in [(&rust, "Yes", 12), (&rust, "No", 1), (&go, "Maybe", 3)] {
+            let mut choice = Choice {
+                id: Auto::new(),
+                question: ForeignKey::to(question).unwrap(),
+                choice_text: text.into(),
+                votes,
+            };
+            choice.save(&db).await.unwrap();
+        }
+        let root = admin_login(&server, "root").await;
+        let list = root.get("/admin/polls/choice/").send().await.text();
+        // The question's label, not its key; the computed column.
+        assert!(
+            list.contains("<td>Rust?</td>") && list.contains("<td>Go?</td>"),
+            "{list}"
+        );
+        assert!(
+            list.contains("<td>yes</td>") && list.contains("Popular?"),
+            "{list}"
+        );
+        // Filter by question: the sidebar lists them; a choice narrows the list.
+        assert!(list.contains("By question"), "{list}");
+        let rust_id = rust.id.get().unwrap();
+        let only_rust = root
+            .get(&format!("/admin/polls/choice/?question={rust_id}"))
+            .send()
+            .await
+            .text();
+        assert!(
+            only_rust.contains("2 choices") && !only_rust.contains("Maybe"),
+            "{only_rust}"
+        );
+        assert!(
+            only_rust.contains(r#"aria-current="true">Rust?</a>"#),
+            "{only_rust}"
+        );
+        // Bool and date filters on questions, kept by the sort links.
+        let open = root
+            .get("/admin/polls/question/?is_open=1")
+            .send()
+            .await
+            .text();
+        assert!(open.contains("Rust?") && !open.contains("Go?"), "{open}");
+        assert!(
+            open.contains("o=question_text&amp;is_open=1")
+                || open.contains("is_open=1&amp;o=question_text"),
+            "{open}"
+        );
+        let today = root
+            .get("/admin/polls/question/?pub_date=today")
+            .send()
+            .await
+            .text();
+        assert!(today.contains("Go?") && !today.contains("Rust?"), "{today}");
+        let both = root
+            .get("/admin/polls/question/?pub_date=this_year&is_open=0")
+            .send()
+            .await
+            .text();
+        assert!(both.contains("Go?") && !both.contains("Rust?"), "{both}");
+        // Values that are not the filter's: a clear 400, never SQL.
+        for bad in [
+            "/admin/polls/question/?is_open=maybe",
+            "/admin/polls/question/?pub_date=forever",
+            "/admin/polls/choice/?question=abc",
+            "/admin/polls/choice/?question=1%3B%20DROP%20TABLE%20polls_choice",
+        ] {
+            let response = root.get(bad).send().await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST, "{bad}");
+            assert!(
+                response.text().contains("is not one of the choices"),
+                "{bad}"
+            );
+        }
+        let none = root
+            .get("/admin/polls/choice/?question=999999")
+            .send()
+            .await;
+        assert_eq!(none.status, StatusCode::OK);
+        assert!(none.text().contains("No choices found."));
         server.shutdown().await;
     })
     .await;

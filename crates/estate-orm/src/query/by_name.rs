@@ -44,6 +44,28 @@ impl<M: Model> Condition<M> {
         })
     }
 
+    /// `field >= value`, the field named at run time.
+    ///
+    /// # Errors
+    /// When `M` has no such field.
+    pub fn field_at_least(field: &str, value: Value) -> Result<Condition<M>, DbError> {
+        let meta = field_named::<M>(field)?;
+        Ok(Condition::new(
+            Expr::col((M::META.table, meta.column)).gte(to_sea(value)),
+        ))
+    }
+
+    /// `field < value`, the field named at run time.
+    ///
+    /// # Errors
+    /// When `M` has no such field.
+    pub fn field_before(field: &str, value: Value) -> Result<Condition<M>, DbError> {
+        let meta = field_named::<M>(field)?;
+        Ok(Condition::new(
+            Expr::col((M::META.table, meta.column)).lt(to_sea(value)),
+        ))
+    }
+
     /// The text field `field` contains `text`, ignoring case (Django's
     /// `field__icontains`, what admin search uses). `%` and `_` match
     /// literally.

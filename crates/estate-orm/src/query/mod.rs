@@ -26,7 +26,7 @@ mod relations;
 mod values;
 
 pub use annotate::{Annotated, AnnotationRef};
-pub use choices::choices;
+pub use choices::{choices, choices_for_keys};
 pub use condition::{Condition, DatePart};
 pub(crate) use condition::{Node, TextOp, like_pattern};
 pub use expr::{Assignment, ColExpr, Numeric, Operand};

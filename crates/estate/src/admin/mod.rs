@@ -42,6 +42,7 @@
 //! Superusers may do everything. See `docs/admin.md`.
 
 mod entry;
+mod filters;
 mod model_admin;
 mod views;
 

@@ -20,9 +20,14 @@ const DEFAULT_PER_PAGE: u64 = 100;
 /// Longest search text taken from the query string.
 const MAX_SEARCH: usize = 200;
 
+/// A column of the change list computed from the row.
+type Computed<M> = std::sync::Arc<dyn Fn(&M) -> String + Send + Sync>;
+
 /// How the admin shows one model (Django's `ModelAdmin`).
 pub struct ModelAdmin<M> {
     list_display: Vec<&'static str>,
+    computed: Vec<(&'static str, &'static str, Computed<M>)>,
+    list_filter: Vec<&'static str>,
     search_fields: Vec<&'static str>,
     ordering: Option<&'static str>,
     list_per_page: u64,
@@ -35,6 +40,8 @@ impl<M: Model> Default for ModelAdmin<M> {
     fn default() -> Self {
         ModelAdmin {
             list_display: Vec::new(),
+            computed: Vec::new(),
+            list_filter: Vec::new(),
             search_fields: Vec::new(),
             ordering: None,
             list_per_page: DEFAULT_PER_PAGE,
@@ -57,6 +64,30 @@ impl<M: Model> ModelAdmin<M> {
     #[must_use]
     pub fn list_display(mut self, fields: &[&'static str]) -> Self {
         self.list_display = fields.to_vec();
+        self
+    }
+
+    /// A column computed from the row, for `list_display` under `name`
+    /// with the header `label` (Django's methods in `list_display`). Not
+    /// sortable. Its text is escaped like any value.
+    #[must_use]
+    pub fn computed(
+        mut self,
+        name: &'static str,
+        label: &'static str,
+        column: impl Fn(&M) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.computed
+            .push((name, label, std::sync::Arc::new(column)));
+        self
+    }
+
+    /// Filters in the change list's sidebar (Django's `list_filter`):
+    /// booleans (Yes/No), choices, foreign keys (each related row), dates
+    /// (today, past 7 days, this month, this year).
+    #[must_use]
+    pub fn list_filter(mut self, fields: &[&'static str]) -> Self {
+        self.list_filter = fields.to_vec();
         self
     }
 
@@ -104,8 +135,14 @@ impl<M: Model> ModelAdmin<M> {
         let known: Vec<&str> = M::META.fields.iter().map(|f| f.name).collect();
         let many: Vec<&str> = M::META.many_to_many.iter().map(|m| m.name).collect();
         let mut named: Vec<(&str, &str)> = Vec::new();
-        named.extend(self.list_display.iter().map(|f| ("list_display", *f)));
+        named.extend(
+            self.list_display
+                .iter()
+                .filter(|f| !self.computed.iter().any(|(name, ..)| name == *f))
+                .map(|f| ("list_display", *f)),
+        );
         named.extend(self.search_fields.iter().map(|f| ("search_fields", *f)));
+        named.extend(self.list_filter.iter().map(|f| ("list_filter", *f)));
         named.extend(
             self.ordering
                 .iter()
@@ -122,6 +159,21 @@ impl<M: Model> ModelAdmin<M> {
                 M::META.name,
                 M::META.name,
                 known.join(", ")
+            );
+        }
+        for name in &self.list_filter {
+            let field = M::META.field(name).expect("checked above");
+            assert!(
+                super::filters::filterable(field),
+                "ModelAdmin<{}>::list_filter names `{name}`: filter on booleans, choices, foreign \
+                 keys or dates",
+                M::META.name
+            );
+            assert!(
+                !super::filters::RESERVED.contains(name),
+                "ModelAdmin<{}>::list_filter: a field named `{name}` clashes with the change \
+                 list's own parameter",
+                M::META.name
             );
         }
         for name in &self.search_fields {
@@ -191,11 +243,16 @@ impl<M: Model> ModelAdmin<M> {
                 }
             }
         }
+        let (conditions, filters) =
+            super::filters::apply::<M>(&request.db, &self.list_filter, &request.query).await?;
+        for condition in conditions {
+            query = query.filter(condition);
+        }
         // Sorting: only by a shown column; anything else is ignored.
         let columns = self.columns();
         let chosen = request.query.get("o").filter(|o| {
             let name = o.strip_prefix('-').unwrap_or(o);
-            columns.contains(&name)
+            columns.contains(&name) && M::META.field(name).is_some()
         });
         let ordering = match chosen.map(String::as_str).or(self.ordering) {
             Some(spec) => vec![OrderBy::<M>::field(spec)?],
@@ -223,19 +280,66 @@ impl<M: Model> ModelAdmin<M> {
             .limit(per_page)
             .all(&request.db)
             .await?;
+        // What foreign keys point at, one query per column (no N+1).
+        let mut related: Vec<Option<std::collections::HashMap<String, String>>> = Vec::new();
+        for name in &columns {
+            let relation = M::META
+                .fields
+                .iter()
+                .position(|f| f.name == *name)
+                .and_then(|i| M::META.fields[i].relation.as_ref().map(|r| (i, r)));
+            related.push(match relation {
+                Some((index, relation)) => {
+                    let keys: Vec<Value> = rows
+                        .iter()
+                        .map(|row| row.to_values().swap_remove(index))
+                        .filter(|key| !matches!(key, Value::Null(_)))
+                        .collect();
+                    let labels =
+                        estate_orm::choices_for_keys(&request.db, (relation.target)(), &keys)
+                            .await?;
+                    Some(
+                        labels
+                            .into_iter()
+                            .map(|(key, label)| {
+                                let key = value_display(&key);
+                                (key.clone(), label.unwrap_or(key))
+                            })
+                            .collect(),
+                    )
+                }
+                None => None,
+            });
+        }
         let mut table = Vec::with_capacity(rows.len());
         for row in &rows {
             let values = row.to_values();
             let key = value_display(&row.pk_value());
             let cells: Vec<String> = columns
                 .iter()
-                .map(|name| {
-                    M::META
-                        .fields
-                        .iter()
-                        .position(|f| f.name == *name)
-                        .map(|i| value_display(&values[i]))
-                        .unwrap_or_default()
+                .zip(&related)
+                .map(|(name, related)| {
+                    if let Some((_, _, column)) = self.computed.iter().find(|(n, ..)| n == name) {
+                        return column(row);
+                    }
+                    let Some(index) = M::META.fields.iter().position(|f| f.name == *name) else {
+                        return String::new();
+                    };
+                    let field = &M::META.fields[index];
+                    let text = value_display(&values[index]);
+                    if let Some(labels) = related {
+                        return labels.get(&text).cloned().unwrap_or(text);
+                    }
+                    // A choice shows its label.
+                    field
+                        .choices
+                        .and_then(|choices| {
+                            choices
+                                .iter()
+                                .find(|c| c.value.to_string() == text)
+                                .map(|c| c.label.to_owned())
+                        })
+                        .unwrap_or(text)
                 })
                 .collect();
             table.push(context! {
@@ -246,6 +350,9 @@ impl<M: Model> ModelAdmin<M> {
         let headers: Vec<minijinja::Value> = columns
             .iter()
             .map(|name| {
+                if let Some((_, label, _)) = self.computed.iter().find(|(n, ..)| n == name) {
+                    return context! { label => *label, url => "", sorted => "" };
+                }
                 let field = M::META.field(name).expect("checked at registration");
                 let current = chosen.map(String::as_str);
                 let (sorted, next) = match current {
@@ -255,7 +362,8 @@ impl<M: Model> ModelAdmin<M> {
                     }
                     _ => ("", (*name).to_owned()),
                 };
-                context! { label => capitalised(field.verbose_name), sort => next, sorted }
+                let url = super::filters::link(&request.query, "o", Some(&next));
+                context! { label => capitalised(field.verbose_name), url, sorted }
             })
             .collect();
         Ok(Template::render(
@@ -269,7 +377,15 @@ impl<M: Model> ModelAdmin<M> {
                 rows => table,
                 search,
                 searchable => !self.search_fields.is_empty(),
-                ordering => chosen.cloned().unwrap_or_default(),
+                hidden => request
+                    .query
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "q" && k.as_str() != "p")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<Vec<_>>(),
+                filters,
+                previous_url => (page > 1).then(|| super::filters::link(&request.query, "p", Some(&(page - 1).to_string()))),
+                next_url => (page < pages).then(|| super::filters::link(&request.query, "p", Some(&(page + 1).to_string()))),
                 page,
                 pages,
                 total,
