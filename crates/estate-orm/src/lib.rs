@@ -50,8 +50,8 @@ pub use model::schema::{create_table, create_table_sql, drop_table};
 pub use model::{
     Auto, Choice, ChoiceValue, Choices, Col, Constraint, ConstraintKind, DeleteResult, FieldMeta,
     FieldType, FieldValue, ForeignKey, Index, Json, ManyToMany, ManyToManyField, ManyToManyMeta,
-    MediaFile, Model, ModelMeta, OnDelete, OneToOne, PrimaryKey, Relation, linked_keys, meta_of,
-    set_links, unknown_choice,
+    MediaFile, Model, ModelMeta, OnDelete, OneToOne, PrimaryKey, Relation, deletion_preview,
+    linked_keys, meta_of, set_links, unknown_choice,
 };
 pub use query::{
     Annotated, Assignment, ColExpr, Condition, ForUpdate, Grouped, LookupValue, Numeric, Operand,

@@ -40,6 +40,16 @@ struct Choice {
 }
 
 const PASSWORD: &str = "correct horse battery";
+
+/// A custom admin action.
+async fn close_polls(db: Database, questions: Vec<Question>) -> estate::Result<String> {
+    let keys: Vec<i64> = questions.iter().filter_map(|q| q.id.get()).collect();
+    let closed = Question::objects()
+        .filter(Question::ID.in_(keys))
+        .update(&db, [Question::IS_OPEN.set(false)])
+        .await?;
+    Ok(format!("Closed {closed} polls."))
+}
 const DATE: &str = "2026-11-26T10:00";
 
 fn site(db: &Database) -> App {
@@ -62,7 +72,8 @@ fn site(db: &Database) -> App {
                         .search_fields(&["question_text"])
                         .ordering("-pub_date")
                         .list_filter(&["is_open", "pub_date"])
-                        .list_per_page(10),
+                        .list_per_page(10)
+                        .action("close_polls", "Close selected polls", "change", close_polls),
                 )
                 .register(
                     ModelAdmin::<Choice>::new()
@@ -638,6 +649,165 @@ async fn related_labels_computed_columns_and_filters() {
             .await;
         assert_eq!(none.status, StatusCode::OK);
         assert!(none.text().contains("No choices found."));
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bulk_actions_confirm_deletions_and_run_custom_actions() {
+    each_backend(async |db| {
+        let server = start(&db).await;
+        let mut keys = Vec::new();
+        for day in 1..=3 {
+            let question = add_question(&db, &format!("Poll {day}"), day).await;
+            for text in ["Yes", "No"] {
+                let mut choice = Choice {
+                    id: Auto::new(),
+                    question: ForeignKey::to(&question).unwrap(),
+                    choice_text: text.into(),
+                    votes: 0,
+                };
+                choice.save(&db).await.unwrap();
+            }
+            keys.push(question.id.get().unwrap().to_string());
+        }
+        let root = admin_login(&server, "root").await;
+        let list = root.get("/admin/polls/question/").send().await.text();
+        assert!(
+            list.contains(r#"<option value="delete_selected">Delete selected questions</option>"#),
+            "{list}"
+        );
+        assert!(
+            list.contains(r#"<option value="close_polls">Close selected polls</option>"#),
+            "{list}"
+        );
+        assert!(
+            list.contains(&format!(r#"name="_selected_action" value="{}""#, keys[0])),
+            "{list}"
+        );
+
+        // A custom action on two rows.
+        let closed = root
+            .post("/admin/polls/question/")
+            .form(&[
+                ("action", "close_polls"),
+                ("_selected_action", &keys[0]),
+                ("_selected_action", &keys[1]),
+            ])
+            .send()
+            .await;
+        assert_eq!(closed.status, StatusCode::SEE_OTHER);
+        assert!(
+            root.get("/admin/polls/question/")
+                .send()
+                .await
+                .text()
+                .contains("Closed 2 polls.")
+        );
+        assert_eq!(
+            Question::objects()
+                .filter(Question::IS_OPEN.eq(false))
+                .count(&db)
+                .await
+                .unwrap(),
+            2
+        );
+
+        // Nothing ticked: a notice, nothing done.
+        let none = root
+            .post("/admin/polls/question/")
+            .form(&[("action", "delete_selected")])
+            .send()
+            .await;
+        assert_eq!(none.status, StatusCode::SEE_OTHER);
+        assert!(
+            root.get("/admin/polls/question/")
+                .send()
+                .await
+                .text()
+                .contains("Items must be selected")
+        );
+
+        // Delete selected: first the list of what goes, cascades included.
+        let confirm = root
+            .post("/admin/polls/question/")
+            .form(&[
+                ("action", "delete_selected"),
+                ("_selected_action", &keys[0]),
+                ("_selected_action", &keys[2]),
+            ])
+            .send()
+            .await;
+        assert_eq!(confirm.status, StatusCode::OK);
+        let page = confirm.text();
+        assert!(
+            page.contains("<li>Questions: 2</li>") && page.contains("<li>Choices: 4</li>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<li>Poll 1</li>") && page.contains("<li>Poll 3</li>"),
+            "{page}"
+        );
+        assert_eq!(
+            Question::objects().count(&db).await.unwrap(),
+            3,
+            "nothing deleted yet"
+        );
+        let deleted = root
+            .post("/admin/polls/question/")
+            .form(&[
+                ("action", "delete_selected"),
+                ("_selected_action", &keys[0]),
+                ("_selected_action", &keys[2]),
+                ("post", "yes"),
+            ])
+            .send()
+            .await;
+        assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+        assert!(
+            root.get("/admin/polls/question/")
+                .send()
+                .await
+                .text()
+                .contains("Successfully deleted 2 questions.")
+        );
+        assert_eq!(Question::objects().count(&db).await.unwrap(), 1);
+        assert_eq!(Choice::objects().count(&db).await.unwrap(), 2);
+        // The single delete page lists what goes too.
+        let single = root
+            .get(&format!("/admin/polls/question/{}/delete/", keys[1]))
+            .send()
+            .await
+            .text();
+        assert!(single.contains("<li>Choices: 2</li>"), "{single}");
+
+        // Unknown actions, and actions without their permission.
+        let unknown = root
+            .post("/admin/polls/question/")
+            .form(&[("action", "drop_database"), ("_selected_action", &keys[1])])
+            .send()
+            .await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+        let viewer = admin_login(&server, "viewer").await;
+        let list = viewer.get("/admin/polls/question/").send().await.text();
+        assert!(
+            !list.contains("_selected_action"),
+            "no actions for a viewer: {list}"
+        );
+        for action in ["delete_selected", "close_polls"] {
+            let refused = viewer
+                .post("/admin/polls/question/")
+                .form(&[
+                    ("action", action),
+                    ("_selected_action", &keys[1]),
+                    ("post", "yes"),
+                ])
+                .send()
+                .await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{action}");
+        }
+        assert_eq!(Question::objects().count(&db).await.unwrap(), 1);
         server.shutdown().await;
     })
     .await;

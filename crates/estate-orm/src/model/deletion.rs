@@ -67,6 +67,30 @@ pub(crate) async fn delete_matching<E: Executor + ?Sized>(
     .await
 }
 
+/// What deleting some rows would delete, without deleting anything: the
+/// rows themselves and every row their `on_delete = Cascade` relations
+/// reach, per model, in the order found. For confirmation pages (the
+/// admin's "Are you sure?").
+///
+/// # Errors
+/// `ErrorKind::Protected` when a `Protect` or `Restrict` relation would
+/// refuse the deletion (the message names the model and field in the
+/// way), or a database failure.
+pub async fn deletion_preview<E: Executor + ?Sized>(
+    db: &E,
+    meta: &'static ModelMeta,
+    keys: Vec<Value>,
+) -> Result<Vec<(&'static ModelMeta, Vec<Value>)>, DbError> {
+    let models = db.database().models();
+    executor::atomic(db, async |tx| {
+        let mut plan = Plan::default();
+        collect(tx, &models, meta, keys, &mut plan).await?;
+        check_restricted(tx, &plan).await?;
+        Ok(plan.deletes)
+    })
+    .await
+}
+
 fn key_text(value: &Value) -> String {
     format!("{value:?}")
 }

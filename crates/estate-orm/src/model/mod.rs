@@ -18,7 +18,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 
 pub use choices::{Choice, ChoiceValue, Choices, unknown_choice};
-pub use deletion::DeleteResult;
+pub use deletion::{DeleteResult, deletion_preview};
 pub use field::{Auto, FieldValue, Json, MediaFile, PrimaryKey};
 pub use many::{ManyToMany, ManyToManyField, ManyToManyMeta, linked_keys, set_links};
 pub use meta::{Constraint, ConstraintKind, FieldMeta, FieldType, Index, ModelMeta};

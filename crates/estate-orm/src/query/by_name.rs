@@ -44,6 +44,18 @@ impl<M: Model> Condition<M> {
         })
     }
 
+    /// `field IN (values)`, the field named at run time (no values: a
+    /// condition nothing matches).
+    ///
+    /// # Errors
+    /// When `M` has no such field.
+    pub fn field_in(field: &str, values: Vec<Value>) -> Result<Condition<M>, DbError> {
+        let meta = field_named::<M>(field)?;
+        Ok(Condition::new(
+            Expr::col((M::META.table, meta.column)).is_in(values.into_iter().map(to_sea)),
+        ))
+    }
+
     /// `field >= value`, the field named at run time.
     ///
     /// # Errors

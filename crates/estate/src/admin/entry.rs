@@ -67,6 +67,13 @@ impl AdminRequest {
         }
     }
 
+    /// A warning for the next page, when messages are installed.
+    pub(crate) fn warning(&self, text: String) {
+        if let Some(messages) = &self.messages {
+            messages.warning(text);
+        }
+    }
+
     /// An error notice for the next page, when messages are installed.
     pub(crate) fn error(&self, text: String) {
         if let Some(messages) = &self.messages {

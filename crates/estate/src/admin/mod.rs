@@ -41,6 +41,7 @@
 //! and `delete_` to write — and refuse with 403 otherwise, links hidden.
 //! Superusers may do everything. See `docs/admin.md`.
 
+mod actions;
 mod entry;
 mod filters;
 mod model_admin;

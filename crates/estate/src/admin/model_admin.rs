@@ -27,6 +27,7 @@ type Computed<M> = std::sync::Arc<dyn Fn(&M) -> String + Send + Sync>;
 pub struct ModelAdmin<M> {
     list_display: Vec<&'static str>,
     computed: Vec<(&'static str, &'static str, Computed<M>)>,
+    actions: Vec<super::actions::Action<M>>,
     list_filter: Vec<&'static str>,
     search_fields: Vec<&'static str>,
     ordering: Option<&'static str>,
@@ -41,6 +42,7 @@ impl<M: Model> Default for ModelAdmin<M> {
         ModelAdmin {
             list_display: Vec::new(),
             computed: Vec::new(),
+            actions: Vec::new(),
             list_filter: Vec::new(),
             search_fields: Vec::new(),
             ordering: None,
@@ -79,6 +81,45 @@ impl<M: Model> ModelAdmin<M> {
     ) -> Self {
         self.computed
             .push((name, label, std::sync::Arc::new(column)));
+        self
+    }
+
+    /// An action for the rows ticked in the change list (Django's admin
+    /// actions), next to "Delete selected": `name` goes in the form,
+    /// `description` in the menu; only users with `permission` (`"view"`,
+    /// `"add"`, `"change"` or `"delete"`) see and may run it; `run` gets the
+    /// database and the rows, and returns the notice to show.
+    ///
+    /// # Panics
+    /// On an unknown permission or a name already taken.
+    #[must_use]
+    pub fn action<F, Fut>(
+        mut self,
+        name: &'static str,
+        description: &'static str,
+        permission: &'static str,
+        run: F,
+    ) -> Self
+    where
+        F: Fn(estate_orm::Database, Vec<M>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<String, Error>> + Send + 'static,
+    {
+        assert!(
+            ["view", "add", "change", "delete"].contains(&permission),
+            "ModelAdmin<{}>::action({name:?}): the permission is one of view, add, change, delete",
+            M::META.name
+        );
+        assert!(
+            name != super::actions::DELETE_SELECTED && !self.actions.iter().any(|a| a.name == name),
+            "ModelAdmin<{}>::action({name:?}) is declared twice",
+            M::META.name
+        );
+        self.actions.push(super::actions::Action::new(
+            name,
+            description,
+            permission,
+            run,
+        ));
         self
     }
 
@@ -221,6 +262,9 @@ impl<M: Model> ModelAdmin<M> {
                 "You do not have permission to view these rows.",
             ));
         }
+        if request.method == Method::POST {
+            return super::actions::run(&self.actions, request).await;
+        }
         let mut query = M::objects();
         let search = request
             .query
@@ -344,6 +388,7 @@ impl<M: Model> ModelAdmin<M> {
                 .collect();
             table.push(context! {
                 url => request.url("change", Some(&key))?,
+                key,
                 cells,
             });
         }
@@ -384,6 +429,7 @@ impl<M: Model> ModelAdmin<M> {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect::<Vec<_>>(),
                 filters,
+                actions => super::actions::menu(&self.actions, request.perms),
                 previous_url => (page > 1).then(|| super::filters::link(&request.query, "p", Some(&(page - 1).to_string()))),
                 next_url => (page < pages).then(|| super::filters::link(&request.query, "p", Some(&(page + 1).to_string()))),
                 page,
@@ -499,6 +545,12 @@ impl<M: Model> ModelAdmin<M> {
             }
             return Ok(Redirect::to(&request.url("changelist", None)?).into_response());
         }
+        let key = parse_key(M::META, &id).expect("the row was found by it");
+        let (summary, protected) =
+            match super::actions::deletion_summary(&request.db, M::META, vec![key]).await? {
+                Ok(summary) => (summary, None),
+                Err(reason) => (Vec::new(), Some(reason)),
+            };
         Ok(Template::render(
             "admin/delete_confirmation.html",
             context! {
@@ -506,6 +558,8 @@ impl<M: Model> ModelAdmin<M> {
                 site_header => request.site.site_header.clone(),
                 model => model_context(&request, M::META)?,
                 object => context! { label, url => request.url("change", Some(&id))? },
+                summary,
+                protected,
             },
         )
         .into_response())
@@ -604,7 +658,10 @@ fn form_page<M: Model>(
 }
 
 /// The model as templates see it.
-fn model_context(request: &AdminRequest, meta: &ModelMeta) -> Result<minijinja::Value, Error> {
+pub(crate) fn model_context(
+    request: &AdminRequest,
+    meta: &ModelMeta,
+) -> Result<minijinja::Value, Error> {
     Ok(context! {
         app_label => request.app_label.clone(),
         name => request.model_name.clone(),
@@ -658,7 +715,7 @@ pub(crate) fn value_display(value: &Value) -> String {
 
 /// The key written `id` in a URL, as the type of the model's key; `None`
 /// when it cannot be one (so the page is a 404, never a database error).
-fn parse_key(meta: &ModelMeta, id: &str) -> Option<Value> {
+pub(crate) fn parse_key(meta: &ModelMeta, id: &str) -> Option<Value> {
     if id.is_empty() || id.len() > 100 {
         return None;
     }

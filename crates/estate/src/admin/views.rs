@@ -366,7 +366,7 @@ pub(crate) fn routes(module: AppModule, site: Arc<Site>) -> AppModule {
         .route("/static/admin.css", get(stylesheet).name("stylesheet"))
         .route(
             "/{app_label}/{model_name}/",
-            get(changelist).name("changelist"),
+            get(changelist).post(changelist).name("changelist"),
         )
         .route(
             "/{app_label}/{model_name}/add/",
