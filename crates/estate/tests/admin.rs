@@ -812,3 +812,95 @@ async fn bulk_actions_confirm_deletions_and_run_custom_actions() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_change_log_records_who_changed_what() {
+    use estate::admin::{ActionFlag, LogEntry};
+    each_backend(async |db| {
+        let server = start(&db).await;
+        let root = admin_login(&server, "root").await;
+        root.post("/admin/polls/question/add/")
+            .form(&[
+                ("question_text", "Logged?"),
+                ("pub_date", DATE),
+                ("is_open", "on"),
+            ])
+            .send()
+            .await;
+        let question = Question::objects()
+            .get(&db, Question::QUESTION_TEXT.eq("Logged?"))
+            .await
+            .unwrap();
+        let id = question.id.get().unwrap();
+        root.post(&format!("/admin/polls/question/{id}/change/"))
+            .form(&[
+                ("question_text", "Logged!"),
+                ("pub_date", DATE),
+                ("is_open", "on"),
+            ])
+            .send()
+            .await;
+        let history = root
+            .get(&format!("/admin/polls/question/{id}/history/"))
+            .send()
+            .await
+            .text();
+        assert!(history.contains("Change history: Logged!"), "{history}");
+        assert!(history.contains("<td>root</td>"), "{history}");
+        assert!(history.contains("Addition: Added."), "{history}");
+        assert!(
+            history.contains("Change: Changed question text."),
+            "{history}"
+        );
+        let index = root.get("/admin/").send().await.text();
+        assert!(
+            index.contains("Recent actions") && index.contains("Logged!"),
+            "{index}"
+        );
+        root.post(&format!("/admin/polls/question/{id}/delete/"))
+            .send()
+            .await;
+        let entries = LogEntry::objects()
+            .filter(LogEntry::OBJECT_ID.eq(id.to_string().as_str()))
+            .all(&db)
+            .await
+            .unwrap();
+        let flags: Vec<ActionFlag> = entries.iter().map(|e| e.action_flag).collect();
+        assert_eq!(
+            flags,
+            [
+                ActionFlag::Deletion,
+                ActionFlag::Change,
+                ActionFlag::Addition
+            ]
+        );
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.app_label == "polls" && e.model == "question")
+        );
+        // A viewer may read the history; unknown rows are 404.
+        let mut q = add_question(&db, "Seen", 4).await;
+        q.save(&db).await.unwrap();
+        let viewer = admin_login(&server, "viewer").await;
+        let page = viewer
+            .get(&format!(
+                "/admin/polls/question/{}/history/",
+                q.id.get().unwrap()
+            ))
+            .send()
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.text().contains("doesn’t have a change history"));
+        assert_eq!(
+            viewer
+                .get("/admin/polls/question/999/history/")
+                .send()
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        server.shutdown().await;
+    })
+    .await;
+}

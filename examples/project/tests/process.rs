@@ -245,7 +245,7 @@ fn runserver_warns_about_unapplied_migrations() {
         server
             .early
             .iter()
-            .any(|l| l.contains("You have 3 unapplied migration(s)") && l.contains("polls")),
+            .any(|l| l.contains("You have 4 unapplied migration(s)") && l.contains("polls")),
         "{:#?}",
         server.early
     );
@@ -295,16 +295,17 @@ async fn four_processes_migrating_at_once_apply_each_migration_once() {
             .fetch_all("SELECT name FROM estate_migrations", params![])
             .await
             .unwrap();
-        // sessions, auth and polls.
-        assert_eq!(recorded.len(), 3, "{backend:?}");
+        // sessions, auth, polls and admin.
+        assert_eq!(recorded.len(), 4, "{backend:?}");
         // The default permissions, created once though four processes ran:
-        // four for each model of sessions (1), auth (3) and polls (2).
+        // four for each model of sessions (1), auth (3), polls (2) and
+        // admin (1).
         let permissions = test_db
             .db
             .fetch_all("SELECT codename FROM auth_permission", params![])
             .await
             .unwrap();
-        assert_eq!(permissions.len(), 24, "{backend:?}");
+        assert_eq!(permissions.len(), 28, "{backend:?}");
         test_db.drop_database().await.unwrap();
     }
 }

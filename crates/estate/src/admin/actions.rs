@@ -11,6 +11,7 @@ use futures_util::future::BoxFuture;
 use http::StatusCode;
 
 use super::entry::{AdminRequest, ModelPerms};
+use super::history::ActionFlag;
 use super::model_admin::{capitalised, parse_key, value_display};
 use crate::error::Error;
 use crate::templates::{Template, context};
@@ -120,8 +121,20 @@ pub(crate) async fn run<M: Model>(
         if data.get("post") != Some("yes") {
             return confirmation::<M>(&request, keys).await;
         }
+        // Named before they go, for the change log.
+        let doomed = M::objects()
+            .filter(selected.clone())
+            .all(&request.db)
+            .await?;
         match M::objects().filter(selected).delete(&request.db).await {
             Ok(result) => {
+                for row in &doomed {
+                    let key = value_display(&row.pk_value());
+                    let label = super::model_admin::object_label(M::META, row);
+                    request
+                        .log(M::META, &key, &label, ActionFlag::Deletion, String::new())
+                        .await?;
+                }
                 let count = result.per_model.get(M::META.name).copied().unwrap_or(0);
                 let noun = if count == 1 {
                     M::META.verbose_name

@@ -57,9 +57,33 @@ pub(crate) struct AdminRequest {
     pub(crate) app_label: String,
     pub(crate) model_name: String,
     pub(crate) perms: ModelPerms,
+    /// The staff user making the request (for the change log).
+    pub(crate) user_id: i64,
 }
 
 impl AdminRequest {
+    /// Records an action in the change log.
+    pub(crate) async fn log(
+        &self,
+        meta: &estate_orm::ModelMeta,
+        object_id: &str,
+        object_repr: &str,
+        flag: super::history::ActionFlag,
+        message: String,
+    ) -> Result<(), Error> {
+        super::history::record(
+            &self.db,
+            self.user_id,
+            &self.app_label,
+            meta,
+            object_id,
+            object_repr,
+            flag,
+            message,
+        )
+        .await
+    }
+
     /// A success notice for the next page, when messages are installed.
     pub(crate) fn success(&self, text: String) {
         if let Some(messages) = &self.messages {
@@ -113,4 +137,7 @@ pub(crate) trait AdminEntry: Send + Sync {
 
     /// The confirmation, then the deletion, of row `id`.
     fn delete(&self, request: AdminRequest, id: String) -> BoxFuture<'_, Result<Response, Error>>;
+
+    /// The change log of row `id`.
+    fn history(&self, request: AdminRequest, id: String) -> BoxFuture<'_, Result<Response, Error>>;
 }

@@ -44,11 +44,14 @@
 mod actions;
 mod entry;
 mod filters;
+mod history;
+pub(crate) mod migrations;
 mod model_admin;
 mod views;
 
 use std::sync::Arc;
 
+pub use history::{ActionFlag, LogEntry};
 pub use model_admin::ModelAdmin;
 
 use crate::app_module::AppModule;
@@ -109,7 +112,13 @@ impl AdminSite {
     /// The admin app, mounted at `/admin/`.
     pub fn app(self) -> AppModule {
         views::routes(
-            AppModule::new("admin").prefix("/admin"),
+            AppModule::new("admin")
+                .prefix("/admin")
+                .model::<LogEntry>()
+                .migrations(
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/src/admin/migrations"),
+                    migrations::all,
+                ),
             Arc::new(Site {
                 site_title: self.site_title,
                 site_header: self.site_header,

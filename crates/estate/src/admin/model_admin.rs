@@ -5,11 +5,12 @@
 use std::marker::PhantomData;
 
 use axum::response::{IntoResponse, Redirect, Response};
-use estate_orm::{Condition, FieldType, Model, ModelMeta, OrderBy, Value};
+use estate_orm::{Choices as _, Condition, FieldType, Model, ModelMeta, OrderBy, Value};
 use futures_util::future::BoxFuture;
 use http::{Method, StatusCode};
 
 use super::entry::{AdminEntry, AdminRequest};
+use super::history::{ActionFlag, LogEntry, change_message};
 use crate::error::Error;
 use crate::forms::ModelForm;
 use crate::templates::{Template, context};
@@ -454,6 +455,15 @@ impl<M: Model> ModelAdmin<M> {
             if let Some(saved) = form.save(&request.db).await? {
                 let key = value_display(&saved.pk_value());
                 let label = object_label(M::META, &saved);
+                request
+                    .log(
+                        M::META,
+                        &key,
+                        &label,
+                        ActionFlag::Addition,
+                        "Added.".to_owned(),
+                    )
+                    .await?;
                 request.success(format!(
                     "The {} “{label}” was added successfully.",
                     M::META.verbose_name
@@ -474,6 +484,7 @@ impl<M: Model> ModelAdmin<M> {
             return Err(missing(M::META, &id));
         };
         let label = object_label(M::META, &object);
+        let before = object.to_values();
         let mut form = self
             .form()
             .instance(object)
@@ -491,6 +502,10 @@ impl<M: Model> ModelAdmin<M> {
             if let Some(saved) = form.save(&request.db).await? {
                 let key = value_display(&saved.pk_value());
                 let label = object_label(M::META, &saved);
+                let message = change_message(M::META, &before, &saved.to_values());
+                request
+                    .log(M::META, &key, &label, ActionFlag::Change, message)
+                    .await?;
                 request.success(format!(
                     "The {} “{label}” was changed successfully.",
                     M::META.verbose_name
@@ -529,6 +544,9 @@ impl<M: Model> ModelAdmin<M> {
             request.data.take();
             match object.delete(&request.db).await {
                 Ok(_) => {
+                    request
+                        .log(M::META, &id, &label, ActionFlag::Deletion, String::new())
+                        .await?;
                     request.success(format!(
                         "The {} “{label}” was deleted successfully.",
                         M::META.verbose_name
@@ -566,6 +584,50 @@ impl<M: Model> ModelAdmin<M> {
     }
 }
 
+impl<M: Model> ModelAdmin<M> {
+    async fn history_page(&self, request: AdminRequest, id: String) -> Result<Response, Error> {
+        if !request.perms.view {
+            return Err(Error::forbidden(
+                "You do not have permission to view this row.",
+            ));
+        }
+        let Some(object) = self.object(&request, &id).await? else {
+            return Err(missing(M::META, &id));
+        };
+        let label = object_label(M::META, &object);
+        let entries = LogEntry::objects()
+            .filter(LogEntry::APP_LABEL.eq(request.app_label.as_str()))
+            .filter(LogEntry::MODEL.eq(request.model_name.as_str()))
+            .filter(LogEntry::OBJECT_ID.eq(id.as_str()))
+            .order_by([LogEntry::ACTION_TIME.asc(), LogEntry::ID.asc()])
+            .select_related(LogEntry::USER)
+            .all(&request.db)
+            .await?;
+        let entries: Vec<minijinja::Value> = entries
+            .into_iter()
+            .map(|entry| {
+                context! {
+                    time => entry.action_time.format("%Y-%m-%d %H:%M").to_string(),
+                    user => entry.user.get().map(|u| u.username.clone()).unwrap_or_default(),
+                    action => entry.action_flag.label(),
+                    message => entry.change_message,
+                }
+            })
+            .collect();
+        Ok(Template::render(
+            "admin/object_history.html",
+            context! {
+                site_title => request.site.site_title.clone(),
+                site_header => request.site.site_header.clone(),
+                model => model_context(&request, M::META)?,
+                object => context! { label, url => request.url("change", Some(&id))? },
+                entries,
+            },
+        )
+        .into_response())
+    }
+}
+
 impl<M: Model> AdminEntry for ModelAdmin<M> {
     fn meta(&self) -> &'static ModelMeta {
         M::META
@@ -585,6 +647,10 @@ impl<M: Model> AdminEntry for ModelAdmin<M> {
 
     fn delete(&self, request: AdminRequest, id: String) -> BoxFuture<'_, Result<Response, Error>> {
         Box::pin(self.delete_page(request, id))
+    }
+
+    fn history(&self, request: AdminRequest, id: String) -> BoxFuture<'_, Result<Response, Error>> {
+        Box::pin(self.history_page(request, id))
     }
 }
 
@@ -639,6 +705,7 @@ fn form_page<M: Model>(
         Some((id, label)) => Some(context! {
             label,
             delete_url => request.url("delete", Some(&id))?,
+            history_url => request.url("history", Some(&id))?,
         }),
         None => None,
     };
@@ -683,7 +750,7 @@ pub(crate) fn capitalised(text: &str) -> String {
 
 /// How a row is named in messages and titles: its first non-empty text
 /// field, else "question (3)".
-fn object_label<M: Model>(meta: &ModelMeta, object: &M) -> String {
+pub(crate) fn object_label<M: Model>(meta: &ModelMeta, object: &M) -> String {
     let values = object.to_values();
     meta.fields
         .iter()

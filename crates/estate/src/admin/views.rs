@@ -12,7 +12,7 @@ use http::{HeaderValue, Method, StatusCode};
 
 use super::entry::{AdminEntry, AdminRequest, ModelPerms};
 use super::model_admin::capitalised;
-use super::{STYLESHEET, Site};
+use super::{LogEntry, STYLESHEET, Site};
 use crate::app_module::{AppModule, Models};
 use crate::auth::forms::LoginForm;
 use crate::auth::login::LoginOutcome;
@@ -25,6 +25,7 @@ use crate::forms::{Form, FormData};
 use crate::messages::Messages;
 use crate::routing::{Urls, get, post};
 use crate::templates::{Template, context};
+use estate_orm::{Choices as _, Model as _};
 
 /// Django's message when the credentials are not a staff account's.
 const NOT_STAFF: &str = "Please enter the correct username and password for a staff account. \
@@ -142,6 +143,7 @@ async fn logout(current: CurrentUser, urls: Urls) -> Result<Response, Error> {
 /// `GET /admin/`: the models the user may see, by app.
 async fn index(
     context: AppContext,
+    db: Db,
     current: CurrentUser,
     urls: Urls,
     uri: http::Uri,
@@ -177,12 +179,30 @@ async fn index(
             apps.push(context! { name => app.verbose_name.clone(), models });
         }
     }
+    let recent: Vec<minijinja::Value> = match current.id() {
+        Some(id) => LogEntry::objects()
+            .filter(LogEntry::USER.eq(id))
+            .limit(10)
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|entry| {
+                context! {
+                    repr => entry.object_repr,
+                    model => entry.model,
+                    flag => entry.action_flag.label(),
+                }
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(Template::render(
         "admin/index.html",
         context! {
             site_title => site.site_title.clone(),
             site_header => site.site_header.clone(),
             apps,
+            recent,
         },
     )
     .into_response())
@@ -208,6 +228,7 @@ enum Page {
     Add,
     Change(String),
     Delete(String),
+    History(String),
 }
 
 /// Everything a model page needs from the request.
@@ -305,6 +326,7 @@ async fn model_page(
     };
     let model_name = entry.meta().name.to_lowercase();
     let perms = ModelPerms::of(&request.current, &app_label, &model_name).await?;
+    let user_id = request.current.id().unwrap_or_default();
     let admin_request = AdminRequest {
         site,
         db: request.db.0.clone(),
@@ -316,12 +338,14 @@ async fn model_page(
         app_label,
         model_name,
         perms,
+        user_id,
     };
     match page {
         Page::List => entry.changelist(admin_request).await,
         Page::Add => entry.add(admin_request).await,
         Page::Change(id) => entry.change(admin_request, id).await,
         Page::Delete(id) => entry.delete(admin_request, id).await,
+        Page::History(id) => entry.history(admin_request, id).await,
     }
 }
 
@@ -353,6 +377,13 @@ async fn delete(
     model_page(request, app, model, Page::Delete(id)).await
 }
 
+async fn history(
+    Path((app, model, id)): Path<(String, String, String)>,
+    request: ModelRequest,
+) -> Result<Response, Error> {
+    model_page(request, app, model, Page::History(id)).await
+}
+
 /// The admin's routes, with Django's names in the `admin` namespace.
 pub(crate) fn routes(module: AppModule, site: Arc<Site>) -> AppModule {
     module
@@ -379,5 +410,9 @@ pub(crate) fn routes(module: AppModule, site: Arc<Site>) -> AppModule {
         .route(
             "/{app_label}/{model_name}/{object_id}/delete/",
             get(delete).post(delete).name("delete"),
+        )
+        .route(
+            "/{app_label}/{model_name}/{object_id}/history/",
+            get(history).name("history"),
         )
 }
