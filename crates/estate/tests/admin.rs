@@ -257,7 +257,10 @@ async fn a_superuser_adds_changes_and_deletes_rows() {
             index.contains(r#"<a href="/admin/polls/choice/add/">Add</a>"#),
             "{index}"
         );
-        assert!(!index.contains("Users"), "only registered models: {index}");
+        assert!(
+            index.contains(r#"<a href="/admin/auth/user/">Users</a>"#),
+            "users and groups come built in: {index}"
+        );
 
         // Add: an error next to its field, then the row.
         let form = root.get("/admin/polls/question/add/").send().await.text();
@@ -534,7 +537,7 @@ async fn unknown_ids_and_models_are_404_and_forms_need_csrf() {
             "/admin/polls/question/%27%20OR%201%3D1/change/",
             "/admin/polls/nosuch/",
             "/admin/auth/question/",
-            "/admin/auth/user/",
+            "/admin/auth/user/999/change/",
         ] {
             let response = root.get(path).send().await;
             assert_eq!(
@@ -899,6 +902,171 @@ async fn the_change_log_records_who_changed_what() {
                 .await
                 .status,
             StatusCode::NOT_FOUND
+        );
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn users_and_groups_are_managed_out_of_the_box() {
+    each_backend(async |db| {
+        let server = start(&db).await;
+        let root = admin_login(&server, "root").await;
+        let users = root.get("/admin/auth/user/?is_staff=1").send().await.text();
+        assert!(
+            users.contains(">viewer<") && users.contains(">root<") && !users.contains(">ann<"),
+            "{users}"
+        );
+
+        // A new user: username and password twice, the validators applied.
+        let form = root.get("/admin/auth/user/add/").send().await.text();
+        assert!(
+            form.contains(r#"name="password1""#) && form.contains("at least 8 characters"),
+            "{form}"
+        );
+        let mismatch = root
+            .post("/admin/auth/user/add/")
+            .form(&[
+                ("username", "dora"),
+                ("password1", "plum-crumble-42"),
+                ("password2", "plum-crumble-43"),
+            ])
+            .send()
+            .await;
+        assert_eq!(mismatch.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(mismatch.text().contains("didn’t match"));
+        let weak = root
+            .post("/admin/auth/user/add/")
+            .form(&[
+                ("username", "dora"),
+                ("password1", "dora123"),
+                ("password2", "dora123"),
+            ])
+            .send()
+            .await;
+        assert!(
+            weak.text().contains("too similar to the username")
+                && weak.text().contains("too short"),
+            "{}",
+            weak.text()
+        );
+        let added = root
+            .post("/admin/auth/user/add/")
+            .form(&[
+                ("username", "dora"),
+                ("password1", "plum-crumble-42"),
+                ("password2", "plum-crumble-42"),
+            ])
+            .send()
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text());
+        let dora = User::objects()
+            .get(&db, User::USERNAME.eq("dora"))
+            .await
+            .unwrap();
+        let change_url = format!("/admin/auth/user/{}/change/", dora.id.get().unwrap());
+        assert_eq!(added.header("location"), Some(change_url.as_str()));
+        let taken = root
+            .post("/admin/auth/user/add/")
+            .form(&[
+                ("username", "dora"),
+                ("password1", "plum-crumble-42"),
+                ("password2", "plum-crumble-42"),
+            ])
+            .send()
+            .await;
+        assert!(
+            taken
+                .text()
+                .contains("A user with that username already exists.")
+        );
+
+        // The change page never shows the hash; the password has its own page.
+        let page = root.get(&change_url).send().await.text();
+        assert!(
+            !page.contains(&dora.password) && !page.contains(r#"name="password""#),
+            "{page}"
+        );
+        assert!(page.contains("Change password</a>"), "{page}");
+        let password_url = format!("/admin/auth/user/{}/password/", dora.id.get().unwrap());
+        let weak = root
+            .post(&password_url)
+            .form(&[("new_password1", "12345678"), ("new_password2", "12345678")])
+            .send()
+            .await;
+        assert!(weak.text().contains("This password is entirely numeric."));
+        let set = root
+            .post(&password_url)
+            .form(&[
+                ("new_password1", "toffee-apple-77"),
+                ("new_password2", "toffee-apple-77"),
+            ])
+            .send()
+            .await;
+        assert_eq!(set.status, StatusCode::SEE_OTHER);
+        let login = server
+            .post("/accounts/login/")
+            .form(&[("username", "dora"), ("password", "toffee-apple-77")])
+            .send()
+            .await;
+        assert_eq!(login.status, StatusCode::SEE_OTHER);
+        // Other models have no password page.
+        assert_eq!(
+            root.get("/admin/polls/question/1/password/")
+                .send()
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+
+        // A group picks its permissions from a list.
+        let perms: Vec<String> = Permission::objects()
+            .filter(Permission::APP_LABEL.eq("polls"))
+            .values(Permission::ID)
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|id| id.get())
+            .map(|id| id.to_string())
+            .collect();
+        let form = root.get("/admin/auth/group/add/").send().await.text();
+        assert!(
+            form.contains(r#"<select name="permissions""#) && form.contains("Can change question"),
+            "{form}"
+        );
+        let mut fields = vec![("name", "pollsters".to_owned())];
+        fields.extend(perms.iter().take(3).map(|id| ("permissions", id.clone())));
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let group = root
+            .post("/admin/auth/group/add/")
+            .form(&fields)
+            .send()
+            .await;
+        assert_eq!(group.status, StatusCode::SEE_OTHER, "{}", group.text());
+        let pollsters = Group::objects()
+            .get(&db, Group::NAME.eq("pollsters"))
+            .await
+            .unwrap();
+        assert_eq!(
+            Group::PERMISSIONS.of(&pollsters).count(&db).await.unwrap(),
+            3
+        );
+        // Staff without user permissions cannot see or change users.
+        let viewer = admin_login(&server, "viewer").await;
+        assert_eq!(
+            viewer.get("/admin/auth/user/").send().await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            viewer
+                .post(&password_url)
+                .form(&[("new_password1", "x"), ("new_password2", "x")])
+                .send()
+                .await
+                .status,
+            StatusCode::FORBIDDEN
         );
         server.shutdown().await;
     })

@@ -34,6 +34,24 @@ impl ModelMeta {
         &self.fields[self.primary_key]
     }
 
+    /// The field that names a row in lists and select boxes (where Django
+    /// would call `__str__`): the first unique text field, else the first
+    /// text field; never the key, a choice, or a field holding a password
+    /// (whose hash must not be shown).
+    pub fn label_field(&self) -> Option<&'static FieldMeta> {
+        let candidates = || {
+            self.fields.iter().filter(|f| {
+                !f.primary_key
+                    && f.field_type == FieldType::String
+                    && f.choices.is_none()
+                    && !f.name.contains("password")
+            })
+        };
+        candidates()
+            .find(|f| f.unique)
+            .or_else(|| candidates().next())
+    }
+
     /// A field by its Rust name.
     pub fn field(&self, name: &str) -> Option<&'static FieldMeta> {
         self.fields.iter().find(|f| f.name == name)

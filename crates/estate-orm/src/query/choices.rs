@@ -6,12 +6,13 @@ use sea_query::{Expr, ExprTrait, Order, Query};
 
 use crate::error::DbError;
 use crate::executor::{self, Executor};
-use crate::model::{FieldType, ModelMeta};
+use crate::model::ModelMeta;
 use crate::sql::build;
 use crate::value::Value;
 
-/// Up to `limit` rows of `meta`: each row's key and a label, the first text
-/// field other than the key (`None` when the model has none: show the key),
+/// Up to `limit` rows of `meta`: each row's key and a label, its
+/// [`label_field`](ModelMeta::label_field) (`None` when the model has none:
+/// show the key),
 /// in the model's default ordering (else by key).
 ///
 /// # Errors
@@ -48,10 +49,7 @@ async fn labelled<E: Executor + ?Sized>(
     limit: u64,
 ) -> Result<Vec<(Value, Option<String>)>, DbError> {
     let pk = meta.pk();
-    let label = meta
-        .fields
-        .iter()
-        .find(|f| !f.primary_key && f.field_type == FieldType::String && f.choices.is_none());
+    let label = meta.label_field();
     let mut statement = Query::select();
     statement.column(pk.column).from(meta.table).limit(limit);
     if let Some(keys) = keys {

@@ -59,6 +59,8 @@ pub(crate) struct AdminRequest {
     pub(crate) perms: ModelPerms,
     /// The staff user making the request (for the change log).
     pub(crate) user_id: i64,
+    /// The auth app's configuration (hashers, validators).
+    pub(crate) auth: crate::auth::Auth,
 }
 
 impl AdminRequest {
@@ -140,4 +142,14 @@ pub(crate) trait AdminEntry: Send + Sync {
 
     /// The change log of row `id`.
     fn history(&self, request: AdminRequest, id: String) -> BoxFuture<'_, Result<Response, Error>>;
+
+    /// The password page of row `id` (users only; others have none).
+    fn password(
+        &self,
+        request: AdminRequest,
+        id: String,
+    ) -> BoxFuture<'_, Result<Response, Error>> {
+        let _ = (request, id);
+        Box::pin(async { Err(Error::not_found("This page does not exist.")) })
+    }
 }

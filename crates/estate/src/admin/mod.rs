@@ -42,6 +42,7 @@
 //! Superusers may do everything. See `docs/admin.md`.
 
 mod actions;
+mod auth_admin;
 mod entry;
 mod filters;
 mod history;
@@ -68,12 +69,16 @@ pub struct AdminSite {
     entries: Vec<Arc<dyn AdminEntry>>,
 }
 
-/// A new admin site (Django's `admin.site`).
+/// A new admin site (Django's `admin.site`), with the users and groups
+/// pages already registered.
 pub fn site() -> AdminSite {
     AdminSite {
         site_title: "Estate site admin".to_owned(),
         site_header: "Estate administration".to_owned(),
-        entries: Vec::new(),
+        entries: vec![
+            Arc::new(auth_admin::UserAdmin::new()),
+            Arc::new(auth_admin::group_admin()),
+        ],
     }
 }
 

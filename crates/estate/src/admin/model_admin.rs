@@ -30,6 +30,8 @@ pub struct ModelAdmin<M> {
     computed: Vec<(&'static str, &'static str, Computed<M>)>,
     actions: Vec<super::actions::Action<M>>,
     list_filter: Vec<&'static str>,
+    /// The change page links to a password page (the users admin).
+    pub(crate) password_page: bool,
     search_fields: Vec<&'static str>,
     ordering: Option<&'static str>,
     list_per_page: u64,
@@ -45,6 +47,7 @@ impl<M: Model> Default for ModelAdmin<M> {
             computed: Vec::new(),
             actions: Vec::new(),
             list_filter: Vec::new(),
+            password_page: false,
             search_fields: Vec::new(),
             ordering: None,
             list_per_page: DEFAULT_PER_PAGE,
@@ -471,7 +474,8 @@ impl<M: Model> ModelAdmin<M> {
                 return Ok(Redirect::to(&choice.target(&request, &key)?).into_response());
             }
         }
-        form_page(&request, M::META, form, None, true)
+        let bound = form.is_bound();
+        form_page(&request, M::META, form, bound, None, true, false)
     }
 
     async fn change_page(&self, mut request: AdminRequest, id: String) -> Result<Response, Error> {
@@ -521,12 +525,15 @@ impl<M: Model> ModelAdmin<M> {
                 }
             }
         }
+        let bound = form.is_bound();
         form_page(
             &request,
             M::META,
             form,
+            bound,
             Some((id, label)),
             request.perms.change,
+            self.password_page,
         )
     }
 
@@ -689,14 +696,16 @@ fn missing(meta: &ModelMeta, id: &str) -> Error {
 }
 
 /// The add or change page.
-fn form_page<M: Model>(
+pub(crate) fn form_page(
     request: &AdminRequest,
     meta: &'static ModelMeta,
-    form: ModelForm<M>,
+    form: impl serde::Serialize,
+    bound: bool,
     object: Option<(String, String)>,
     editable: bool,
+    password_page: bool,
 ) -> Result<Response, Error> {
-    let status = if form.is_bound() {
+    let status = if bound {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
@@ -706,6 +715,7 @@ fn form_page<M: Model>(
             label,
             delete_url => request.url("delete", Some(&id))?,
             history_url => request.url("history", Some(&id))?,
+            password_url => password_page.then(|| request.url("password", Some(&id))).transpose()?,
         }),
         None => None,
     };
@@ -752,11 +762,10 @@ pub(crate) fn capitalised(text: &str) -> String {
 /// field, else "question (3)".
 pub(crate) fn object_label<M: Model>(meta: &ModelMeta, object: &M) -> String {
     let values = object.to_values();
-    meta.fields
-        .iter()
-        .zip(&values)
-        .find_map(|(field, value)| match value {
-            Value::String(text) if !field.primary_key && !text.is_empty() => Some(text.clone()),
+    meta.label_field()
+        .and_then(|field| meta.fields.iter().position(|f| f.name == field.name))
+        .and_then(|index| match &values[index] {
+            Value::String(text) if !text.is_empty() => Some(text.clone()),
             _ => None,
         })
         .unwrap_or_else(|| {

@@ -229,6 +229,7 @@ enum Page {
     Change(String),
     Delete(String),
     History(String),
+    Password(String),
 }
 
 /// Everything a model page needs from the request.
@@ -327,6 +328,7 @@ async fn model_page(
     let model_name = entry.meta().name.to_lowercase();
     let perms = ModelPerms::of(&request.current, &app_label, &model_name).await?;
     let user_id = request.current.id().unwrap_or_default();
+    let auth = request.current.auth().clone();
     let admin_request = AdminRequest {
         site,
         db: request.db.0.clone(),
@@ -339,6 +341,7 @@ async fn model_page(
         model_name,
         perms,
         user_id,
+        auth,
     };
     match page {
         Page::List => entry.changelist(admin_request).await,
@@ -346,6 +349,7 @@ async fn model_page(
         Page::Change(id) => entry.change(admin_request, id).await,
         Page::Delete(id) => entry.delete(admin_request, id).await,
         Page::History(id) => entry.history(admin_request, id).await,
+        Page::Password(id) => entry.password(admin_request, id).await,
     }
 }
 
@@ -384,6 +388,13 @@ async fn history(
     model_page(request, app, model, Page::History(id)).await
 }
 
+async fn password(
+    Path((app, model, id)): Path<(String, String, String)>,
+    request: ModelRequest,
+) -> Result<Response, Error> {
+    model_page(request, app, model, Page::Password(id)).await
+}
+
 /// The admin's routes, with Django's names in the `admin` namespace.
 pub(crate) fn routes(module: AppModule, site: Arc<Site>) -> AppModule {
     module
@@ -414,5 +425,9 @@ pub(crate) fn routes(module: AppModule, site: Arc<Site>) -> AppModule {
         .route(
             "/{app_label}/{model_name}/{object_id}/history/",
             get(history).name("history"),
+        )
+        .route(
+            "/{app_label}/{model_name}/{object_id}/password/",
+            get(password).post(password).name("password"),
         )
 }

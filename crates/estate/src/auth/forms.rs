@@ -70,3 +70,38 @@ pub struct PasswordResetForm {
     #[form(email, max_length = 254, label = "Email")]
     pub email: String,
 }
+
+fn creation_passwords_match(form: &UserCreationForm) -> Result<(), FormErrors> {
+    new_passwords_match(&form.password1, &form.password2)
+        .map_err(|_| FormErrors::field("password2", MISMATCH))
+}
+
+// Form validators take the field's type by reference: here `&String`.
+#[allow(clippy::ptr_arg)]
+fn valid_username(username: &String) -> Result<(), String> {
+    super::validate_username(username)
+}
+
+/// Django's `UserCreationForm`: a username and a password, twice (the
+/// password validators are applied by the page, which knows the user).
+#[derive(Form, Debug)]
+#[form(clean = "creation_passwords_match")]
+pub struct UserCreationForm {
+    /// The login name.
+    #[form(
+        max_length = 150,
+        validator = "valid_username",
+        help_text = "Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only."
+    )]
+    pub username: String,
+    /// The password.
+    #[form(widget = "password", label = "Password")]
+    pub password1: String,
+    /// The same again.
+    #[form(
+        widget = "password",
+        label = "Password confirmation",
+        help_text = "Enter the same password as before, for verification."
+    )]
+    pub password2: String,
+}

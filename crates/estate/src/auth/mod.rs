@@ -255,9 +255,18 @@ async fn login_throttle(
     });
     let counters = match redis_url {
         Some(url) => {
-            throttle::Counters::Redis(crate::sessions::connect_redis(&url).await.map_err(
-                |err| Error::msg(format!("auth.login_throttle_redis_url ({url}): {err}")),
-            )?)
+            let connection = crate::sessions::connect_redis(&url).await.map_err(|err| {
+                Error::msg(format!("auth.login_throttle_redis_url ({url}): {err}"))
+            })?;
+            // A namespace from the secret key: instances of one site share
+            // counts, other sites on the same Redis do not.
+            let namespace = crate::signing::salted_hmac_hex(
+                "estate.auth.throttle.namespace",
+                "",
+                startup.settings().secret_key.expose(),
+            )[..16]
+                .to_owned();
+            throttle::Counters::Redis(connection, namespace)
         }
         None => throttle::Counters::Memory(Default::default()),
     };

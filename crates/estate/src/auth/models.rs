@@ -227,6 +227,14 @@ mod tests {
     }
 
     #[test]
+    fn users_are_named_by_username_never_by_their_password_hash() {
+        use estate_orm::Model as _;
+        assert_eq!(User::META.label_field().map(|f| f.name), Some("username"));
+        assert_eq!(Group::META.label_field().map(|f| f.name), Some("name"));
+        assert_eq!(Permission::META.label_field().map(|f| f.name), Some("name"));
+    }
+
+    #[test]
     fn new_users_are_active_without_a_usable_password() {
         let mut user = User::new("ann", "ann@EXAMPLE.com");
         assert!(user.is_active && !user.is_staff && !user.is_superuser);

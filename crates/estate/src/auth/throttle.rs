@@ -13,8 +13,9 @@ use redis::AsyncCommands as _;
 pub(crate) enum Counters {
     /// In this process.
     Memory(Mutex<MemoryCounts>),
-    /// In Redis, shared by every instance.
-    Redis(redis::aio::ConnectionManager),
+    /// In Redis, shared by every instance of the site; keys start with
+    /// the site's namespace, so sites sharing a Redis keep apart.
+    Redis(redis::aio::ConnectionManager, String),
 }
 
 /// In-memory counts: key → (count, start of its window).
@@ -57,9 +58,9 @@ impl Counters {
                 entry.0 += 1;
                 entry.0
             }
-            Counters::Redis(connection) => {
+            Counters::Redis(connection, namespace) => {
                 let mut connection = connection.clone();
-                let key = redis_key(key);
+                let key = redis_key(namespace, key);
                 // The window starts with the first attempt: SET NX with an
                 // expiry, then INCR (which keeps it), in one transaction.
                 let result: redis::RedisResult<(Option<String>, u32)> = redis::pipe()
@@ -95,14 +96,14 @@ impl Counters {
                     entry.0 = entry.0.saturating_sub(1);
                 }
             }
-            Counters::Redis(connection) => {
+            Counters::Redis(connection, namespace) => {
                 let mut connection = connection.clone();
                 const SCRIPT: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
                                       if n > 0 then return redis.call('DECR', KEYS[1]) end return 0";
                 let result: redis::RedisResult<i64> = redis::cmd("EVAL")
                     .arg(SCRIPT)
                     .arg(1)
-                    .arg(redis_key(key))
+                    .arg(redis_key(namespace, key))
                     .query_async(&mut connection)
                     .await;
                 if let Err(err) = result {
@@ -122,9 +123,9 @@ impl Counters {
                     .counts
                     .remove(key);
             }
-            Counters::Redis(connection) => {
+            Counters::Redis(connection, namespace) => {
                 let mut connection = connection.clone();
-                if let Err(err) = connection.del::<_, i64>(redis_key(key)).await {
+                if let Err(err) = connection.del::<_, i64>(redis_key(namespace, key)).await {
                     tracing::warn!(target: "estate::auth", "login throttle: redis: {err}");
                 }
             }
@@ -132,8 +133,8 @@ impl Counters {
     }
 }
 
-fn redis_key(key: &str) -> String {
-    format!("estate:login-failures:{key}")
+fn redis_key(namespace: &str, key: &str) -> String {
+    format!("estate:login-failures:{namespace}:{key}")
 }
 
 /// The login limits of the `[auth]` settings: attempts are counted before
