@@ -73,7 +73,8 @@ fn site(db: &Database) -> App {
                         .ordering("-pub_date")
                         .list_filter(&["is_open", "pub_date"])
                         .list_per_page(10)
-                        .action("close_polls", "Close selected polls", "change", close_polls),
+                        .action("close_polls", "Close selected polls", "change", close_polls)
+                        .inline(estate::admin::Inline::<Choice>::tabular("question").extra(2)),
                 )
                 .register(
                     ModelAdmin::<Choice>::new()
@@ -270,7 +271,12 @@ async fn a_superuser_adds_changes_and_deletes_rows() {
             .form(&[("question_text", ""), ("pub_date", DATE)])
             .send()
             .await;
-        assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            invalid.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            invalid.text()
+        );
         let html = invalid.text();
         assert!(html.contains("Please correct the errors below."), "{html}");
         assert!(html.contains(r#"id="id_question_text_error""#), "{html}");
@@ -1067,6 +1073,155 @@ async fn users_and_groups_are_managed_out_of_the_box() {
                 .await
                 .status,
             StatusCode::FORBIDDEN
+        );
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn choices_are_edited_inline_on_their_question() {
+    each_backend(async |db| {
+        let server = start(&db).await;
+        let root = admin_login(&server, "root").await;
+        let form = root.get("/admin/polls/question/add/").send().await.text();
+        assert!(
+            form.contains(r#"name="choice-TOTAL_FORMS" value="2""#),
+            "{form}"
+        );
+        assert!(form.contains(r#"name="choice-0-choice_text""#), "{form}");
+
+        // One bad row: nothing at all is saved, the error is shown.
+        let bad = root
+            .post("/admin/polls/question/add/")
+            .form(&[
+                ("question_text", "Inline?"),
+                ("pub_date", DATE),
+                ("is_open", "on"),
+                ("choice-TOTAL_FORMS", "2"),
+                ("choice-INITIAL_FORMS", "0"),
+                ("choice-0-choice_text", "Yes"),
+                ("choice-0-votes", "0"),
+                ("choice-1-choice_text", "No"),
+                ("choice-1-votes", "many"),
+            ])
+            .send()
+            .await;
+        assert_eq!(
+            bad.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            bad.text()
+        );
+        assert!(
+            bad.text().contains("Enter a whole number."),
+            "{}",
+            bad.text()
+        );
+        assert_eq!(Question::objects().count(&db).await.unwrap(), 0);
+        assert_eq!(Choice::objects().count(&db).await.unwrap(), 0);
+
+        let added = root
+            .post("/admin/polls/question/add/")
+            .form(&[
+                ("question_text", "Inline?"),
+                ("pub_date", DATE),
+                ("is_open", "on"),
+                ("choice-TOTAL_FORMS", "2"),
+                ("choice-INITIAL_FORMS", "0"),
+                ("choice-0-choice_text", "Yes"),
+                ("choice-0-votes", "0"),
+                ("choice-1-choice_text", "No"),
+                ("choice-1-votes", "2"),
+            ])
+            .send()
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text());
+        let question = Question::objects()
+            .get(&db, Question::QUESTION_TEXT.eq("Inline?"))
+            .await
+            .unwrap();
+        let id = question.id.get().unwrap();
+        let choices = Choice::objects()
+            .filter(Choice::QUESTION.eq(&question))
+            .order_by([Choice::ID.asc()])
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(
+            choices
+                .iter()
+                .map(|c| c.choice_text.as_str())
+                .collect::<Vec<_>>(),
+            ["Yes", "No"]
+        );
+
+        // Change: edit one, delete one, add one; a row of another question
+        // named by a forged id is left alone.
+        let other = add_question(&db, "Other", 5).await;
+        let mut foreign = Choice {
+            id: Auto::new(),
+            question: ForeignKey::to(&other).unwrap(),
+            choice_text: "Not yours".into(),
+            votes: 7,
+        };
+        foreign.save(&db).await.unwrap();
+        let page = root
+            .get(&format!("/admin/polls/question/{id}/change/"))
+            .send()
+            .await
+            .text();
+        assert!(
+            page.contains(r#"name="choice-INITIAL_FORMS" value="2""#)
+                && page.contains(r#"value="Yes""#),
+            "{page}"
+        );
+        let (yes, no) = (
+            choices[0].id.get().unwrap().to_string(),
+            choices[1].id.get().unwrap().to_string(),
+        );
+        let forged = foreign.id.get().unwrap().to_string();
+        let changed = root
+            .post(&format!("/admin/polls/question/{id}/change/"))
+            .form(&[
+                ("question_text", "Inline!"),
+                ("pub_date", DATE),
+                ("is_open", "on"),
+                ("choice-TOTAL_FORMS", "4"),
+                ("choice-INITIAL_FORMS", "3"),
+                ("choice-0-id", &yes),
+                ("choice-0-choice_text", "Yes!"),
+                ("choice-0-votes", "1"),
+                ("choice-1-id", &no),
+                ("choice-1-choice_text", "No"),
+                ("choice-1-votes", "2"),
+                ("choice-1-DELETE", "on"),
+                ("choice-2-id", &forged),
+                ("choice-2-choice_text", "Hijacked"),
+                ("choice-2-votes", "0"),
+                ("choice-3-choice_text", "Maybe"),
+                ("choice-3-votes", "0"),
+            ])
+            .send()
+            .await;
+        assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.text());
+        let choices = Choice::objects()
+            .filter(Choice::QUESTION.eq(&question))
+            .order_by([Choice::ID.asc()])
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(
+            choices
+                .iter()
+                .map(|c| c.choice_text.as_str())
+                .collect::<Vec<_>>(),
+            ["Yes!", "Maybe"]
+        );
+        foreign.refresh(&db).await.unwrap();
+        assert_eq!(
+            (foreign.choice_text.as_str(), foreign.votes),
+            ("Not yours", 7)
         );
         server.shutdown().await;
     })

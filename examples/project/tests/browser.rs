@@ -131,14 +131,13 @@ async fn click_through(client: &Client, locator: Locator<'_>) {
 }
 
 async fn text_of(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    match client.wait().for_element(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap(),
+        Err(err) => {
+            let page = client.source().await.unwrap_or_default();
+            panic!("no `{css}` on the page ({err}):\n{page}")
+        }
+    }
 }
 
 async fn log_in(client: &Client, base: &str, username: &str) {
@@ -218,6 +217,25 @@ async fn walk(client: &Client, label: &str, url: &str) {
         .send_keys("What's new in the browser?")
         .await
         .unwrap();
+    // Two choices in the inline rows.
+    for (row, text) in [(0, "Yes"), (1, "No")] {
+        client
+            .find(Locator::Css(&format!(
+                "input[name='choice-{row}-choice_text']"
+            )))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css(&format!("input[name='choice-{row}-votes']")))
+            .await
+            .unwrap()
+            .send_keys("0")
+            .await
+            .unwrap();
+    }
     client
         .execute(
             "document.getElementById('id_pub_date').value = '2026-11-26T10:00';",

@@ -64,7 +64,16 @@ impl UserAdmin {
         }
         let page = |request: &AdminRequest, form: BoundForm<UserCreationForm>| {
             let bound = form.is_bound();
-            super::model_admin::form_page(request, User::META, form, bound, None, true, false)
+            super::model_admin::form_page(
+                request,
+                User::META,
+                form,
+                bound,
+                None,
+                true,
+                false,
+                Vec::new(),
+            )
         };
         if request.method != Method::POST {
             let form = Self::with_help(UserCreationForm::unbound(), &request, "password1");

@@ -46,6 +46,7 @@ mod auth_admin;
 mod entry;
 mod filters;
 mod history;
+mod inlines;
 pub(crate) mod migrations;
 mod model_admin;
 mod views;
@@ -53,6 +54,7 @@ mod views;
 use std::sync::Arc;
 
 pub use history::{ActionFlag, LogEntry};
+pub use inlines::Inline;
 pub use model_admin::ModelAdmin;
 
 use crate::app_module::AppModule;

@@ -32,6 +32,7 @@ pub struct ModelAdmin<M> {
     list_filter: Vec<&'static str>,
     /// The change page links to a password page (the users admin).
     pub(crate) password_page: bool,
+    inlines: Vec<Box<dyn super::inlines::InlineEntry>>,
     search_fields: Vec<&'static str>,
     ordering: Option<&'static str>,
     list_per_page: u64,
@@ -48,6 +49,7 @@ impl<M: Model> Default for ModelAdmin<M> {
             actions: Vec::new(),
             list_filter: Vec::new(),
             password_page: false,
+            inlines: Vec::new(),
             search_fields: Vec::new(),
             ordering: None,
             list_per_page: DEFAULT_PER_PAGE,
@@ -124,6 +126,18 @@ impl<M: Model> ModelAdmin<M> {
             permission,
             run,
         ));
+        self
+    }
+
+    /// Children edited on this model's add and change pages (Django's
+    /// `inlines`): `.inline(Inline::<Choice>::tabular("question"))`.
+    ///
+    /// # Panics
+    /// Unless the inline's field is a foreign key to this model.
+    #[must_use]
+    pub fn inline<C: Model>(mut self, inline: super::inlines::Inline<C>) -> Self {
+        super::inlines::InlineEntry::check(&inline, M::META);
+        self.inlines.push(Box::new(inline));
         self
     }
 
@@ -258,6 +272,85 @@ impl<M: Model> ModelAdmin<M> {
         };
         let condition = Condition::<M>::field_equals(M::META.pk().name, key)?;
         Ok(M::objects().filter(condition).first(&request.db).await?)
+    }
+
+    /// Every inline for a GET: the parent's children and empty rows.
+    async fn show_inlines(
+        &self,
+        request: &AdminRequest,
+        parent: Option<Value>,
+    ) -> Result<Vec<minijinja::Value>, Error> {
+        let mut views = Vec::new();
+        for inline in &self.inlines {
+            views.push(inline.show(&request.db, parent.clone()).await?);
+        }
+        Ok(views)
+    }
+
+    /// Saves the bound form and every inline in one transaction; the saved
+    /// row, or the inlines to show again when something was invalid
+    /// (nothing is then written).
+    async fn save_all(
+        &self,
+        request: &AdminRequest,
+        form: &mut ModelForm<M>,
+        data: &crate::forms::FormData,
+    ) -> Result<(Option<M>, Vec<minijinja::Value>), Error> {
+        if self.inlines.is_empty() {
+            return Ok((form.save(&request.db).await?, Vec::new()));
+        }
+        let mut shown = Vec::new();
+        let outcome = request
+            .db
+            .atomic(async |tx| -> Result<Option<M>, SaveFailure> {
+                let Some(saved) = form.save(tx).await.map_err(SaveFailure::Error)? else {
+                    return Ok(None);
+                };
+                let mut invalid = false;
+                for inline in &self.inlines {
+                    match inline
+                        .save(tx, saved.pk_value(), data)
+                        .await
+                        .map_err(SaveFailure::Error)?
+                    {
+                        Some(view) => {
+                            invalid = true;
+                            shown.push(view);
+                        }
+                        None => shown.push(minijinja::Value::UNDEFINED),
+                    }
+                }
+                // Roll back the parent and every row when any row is invalid.
+                if invalid {
+                    Err(SaveFailure::Invalid)
+                } else {
+                    Ok(Some(saved))
+                }
+            })
+            .await;
+        match outcome {
+            Ok(Some(saved)) => Ok((Some(saved), Vec::new())),
+            Ok(None) => {
+                let mut views = Vec::new();
+                for inline in &self.inlines {
+                    views.push(inline.redisplay(data).await?);
+                }
+                Ok((None, views))
+            }
+            Err(SaveFailure::Invalid) => {
+                // Rows that were valid are shown as submitted.
+                let mut views = Vec::new();
+                for (inline, view) in self.inlines.iter().zip(shown) {
+                    views.push(if view.is_undefined() {
+                        inline.redisplay(data).await?
+                    } else {
+                        view
+                    });
+                }
+                Ok((None, views))
+            }
+            Err(SaveFailure::Error(err)) => Err(err),
+        }
     }
 
     async fn changelist_page(&self, request: AdminRequest) -> Result<Response, Error> {
@@ -451,11 +544,14 @@ impl<M: Model> ModelAdmin<M> {
             ));
         }
         let mut form = self.form().with_choices(&request.db).await?;
+        let mut inlines = Vec::new();
         if request.method == Method::POST {
             let data = request.data.take().unwrap_or_default();
             let choice = SaveChoice::of(&data);
-            form = form.bind(data);
-            if let Some(saved) = form.save(&request.db).await? {
+            form = form.bind(data.clone());
+            let (saved, shown) = self.save_all(&request, &mut form, &data).await?;
+            inlines = shown;
+            if let Some(saved) = saved {
                 let key = value_display(&saved.pk_value());
                 let label = object_label(M::META, &saved);
                 request
@@ -474,8 +570,11 @@ impl<M: Model> ModelAdmin<M> {
                 return Ok(Redirect::to(&choice.target(&request, &key)?).into_response());
             }
         }
+        if request.method != Method::POST {
+            inlines = self.show_inlines(&request, None).await?;
+        }
         let bound = form.is_bound();
-        form_page(&request, M::META, form, bound, None, true, false)
+        form_page(&request, M::META, form, bound, None, true, false, inlines)
     }
 
     async fn change_page(&self, mut request: AdminRequest, id: String) -> Result<Response, Error> {
@@ -489,6 +588,8 @@ impl<M: Model> ModelAdmin<M> {
         };
         let label = object_label(M::META, &object);
         let before = object.to_values();
+        let parent_key = object.pk_value();
+        let mut inlines = Vec::new();
         let mut form = self
             .form()
             .instance(object)
@@ -502,8 +603,10 @@ impl<M: Model> ModelAdmin<M> {
             }
             let data = request.data.take().unwrap_or_default();
             let choice = SaveChoice::of(&data);
-            form = form.bind(data);
-            if let Some(saved) = form.save(&request.db).await? {
+            form = form.bind(data.clone());
+            let (saved, shown) = self.save_all(&request, &mut form, &data).await?;
+            inlines = shown;
+            if let Some(saved) = saved {
                 let key = value_display(&saved.pk_value());
                 let label = object_label(M::META, &saved);
                 let message = change_message(M::META, &before, &saved.to_values());
@@ -525,6 +628,9 @@ impl<M: Model> ModelAdmin<M> {
                 }
             }
         }
+        if request.method != Method::POST {
+            inlines = self.show_inlines(&request, Some(parent_key)).await?;
+        }
         let bound = form.is_bound();
         form_page(
             &request,
@@ -534,6 +640,7 @@ impl<M: Model> ModelAdmin<M> {
             Some((id, label)),
             request.perms.change,
             self.password_page,
+            inlines,
         )
     }
 
@@ -661,6 +768,20 @@ impl<M: Model> AdminEntry for ModelAdmin<M> {
     }
 }
 
+/// Why saving a parent and its inlines stopped.
+enum SaveFailure {
+    /// A row was invalid: everything is rolled back.
+    Invalid,
+    /// The database failed.
+    Error(Error),
+}
+
+impl From<estate_orm::DbError> for SaveFailure {
+    fn from(err: estate_orm::DbError) -> Self {
+        SaveFailure::Error(err.into())
+    }
+}
+
 /// Which save button was pressed (Django's `_continue`, `_addanother`).
 enum SaveChoice {
     List,
@@ -704,6 +825,7 @@ pub(crate) fn form_page(
     object: Option<(String, String)>,
     editable: bool,
     password_page: bool,
+    inlines: Vec<minijinja::Value>,
 ) -> Result<Response, Error> {
     let status = if bound {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -729,6 +851,7 @@ pub(crate) fn form_page(
             form,
             object,
             editable,
+            inlines,
         },
     );
     Ok((status, page).into_response())

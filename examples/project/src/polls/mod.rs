@@ -73,7 +73,9 @@ pub(crate) fn admin() -> AppModule {
             estate::admin::ModelAdmin::<Question>::new()
                 .list_display(&["question_text", "pub_date"])
                 .search_fields(&["question_text"])
-                .ordering("-pub_date"),
+                .list_filter(&["pub_date"])
+                .ordering("-pub_date")
+                .inline(estate::admin::Inline::<Choice>::tabular("question").extra(3)),
         )
         .register(estate::admin::ModelAdmin::<Choice>::new().list_display(&[
             "choice_text",

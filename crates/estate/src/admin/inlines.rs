@@ -1,0 +1,305 @@
+//! Rows of another model edited on the parent's page (Django's
+//! `TabularInline`): the children whose foreign key points at the parent,
+//! each a row of a table with a Delete box, plus `extra` empty rows for new
+//! children. Saved in the parent's transaction: nothing is written unless
+//! the parent and every child row are valid.
+
+use std::marker::PhantomData;
+
+use estate_orm::{Condition, Model, ModelMeta, Transaction, Value};
+use futures_util::future::BoxFuture;
+
+use super::model_admin::{capitalised, parse_key, value_display};
+use crate::error::Error;
+use crate::forms::{FormData, ModelForm, Widget};
+use crate::templates::context;
+
+/// The most rows an inline accepts in one submission.
+const MAX_ROWS: usize = 1000;
+
+/// Children of model `C` edited in a table on their parent's page:
+/// `Inline::<Choice>::tabular("question")`, `question` being `C`'s foreign
+/// key to the parent.
+pub struct Inline<C> {
+    fk: &'static str,
+    extra: usize,
+    fields: Option<Vec<&'static str>>,
+    _model: PhantomData<fn() -> C>,
+}
+
+impl<C: Model> Inline<C> {
+    /// A table of the children pointing at the parent through `fk`, with
+    /// three empty rows for new ones.
+    pub fn tabular(fk: &'static str) -> Self {
+        Inline {
+            fk,
+            extra: 3,
+            fields: None,
+            _model: PhantomData,
+        }
+    }
+
+    /// Empty rows offered for new children (default 3).
+    #[must_use]
+    pub fn extra(mut self, rows: usize) -> Self {
+        self.extra = rows;
+        self
+    }
+
+    /// Only these fields in each row.
+    #[must_use]
+    pub fn fields(mut self, fields: &[&'static str]) -> Self {
+        self.fields = Some(fields.to_vec());
+        self
+    }
+
+    fn prefix(&self) -> String {
+        C::META.name.to_lowercase()
+    }
+
+    /// A row's form: the foreign key hidden (it is always set to the
+    /// parent on saving).
+    fn form(&self, index: usize) -> ModelForm<C> {
+        let mut form = ModelForm::<C>::new();
+        if let Some(fields) = &self.fields {
+            let mut with_fk = fields.clone();
+            if !with_fk.contains(&self.fk) {
+                with_fk.push(self.fk);
+            }
+            form = form.fields(&with_fk);
+        }
+        form.widget(self.fk, Widget::HiddenInput)
+            .prefix(&format!("{}-{index}", self.prefix()))
+    }
+
+    async fn children<E: estate_orm::Executor + ?Sized>(
+        &self,
+        db: &E,
+        parent: &Value,
+    ) -> Result<Vec<C>, Error> {
+        let condition = Condition::<C>::field_equals(self.fk, parent.clone())?;
+        Ok(C::objects().filter(condition).all(db).await?)
+    }
+
+    fn view(&self, rows: Vec<(Option<String>, ModelForm<C>, bool)>) -> minijinja::Value {
+        let prefix = self.prefix();
+        let initial = rows.iter().filter(|(key, ..)| key.is_some()).count();
+        let total = rows.len();
+        let rows: Vec<minijinja::Value> = rows
+            .into_iter()
+            .enumerate()
+            .map(|(index, (key, form, delete))| {
+                context! { prefix => format!("{prefix}-{index}"), key, form, delete }
+            })
+            .collect();
+        context! {
+            title => capitalised(C::META.verbose_name_plural),
+            prefix,
+            total,
+            initial,
+            rows,
+        }
+    }
+}
+
+/// The value of a row's field in the submission.
+fn submitted<'a>(data: &'a FormData, row: &str, field: &str) -> Option<&'a str> {
+    data.get(&format!("{row}-{field}"))
+}
+
+/// An inline whatever its model: what the parent's pages need.
+pub(crate) trait InlineEntry: Send + Sync {
+    /// Panics unless the inline's foreign key points at `parent`.
+    fn check(&self, parent: &'static ModelMeta);
+
+    /// The inline for a GET: the parent's children (none when adding) and
+    /// the empty rows.
+    fn show<'a>(
+        &'a self,
+        db: &'a estate_orm::Database,
+        parent: Option<Value>,
+    ) -> BoxFuture<'a, Result<minijinja::Value, Error>>;
+
+    /// Saves the submitted rows for `parent` in `tx`; `Ok(None)` when all
+    /// were valid, else the inline to show again, with its errors.
+    fn save<'a>(
+        &'a self,
+        tx: &'a Transaction,
+        parent: Value,
+        data: &'a FormData,
+    ) -> BoxFuture<'a, Result<Option<minijinja::Value>, Error>>;
+
+    /// The submitted rows shown again, unsaved (after the parent's errors).
+    fn redisplay<'a>(
+        &'a self,
+        data: &'a FormData,
+    ) -> BoxFuture<'a, Result<minijinja::Value, Error>>;
+}
+
+impl<C: Model> InlineEntry for Inline<C> {
+    fn check(&self, parent: &'static ModelMeta) {
+        let field = C::META.field(self.fk).unwrap_or_else(|| {
+            panic!(
+                "Inline::<{}>::tabular({:?}): {} has no such field",
+                C::META.name,
+                self.fk,
+                C::META.name
+            )
+        });
+        let points_at = field.relation.as_ref().map(|r| (r.target)().table);
+        assert!(
+            points_at == Some(parent.table),
+            "Inline::<{}>::tabular({:?}): that field is not a foreign key to {}",
+            C::META.name,
+            self.fk,
+            parent.name
+        );
+    }
+
+    fn show<'a>(
+        &'a self,
+        db: &'a estate_orm::Database,
+        parent: Option<Value>,
+    ) -> BoxFuture<'a, Result<minijinja::Value, Error>> {
+        Box::pin(async move {
+            let mut rows = Vec::new();
+            if let Some(parent) = &parent {
+                for child in self.children(db, parent).await? {
+                    let key = value_display(&child.pk_value());
+                    let form = self
+                        .form(rows.len())
+                        .instance(child)
+                        .with_choices(db)
+                        .await?;
+                    rows.push((Some(key), form, false));
+                }
+            }
+            for _ in 0..self.extra {
+                let mut form = self.form(rows.len());
+                if let Some(parent) = &parent {
+                    form = form.field(self.fk, |mut f| {
+                        f.initial = Some(parent.clone());
+                        f
+                    });
+                }
+                rows.push((None, form, false));
+            }
+            Ok(self.view(rows))
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        tx: &'a Transaction,
+        parent: Value,
+        data: &'a FormData,
+    ) -> BoxFuture<'a, Result<Option<minijinja::Value>, Error>> {
+        Box::pin(async move {
+            let prefix = self.prefix();
+            let count = |name: &str| {
+                data.get(&format!("{prefix}-{name}"))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(0)
+                    .min(MAX_ROWS)
+            };
+            let (total, initial) = (count("TOTAL_FORMS"), count("INITIAL_FORMS"));
+            let parent_text = value_display(&parent);
+            // The parent's own children only: ids from the form are checked
+            // against them, so a row of another parent cannot be edited.
+            let mut existing = self.children(tx, &parent).await?;
+            let mut rows = Vec::new();
+            let mut valid = true;
+            for index in 0..total {
+                let row = format!("{prefix}-{index}");
+                // The foreign key always names this parent.
+                let data = data
+                    .clone()
+                    .with(&format!("{row}-{}", self.fk), &parent_text);
+                let delete = submitted(&data, &row, "DELETE").is_some();
+                if index < initial {
+                    let key = submitted(&data, &row, "id").and_then(|id| parse_key(C::META, id));
+                    let position = key
+                        .as_ref()
+                        .and_then(|key| existing.iter().position(|c| &c.pk_value() == key));
+                    let Some(position) = position else {
+                        continue;
+                    };
+                    let child = existing.swap_remove(position);
+                    let key_text = value_display(&child.pk_value());
+                    if delete {
+                        child.delete(tx).await?;
+                        continue;
+                    }
+                    let mut form = self.form(index).instance(child).bind(data);
+                    if form.save(tx).await?.is_none() {
+                        valid = false;
+                    }
+                    rows.push((Some(key_text), form, false));
+                } else {
+                    // An untouched row (nothing differing from what an
+                    // empty row shows) is skipped, as Django's has_changed.
+                    let mut blank = self.form(index);
+                    let filled = data.iter().any(|(name, value)| {
+                        let Some(field) = name.strip_prefix(&format!("{row}-")) else {
+                            return false;
+                        };
+                        if field == self.fk || field == "DELETE" {
+                            return false;
+                        }
+                        let shown = blank
+                            .field_mut(field)
+                            .and_then(|f| f.initial.as_ref())
+                            .and_then(crate::forms::bound::value_text)
+                            .unwrap_or_default();
+                        value.trim() != shown
+                    });
+                    if !filled || delete {
+                        continue;
+                    }
+                    let mut form = self.form(index).bind(data);
+                    if form.save(tx).await?.is_none() {
+                        valid = false;
+                    }
+                    rows.push((None, form, false));
+                }
+            }
+            Ok((!valid).then(|| self.view(rows)))
+        })
+    }
+
+    fn redisplay<'a>(
+        &'a self,
+        data: &'a FormData,
+    ) -> BoxFuture<'a, Result<minijinja::Value, Error>> {
+        Box::pin(async move {
+            let prefix = self.prefix();
+            let total = data
+                .get(&format!("{prefix}-TOTAL_FORMS"))
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0)
+                .min(MAX_ROWS);
+            let initial = data
+                .get(&format!("{prefix}-INITIAL_FORMS"))
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0);
+            let mut rows: Vec<(Option<String>, ModelForm<C>, bool)> = (0..total)
+                .map(|index| {
+                    let row = format!("{prefix}-{index}");
+                    let key = (index < initial)
+                        .then(|| submitted(data, &row, "id").map(str::to_owned))
+                        .flatten();
+                    let delete = submitted(data, &row, "DELETE").is_some();
+                    (key, self.form(index).bind(data.clone()), delete)
+                })
+                .collect();
+            // No rows submitted (a form without the inline): offer the
+            // empty ones again.
+            if rows.is_empty() {
+                rows = (0..self.extra)
+                    .map(|index| (None, self.form(index), false))
+                    .collect();
+            }
+            Ok(self.view(rows))
+        })
+    }
+}
