@@ -79,6 +79,10 @@ fn site(db: &Database) -> App {
                 .register(
                     ModelAdmin::<Choice>::new()
                         .list_display(&["choice_text", "question", "votes", "popular"])
+                        .list_display_links(&["choice_text", "votes"])
+                        .readonly_fields(&["votes"])
+                        .save_as(true)
+                        .view_on_site(|c: &Choice| Some(format!("/polls/choice/{}/", c.id)))
                         .computed("popular", "Popular?", |c: &Choice| {
                             if c.votes >= 10 {
                                 "yes".into()
@@ -1222,6 +1226,98 @@ async fn choices_are_edited_inline_on_their_question() {
         assert_eq!(
             (foreign.choice_text.as_str(), foreign.votes),
             ("Not yours", 7)
+        );
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn display_options_readonly_fields_save_as_new_and_view_on_site() {
+    each_backend(async |db| {
+        let server = start(&db).await;
+        let question = add_question(&db, "Options?", 1).await;
+        let mut keys = Vec::new();
+        for i in 0..12 {
+            let mut choice = Choice {
+                id: Auto::new(),
+                question: ForeignKey::to(&question).unwrap(),
+                choice_text: format!("Choice {i:02}"),
+                votes: 5,
+            };
+            choice.save(&db).await.unwrap();
+            keys.push(choice.id.get().unwrap());
+        }
+        let root = admin_login(&server, "root").await;
+        let list = root.get("/admin/polls/choice/").send().await.text();
+        // Two linked columns, the others plain.
+        let first = keys[11];
+        assert!(
+            list.contains(&format!(
+                r#"<a href="/admin/polls/choice/{first}/change/">5</a>"#
+            )),
+            "{list}"
+        );
+        assert!(list.contains("<td>Options?</td>"), "{list}");
+        // More rows than a page (100) would show? No: 12 rows, all on one
+        // page, so no "Show all" link; with ?all they are listed anyway.
+        assert!(!list.contains("Show all"));
+        assert_eq!(
+            root.get("/admin/polls/choice/?all").send().await.status,
+            StatusCode::OK
+        );
+
+        // Read-only: shown, and what is submitted for it is ignored.
+        let url = format!("/admin/polls/choice/{first}/change/");
+        let page = root.get(&url).send().await.text();
+        assert!(
+            page.contains(r#"name="votes""#) && page.contains("disabled"),
+            "{page}"
+        );
+        assert!(
+            page.contains(&format!(
+                r#"<a href="/polls/choice/{first}/">View on site</a>"#
+            )),
+            "{page}"
+        );
+        assert!(page.contains(r#"name="_saveasnew""#), "{page}");
+        let question_id = question.id.get().unwrap().to_string();
+        let changed = root
+            .post(&url)
+            .form(&[
+                ("question", question_id.as_str()),
+                ("choice_text", "Renamed"),
+                ("votes", "999"),
+            ])
+            .send()
+            .await;
+        assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.text());
+        let choice = Choice::objects()
+            .get(&db, Choice::ID.eq(first))
+            .await
+            .unwrap();
+        assert_eq!((choice.choice_text.as_str(), choice.votes), ("Renamed", 5));
+
+        // Save as new: a new row, the original unchanged.
+        let copied = root
+            .post(&url)
+            .form(&[
+                ("question", question_id.as_str()),
+                ("choice_text", "Copy"),
+                ("_saveasnew", ""),
+            ])
+            .send()
+            .await;
+        assert_eq!(copied.status, StatusCode::SEE_OTHER, "{}", copied.text());
+        assert_eq!(Choice::objects().count(&db).await.unwrap(), 13);
+        let copy = Choice::objects()
+            .get(&db, Choice::CHOICE_TEXT.eq("Copy"))
+            .await
+            .unwrap();
+        assert_ne!(copy.id, choice.id);
+        assert_eq!(
+            copied.header("location"),
+            Some(format!("/admin/polls/choice/{}/change/", copy.id.get().unwrap()).as_str())
         );
         server.shutdown().await;
     })

@@ -21,6 +21,9 @@ const DEFAULT_PER_PAGE: u64 = 100;
 /// Longest search text taken from the query string.
 const MAX_SEARCH: usize = 200;
 
+/// The public address of a row, for "View on site".
+type ViewOnSite<M> = std::sync::Arc<dyn Fn(&M) -> Option<String> + Send + Sync>;
+
 /// A column of the change list computed from the row.
 type Computed<M> = std::sync::Arc<dyn Fn(&M) -> String + Send + Sync>;
 
@@ -33,6 +36,11 @@ pub struct ModelAdmin<M> {
     /// The change page links to a password page (the users admin).
     pub(crate) password_page: bool,
     inlines: Vec<Box<dyn super::inlines::InlineEntry>>,
+    readonly_fields: Vec<&'static str>,
+    list_display_links: Option<Vec<&'static str>>,
+    list_max_show_all: u64,
+    save_as: bool,
+    view_on_site: Option<ViewOnSite<M>>,
     search_fields: Vec<&'static str>,
     ordering: Option<&'static str>,
     list_per_page: u64,
@@ -50,6 +58,11 @@ impl<M: Model> Default for ModelAdmin<M> {
             list_filter: Vec::new(),
             password_page: false,
             inlines: Vec::new(),
+            readonly_fields: Vec::new(),
+            list_display_links: None,
+            list_max_show_all: 200,
+            save_as: false,
+            view_on_site: None,
             search_fields: Vec::new(),
             ordering: None,
             list_per_page: DEFAULT_PER_PAGE,
@@ -129,6 +142,48 @@ impl<M: Model> ModelAdmin<M> {
         self
     }
 
+    /// Fields shown on the change page but not editable (what is
+    /// submitted for them is ignored).
+    #[must_use]
+    pub fn readonly_fields(mut self, fields: &[&'static str]) -> Self {
+        self.readonly_fields = fields.to_vec();
+        self
+    }
+
+    /// The change-list columns that link to the row (default: the first).
+    #[must_use]
+    pub fn list_display_links(mut self, fields: &[&'static str]) -> Self {
+        self.list_display_links = Some(fields.to_vec());
+        self
+    }
+
+    /// "Show all" lists every row on one page when there are at most this
+    /// many (default 200).
+    #[must_use]
+    pub fn list_max_show_all(mut self, rows: u64) -> Self {
+        self.list_max_show_all = rows;
+        self
+    }
+
+    /// A "Save as new" button on the change page: the form's values become
+    /// a new row, the original stays (Django's `save_as`).
+    #[must_use]
+    pub fn save_as(mut self, on: bool) -> Self {
+        self.save_as = on;
+        self
+    }
+
+    /// A "View on site" link on the change page, to the address `url`
+    /// gives for the row (none: no link).
+    #[must_use]
+    pub fn view_on_site(
+        mut self,
+        url: impl Fn(&M) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.view_on_site = Some(std::sync::Arc::new(url));
+        self
+    }
+
     /// Children edited on this model's add and change pages (Django's
     /// `inlines`): `.inline(Inline::<Choice>::tabular("question"))`.
     ///
@@ -202,6 +257,7 @@ impl<M: Model> ModelAdmin<M> {
         );
         named.extend(self.search_fields.iter().map(|f| ("search_fields", *f)));
         named.extend(self.list_filter.iter().map(|f| ("list_filter", *f)));
+        named.extend(self.readonly_fields.iter().map(|f| ("readonly_fields", *f)));
         named.extend(
             self.ordering
                 .iter()
@@ -247,6 +303,14 @@ impl<M: Model> ModelAdmin<M> {
 
     fn form(&self) -> ModelForm<M> {
         let mut form = ModelForm::<M>::new();
+        for name in &self.readonly_fields {
+            if ModelForm::<M>::new().field_names().contains(name) {
+                form = form.field(name, |mut field| {
+                    field.disabled = true;
+                    field
+                });
+            }
+        }
         if let Some(fields) = &self.fields {
             form = form.fields(fields);
         }
@@ -406,7 +470,12 @@ impl<M: Model> ModelAdmin<M> {
         let mut ordering = ordering;
         ordering.push(OrderBy::<M>::field(M::META.pk().name)?);
         let total = u64::try_from(query.clone().count(&request.db).await?).unwrap_or(0);
-        let per_page = self.list_per_page;
+        let show_all = request.query.contains_key("all") && total <= self.list_max_show_all;
+        let per_page = if show_all {
+            total.max(1)
+        } else {
+            self.list_per_page
+        };
         let pages = total.div_ceil(per_page).max(1);
         let page = match request.query.get("p") {
             None => 1,
@@ -483,10 +552,19 @@ impl<M: Model> ModelAdmin<M> {
                         .unwrap_or(text)
                 })
                 .collect();
+            let links: Vec<bool> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, name)| match &self.list_display_links {
+                    Some(linked) => linked.contains(name),
+                    None => i == 0,
+                })
+                .collect();
             table.push(context! {
                 url => request.url("change", Some(&key))?,
                 key,
                 cells,
+                links,
             });
         }
         let headers: Vec<minijinja::Value> = columns
@@ -526,6 +604,8 @@ impl<M: Model> ModelAdmin<M> {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect::<Vec<_>>(),
                 filters,
+                show_all_url => (!show_all && total > self.list_per_page && total <= self.list_max_show_all)
+                    .then(|| super::filters::link(&request.query, "all", Some(""))),
                 actions => super::actions::menu(&self.actions, request.perms),
                 previous_url => (page > 1).then(|| super::filters::link(&request.query, "p", Some(&(page - 1).to_string()))),
                 next_url => (page < pages).then(|| super::filters::link(&request.query, "p", Some(&(page + 1).to_string()))),
@@ -589,6 +669,7 @@ impl<M: Model> ModelAdmin<M> {
         let label = object_label(M::META, &object);
         let before = object.to_values();
         let parent_key = object.pk_value();
+        let on_site = self.view_on_site.as_ref().and_then(|url| url(&object));
         let mut inlines = Vec::new();
         let mut form = self
             .form()
@@ -602,6 +683,17 @@ impl<M: Model> ModelAdmin<M> {
                 ));
             }
             let data = request.data.take().unwrap_or_default();
+            if self.save_as && data.get("_saveasnew").is_some() {
+                // The original's values without its key.
+                // (A key typed by people stays: the form must change it.)
+                let mut values = before.clone();
+                let pk = M::META.pk();
+                if matches!(pk.field_type, FieldType::AutoInt | FieldType::AutoBigInt) {
+                    values[M::META.primary_key] = Value::Null(pk.field_type.kind());
+                }
+                let original = M::from_values(values)?;
+                return self.save_as_new(request, data, original).await;
+            }
             let choice = SaveChoice::of(&data);
             form = form.bind(data.clone());
             let (saved, shown) = self.save_all(&request, &mut form, &data).await?;
@@ -637,10 +729,67 @@ impl<M: Model> ModelAdmin<M> {
             M::META,
             form,
             bound,
-            Some((id, label)),
+            Some(ObjectInfo {
+                id,
+                label,
+                view_on_site: on_site,
+                save_as: self.save_as && request.perms.add,
+            }),
             request.perms.change,
             self.password_page,
             inlines,
+        )
+    }
+
+    /// "Save as new": the change page's values as a new row (its children
+    /// are not copied); the original is untouched.
+    async fn save_as_new(
+        &self,
+        request: AdminRequest,
+        data: crate::forms::FormData,
+        original: M,
+    ) -> Result<Response, Error> {
+        if !request.perms.add {
+            return Err(Error::forbidden(
+                "You do not have permission to add rows here.",
+            ));
+        }
+        // Read-only fields and fields outside the form keep the original's
+        // values; the key is new.
+        let mut form = self
+            .form()
+            .start_from(original)
+            .with_choices(&request.db)
+            .await?
+            .bind(data);
+        if let Some(saved) = form.save(&request.db).await? {
+            let key = value_display(&saved.pk_value());
+            let label = object_label(M::META, &saved);
+            request
+                .log(
+                    M::META,
+                    &key,
+                    &label,
+                    ActionFlag::Addition,
+                    "Added.".to_owned(),
+                )
+                .await?;
+            request.success(format!(
+                "The {} “{label}” was added successfully.",
+                M::META.verbose_name
+            ));
+            return Ok(Redirect::to(&request.url("change", Some(&key))?).into_response());
+        }
+        let bound = form.is_bound();
+        form_page(
+            &request,
+            M::META,
+            form,
+            bound,
+            None,
+            true,
+            false,
+            Vec::new(),
         )
     }
 
@@ -768,6 +917,14 @@ impl<M: Model> AdminEntry for ModelAdmin<M> {
     }
 }
 
+/// The row shown on a change page.
+pub(crate) struct ObjectInfo {
+    id: String,
+    label: String,
+    view_on_site: Option<String>,
+    save_as: bool,
+}
+
 /// Why saving a parent and its inlines stopped.
 enum SaveFailure {
     /// A row was invalid: everything is rolled back.
@@ -822,7 +979,7 @@ pub(crate) fn form_page(
     meta: &'static ModelMeta,
     form: impl serde::Serialize,
     bound: bool,
-    object: Option<(String, String)>,
+    object: Option<ObjectInfo>,
     editable: bool,
     password_page: bool,
     inlines: Vec<minijinja::Value>,
@@ -833,8 +990,15 @@ pub(crate) fn form_page(
         StatusCode::OK
     };
     let object = match object {
-        Some((id, label)) => Some(context! {
+        Some(ObjectInfo {
+            id,
             label,
+            view_on_site,
+            save_as,
+        }) => Some(context! {
+            label,
+            view_on_site,
+            save_as,
             delete_url => request.url("delete", Some(&id))?,
             history_url => request.url("history", Some(&id))?,
             password_url => password_page.then(|| request.url("password", Some(&id))).transpose()?,
