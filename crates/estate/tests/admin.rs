@@ -1323,3 +1323,139 @@ async fn display_options_readonly_fields_save_as_new_and_view_on_site() {
     })
     .await;
 }
+
+/// The review's findings: inline rows need the child model's own
+/// permissions, the row count is bounded, inline changes are logged, ids
+/// are logged as the row has them, and changing one's own password keeps
+/// the session.
+#[tokio::test]
+async fn inlines_follow_the_child_models_permissions_and_are_logged() {
+    use estate::admin::LogEntry;
+    each_backend(async |db| {
+        let server = start(&db).await;
+        let question = add_question(&db, "Guarded", 1).await;
+        let id = question.id.get().unwrap();
+        let mut kept = Choice {
+            id: Auto::new(),
+            question: ForeignKey::to(&question).unwrap(),
+            choice_text: "keep me".into(),
+            votes: 1,
+        };
+        kept.save(&db).await.unwrap();
+        let kept_id = kept.id.get().unwrap().to_string();
+        let url = format!("/admin/polls/question/{id}/change/");
+        // editor: question permissions only, none on choices.
+        let editor = admin_login(&server, "editor").await;
+        let page = editor.get(&url).send().await.text();
+        assert!(
+            !page.contains("choice-TOTAL_FORMS") && !page.contains("keep me"),
+            "{page}"
+        );
+        let response = editor
+            .post(&url)
+            .form(&[
+                ("question_text", "Guarded"),
+                ("pub_date", DATE),
+                ("is_open", "on"),
+                ("choice-TOTAL_FORMS", "2"),
+                ("choice-INITIAL_FORMS", "1"),
+                ("choice-0-id", &kept_id),
+                ("choice-0-choice_text", "changed"),
+                ("choice-0-votes", "1"),
+                ("choice-0-DELETE", "on"),
+                ("choice-1-choice_text", "injected"),
+                ("choice-1-votes", "999"),
+            ])
+            .send()
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            response.text()
+        );
+        let texts: Vec<String> = Choice::objects()
+            .values(Choice::CHOICE_TEXT)
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(texts, ["keep me"]);
+
+        // root may: the changes are logged on the question.
+        let root = admin_login(&server, "root").await;
+        let too_many = root
+            .post(&url)
+            .form(&[
+                ("question_text", "Guarded"),
+                ("pub_date", DATE),
+                ("choice-TOTAL_FORMS", "1000"),
+                ("choice-INITIAL_FORMS", "0"),
+            ])
+            .send()
+            .await;
+        assert_eq!(too_many.status, StatusCode::BAD_REQUEST);
+        root.post(&url)
+            .form(&[
+                ("question_text", "Guarded"),
+                ("pub_date", DATE),
+                ("is_open", "on"),
+                ("choice-TOTAL_FORMS", "2"),
+                ("choice-INITIAL_FORMS", "1"),
+                ("choice-0-id", &kept_id),
+                ("choice-0-choice_text", "keep me"),
+                ("choice-0-votes", "1"),
+                ("choice-0-DELETE", "on"),
+                ("choice-1-choice_text", "Fresh"),
+                ("choice-1-votes", "0"),
+            ])
+            .send()
+            .await;
+        let entry = LogEntry::objects()
+            .filter(LogEntry::OBJECT_ID.eq(id.to_string().as_str()))
+            .first(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            entry.change_message.contains("Deleted choice “keep me”."),
+            "{}",
+            entry.change_message
+        );
+        assert!(
+            entry.change_message.contains("Added choice “Fresh”."),
+            "{}",
+            entry.change_message
+        );
+
+        // A key written another way is logged as the row has it; one's own
+        // password change keeps the session.
+        let root_user = User::objects()
+            .get(&db, User::USERNAME.eq("root"))
+            .await
+            .unwrap();
+        let root_id = root_user.id.get().unwrap();
+        let changed = root
+            .post(&format!("/admin/auth/user/00{root_id}/password/"))
+            .form(&[
+                ("new_password1", "toffee-apple-77"),
+                ("new_password2", "toffee-apple-77"),
+            ])
+            .send()
+            .await;
+        assert_eq!(changed.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            root.get("/admin/").send().await.status,
+            StatusCode::OK,
+            "still logged in"
+        );
+        let logged = LogEntry::objects()
+            .filter(LogEntry::CHANGE_MESSAGE.eq("Changed password."))
+            .first(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(logged.object_id, root_id.to_string());
+        server.shutdown().await;
+    })
+    .await;
+}

@@ -74,9 +74,10 @@ async fn labelled<E: Executor + ?Sized>(
         .map(|row| {
             let key = row.get_value(0, pk.field_type.kind())?;
             let text = match label {
+                // An empty or missing label shows the key instead.
                 Some(_) => match row.get_value(1, crate::value::Kind::String)? {
-                    Value::String(text) => Some(text),
-                    _ => Some(String::new()),
+                    Value::String(text) if !text.is_empty() => Some(text),
+                    _ => None,
                 },
                 None => None,
             };

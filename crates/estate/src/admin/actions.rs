@@ -116,10 +116,18 @@ pub(crate) async fn run<M: Model>(
         );
         return Ok(Redirect::to(&back).into_response());
     }
-    let selected = Condition::<M>::field_in(M::META.pk().name, keys.clone())?;
+    let selected = Condition::<M>::field_in(M::META.pk().name, keys)?;
     if name == DELETE_SELECTED {
         if data.get("post") != Some("yes") {
-            return confirmation::<M>(&request, keys).await;
+            // Only rows that exist are listed (and counted).
+            let existing: Vec<Value> = M::objects()
+                .filter(selected)
+                .all(&request.db)
+                .await?
+                .iter()
+                .map(Model::pk_value)
+                .collect();
+            return confirmation::<M>(&request, existing).await;
         }
         // Named before they go, for the change log.
         let doomed = M::objects()

@@ -151,6 +151,8 @@ impl UserAdmin {
                 "User with ID “{id}” doesn’t exist. Perhaps it was deleted?"
             )));
         };
+        // The key as the row has it (the URL may write it otherwise: 001).
+        let id = user.id.get().unwrap_or_default().to_string();
         let page = |request: &AdminRequest,
                     form: BoundForm<SetPasswordForm>,
                     user: &User|
@@ -207,6 +209,8 @@ impl UserAdmin {
                 "Changed password.".to_owned(),
             )
             .await?;
+        // Changing one's own password keeps this session logged in.
+        request.current.update_session_auth_hash(&user)?;
         request.success("Password changed successfully.".to_owned());
         Ok(Redirect::to(&request.url("change", Some(&id))?).into_response())
     }

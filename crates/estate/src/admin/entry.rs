@@ -61,6 +61,10 @@ pub(crate) struct AdminRequest {
     pub(crate) user_id: i64,
     /// The auth app's configuration (hashers, validators).
     pub(crate) auth: crate::auth::Auth,
+    /// The request's user (for the permissions of inline models).
+    pub(crate) current: CurrentUser,
+    /// The app (to find which app installs an inline's model).
+    pub(crate) context: crate::context::AppContext,
 }
 
 impl AdminRequest {

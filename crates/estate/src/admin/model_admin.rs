@@ -338,32 +338,54 @@ impl<M: Model> ModelAdmin<M> {
         Ok(M::objects().filter(condition).first(&request.db).await?)
     }
 
+    /// The request user's permissions on each inline's model.
+    async fn inline_perms(
+        &self,
+        request: &AdminRequest,
+    ) -> Result<Vec<super::entry::ModelPerms>, Error> {
+        let mut perms = Vec::new();
+        for inline in &self.inlines {
+            let meta = inline.model();
+            perms.push(match super::views::app_label_of(&request.context, meta) {
+                Some(app) => {
+                    super::entry::ModelPerms::of(&request.current, &app, &meta.name.to_lowercase())
+                        .await?
+                }
+                None => super::entry::ModelPerms::default(),
+            });
+        }
+        Ok(perms)
+    }
+
     /// Every inline for a GET: the parent's children and empty rows.
     async fn show_inlines(
         &self,
         request: &AdminRequest,
         parent: Option<Value>,
     ) -> Result<Vec<minijinja::Value>, Error> {
+        let perms = self.inline_perms(request).await?;
         let mut views = Vec::new();
-        for inline in &self.inlines {
-            views.push(inline.show(&request.db, parent.clone()).await?);
+        for (inline, perms) in self.inlines.iter().zip(perms) {
+            views.push(inline.show(&request.db, parent.clone(), perms).await?);
         }
         Ok(views)
     }
 
-    /// Saves the bound form and every inline in one transaction; the saved
-    /// row, or the inlines to show again when something was invalid
-    /// (nothing is then written).
+    /// Saves the bound form and every inline in one transaction: the saved
+    /// row and what the inlines changed, or the inlines to show again when
+    /// something was invalid (nothing is then written).
     async fn save_all(
         &self,
         request: &AdminRequest,
         form: &mut ModelForm<M>,
         data: &crate::forms::FormData,
-    ) -> Result<(Option<M>, Vec<minijinja::Value>), Error> {
+    ) -> Result<(Option<M>, Vec<minijinja::Value>, Vec<String>), Error> {
         if self.inlines.is_empty() {
-            return Ok((form.save(&request.db).await?, Vec::new()));
+            return Ok((form.save(&request.db).await?, Vec::new(), Vec::new()));
         }
+        let perms = self.inline_perms(request).await?;
         let mut shown = Vec::new();
+        let mut changes = Vec::new();
         let outcome = request
             .db
             .atomic(async |tx| -> Result<Option<M>, SaveFailure> {
@@ -371,12 +393,13 @@ impl<M: Model> ModelAdmin<M> {
                     return Ok(None);
                 };
                 let mut invalid = false;
-                for inline in &self.inlines {
-                    match inline
-                        .save(tx, saved.pk_value(), data)
+                for (inline, perms) in self.inlines.iter().zip(&perms) {
+                    let outcome = inline
+                        .save(tx, saved.pk_value(), data, *perms)
                         .await
-                        .map_err(SaveFailure::Error)?
-                    {
+                        .map_err(SaveFailure::Error)?;
+                    changes.extend(outcome.changes);
+                    match outcome.invalid {
                         Some(view) => {
                             invalid = true;
                             shown.push(view);
@@ -393,25 +416,25 @@ impl<M: Model> ModelAdmin<M> {
             })
             .await;
         match outcome {
-            Ok(Some(saved)) => Ok((Some(saved), Vec::new())),
+            Ok(Some(saved)) => Ok((Some(saved), Vec::new(), changes)),
             Ok(None) => {
                 let mut views = Vec::new();
-                for inline in &self.inlines {
-                    views.push(inline.redisplay(data).await?);
+                for (inline, perms) in self.inlines.iter().zip(&perms) {
+                    views.push(inline.redisplay(data, *perms).await?);
                 }
-                Ok((None, views))
+                Ok((None, views, Vec::new()))
             }
             Err(SaveFailure::Invalid) => {
                 // Rows that were valid are shown as submitted.
                 let mut views = Vec::new();
-                for (inline, view) in self.inlines.iter().zip(shown) {
+                for ((inline, view), perms) in self.inlines.iter().zip(shown).zip(&perms) {
                     views.push(if view.is_undefined() {
-                        inline.redisplay(data).await?
+                        inline.redisplay(data, *perms).await?
                     } else {
                         view
                     });
                 }
-                Ok((None, views))
+                Ok((None, views, Vec::new()))
             }
             Err(SaveFailure::Error(err)) => Err(err),
         }
@@ -629,19 +652,18 @@ impl<M: Model> ModelAdmin<M> {
             let data = request.data.take().unwrap_or_default();
             let choice = SaveChoice::of(&data);
             form = form.bind(data.clone());
-            let (saved, shown) = self.save_all(&request, &mut form, &data).await?;
+            let (saved, shown, changes) = self.save_all(&request, &mut form, &data).await?;
             inlines = shown;
             if let Some(saved) = saved {
                 let key = value_display(&saved.pk_value());
                 let label = object_label(M::META, &saved);
+                let mut message = "Added.".to_owned();
+                for change in changes {
+                    message.push(' ');
+                    message.push_str(&change);
+                }
                 request
-                    .log(
-                        M::META,
-                        &key,
-                        &label,
-                        ActionFlag::Addition,
-                        "Added.".to_owned(),
-                    )
+                    .log(M::META, &key, &label, ActionFlag::Addition, message)
                     .await?;
                 request.success(format!(
                     "The {} “{label}” was added successfully.",
@@ -696,12 +718,23 @@ impl<M: Model> ModelAdmin<M> {
             }
             let choice = SaveChoice::of(&data);
             form = form.bind(data.clone());
-            let (saved, shown) = self.save_all(&request, &mut form, &data).await?;
+            let (saved, shown, changes) = self.save_all(&request, &mut form, &data).await?;
             inlines = shown;
             if let Some(saved) = saved {
                 let key = value_display(&saved.pk_value());
                 let label = object_label(M::META, &saved);
-                let message = change_message(M::META, &before, &saved.to_values());
+                let mut message = change_message(M::META, &before, &saved.to_values());
+                if !changes.is_empty() {
+                    if message == "No fields changed." {
+                        message.clear();
+                    }
+                    for change in changes {
+                        if !message.is_empty() {
+                            message.push(' ');
+                        }
+                        message.push_str(&change);
+                    }
+                }
                 request
                     .log(M::META, &key, &label, ActionFlag::Change, message)
                     .await?;
@@ -803,6 +836,8 @@ impl<M: Model> ModelAdmin<M> {
             return Err(missing(M::META, &id));
         };
         let label = object_label(M::META, &object);
+        // The key as the row has it (the URL may write it otherwise: 001).
+        let id = value_display(&object.pk_value());
         if request.method == Method::POST {
             request.data.take();
             match object.delete(&request.db).await {
@@ -858,6 +893,7 @@ impl<M: Model> ModelAdmin<M> {
             return Err(missing(M::META, &id));
         };
         let label = object_label(M::META, &object);
+        let id = value_display(&object.pk_value());
         let entries = LogEntry::objects()
             .filter(LogEntry::APP_LABEL.eq(request.app_label.as_str()))
             .filter(LogEntry::MODEL.eq(request.model_name.as_str()))

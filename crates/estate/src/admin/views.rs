@@ -43,7 +43,7 @@ fn site(context: &AppContext) -> Result<Arc<Site>, Error> {
 }
 
 /// The app label of the app that installed `meta`, if any.
-fn app_label_of(context: &AppContext, meta: &estate_orm::ModelMeta) -> Option<String> {
+pub(crate) fn app_label_of(context: &AppContext, meta: &estate_orm::ModelMeta) -> Option<String> {
     context.apps().iter().find_map(|app| {
         app.extensions
             .get::<Models>()
@@ -329,6 +329,8 @@ async fn model_page(
     let perms = ModelPerms::of(&request.current, &app_label, &model_name).await?;
     let user_id = request.current.id().unwrap_or_default();
     let auth = request.current.auth().clone();
+    let current = request.current.clone();
+    let context = request.context.clone();
     let admin_request = AdminRequest {
         site,
         db: request.db.0.clone(),
@@ -342,6 +344,8 @@ async fn model_page(
         perms,
         user_id,
         auth,
+        current,
+        context,
     };
     match page {
         Page::List => entry.changelist(admin_request).await,
