@@ -253,7 +253,13 @@ async fn a_superuser_adds_changes_and_deletes_rows() {
     each_backend(async |db| {
         let server = start(&db).await;
         let root = admin_login(&server, "root").await;
-        let index = root.get("/admin/").send().await.text();
+        let index = root.get("/admin/").send().await;
+        // Private pages: never cached.
+        assert_eq!(
+            index.header("cache-control"),
+            Some("no-cache, no-store, must-revalidate, private")
+        );
+        let index = index.text();
         assert!(
             index.contains(r#"<a href="/admin/polls/question/">Questions</a>"#),
             "{index}"

@@ -31,6 +31,16 @@ use estate_orm::{Choices as _, Model as _};
 const NOT_STAFF: &str = "Please enter the correct username and password for a staff account. \
                          Note that both fields may be case-sensitive.";
 
+/// Admin pages are never cached (Django's `never_cache`): they show
+/// private data and change with every save.
+fn never_cache(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate, private"),
+    );
+    response
+}
+
 /// The site, provided to the admin's handlers.
 #[derive(Clone)]
 struct SiteHandle(Arc<Site>);
@@ -196,16 +206,18 @@ async fn index(
             .collect(),
         None => Vec::new(),
     };
-    Ok(Template::render(
-        "admin/index.html",
-        context! {
-            site_title => site.site_title.clone(),
-            site_header => site.site_header.clone(),
-            apps,
-            recent,
-        },
-    )
-    .into_response())
+    Ok(never_cache(
+        Template::render(
+            "admin/index.html",
+            context! {
+                site_title => site.site_title.clone(),
+                site_header => site.site_header.clone(),
+                apps,
+                recent,
+            },
+        )
+        .into_response(),
+    ))
 }
 
 /// `GET /admin/static/admin.css`.
@@ -347,14 +359,15 @@ async fn model_page(
         current,
         context,
     };
-    match page {
+    let response = match page {
         Page::List => entry.changelist(admin_request).await,
         Page::Add => entry.add(admin_request).await,
         Page::Change(id) => entry.change(admin_request, id).await,
         Page::Delete(id) => entry.delete(admin_request, id).await,
         Page::History(id) => entry.history(admin_request, id).await,
         Page::Password(id) => entry.password(admin_request, id).await,
-    }
+    };
+    response.map(never_cache)
 }
 
 async fn changelist(
