@@ -74,7 +74,9 @@ fn site(db: &Database) -> App {
                         .list_filter(&["is_open", "pub_date"])
                         .list_per_page(10)
                         .action("close_polls", "Close selected polls", "change", close_polls)
-                        .inline(estate::admin::Inline::<Choice>::tabular("question").extra(2)),
+                        .fieldset("", &["question_text"])
+                        .fieldset("Date information", &["pub_date", "is_open"])
+                        .inline(estate::admin::Inline::<Choice>::stacked("question").extra(2)),
                 )
                 .register(
                     ModelAdmin::<Choice>::new()

@@ -13,6 +13,7 @@ use http::{Method, StatusCode};
 use super::ModelAdmin;
 use super::entry::{AdminEntry, AdminRequest};
 use super::history::ActionFlag;
+use super::model_admin::FormPage;
 use crate::auth::forms::{SetPasswordForm, UserCreationForm};
 use crate::auth::{Group, User, create_user};
 use crate::error::Error;
@@ -67,12 +68,15 @@ impl UserAdmin {
             super::model_admin::form_page(
                 request,
                 User::META,
-                form,
-                bound,
-                None,
-                true,
-                false,
-                Vec::new(),
+                FormPage {
+                    form,
+                    bound,
+                    object: None,
+                    editable: true,
+                    password_page: false,
+                    inlines: Vec::new(),
+                    fieldsets: &[],
+                },
             )
         };
         if request.method != Method::POST {

@@ -24,6 +24,7 @@ const MAX_ROWS: usize = 1000;
 /// key to the parent.
 pub struct Inline<C> {
     fk: &'static str,
+    stacked: bool,
     extra: usize,
     fields: Option<Vec<&'static str>>,
     _model: PhantomData<fn() -> C>,
@@ -35,9 +36,19 @@ impl<C: Model> Inline<C> {
     pub fn tabular(fk: &'static str) -> Self {
         Inline {
             fk,
+            stacked: false,
             extra: 3,
             fields: None,
             _model: PhantomData,
+        }
+    }
+
+    /// The same children, each shown as a block of its fields rather than
+    /// a table row (Django's `StackedInline`).
+    pub fn stacked(fk: &'static str) -> Self {
+        Inline {
+            stacked: true,
+            ..Inline::tabular(fk)
         }
     }
 
@@ -105,6 +116,8 @@ impl<C: Model> Inline<C> {
             initial,
             rows,
             can_delete,
+            style => if self.stacked { "stacked" } else { "tabular" },
+            noun => capitalised(C::META.verbose_name),
         }
     }
 }

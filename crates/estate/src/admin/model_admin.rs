@@ -37,6 +37,7 @@ pub struct ModelAdmin<M> {
     pub(crate) password_page: bool,
     inlines: Vec<Box<dyn super::inlines::InlineEntry>>,
     readonly_fields: Vec<&'static str>,
+    fieldsets: Vec<(&'static str, Vec<&'static str>)>,
     list_display_links: Option<Vec<&'static str>>,
     list_max_show_all: u64,
     save_as: bool,
@@ -59,6 +60,7 @@ impl<M: Model> Default for ModelAdmin<M> {
             password_page: false,
             inlines: Vec::new(),
             readonly_fields: Vec::new(),
+            fieldsets: Vec::new(),
             list_display_links: None,
             list_max_show_all: 200,
             save_as: false,
@@ -147,6 +149,17 @@ impl<M: Model> ModelAdmin<M> {
     #[must_use]
     pub fn readonly_fields(mut self, fields: &[&'static str]) -> Self {
         self.readonly_fields = fields.to_vec();
+        self
+    }
+
+    /// Groups the form's fields under headings, in this order (Django's
+    /// `fieldsets`; call once per group, an empty title for none). The
+    /// form then shows exactly these fields.
+    #[must_use]
+    pub fn fieldset(mut self, title: &'static str, fields: &[&'static str]) -> Self {
+        self.fieldsets.push((title, fields.to_vec()));
+        let all: Vec<&'static str> = self.fieldsets.iter().flat_map(|(_, f)| f.clone()).collect();
+        self.fields = Some(all);
         self
     }
 
@@ -676,7 +689,19 @@ impl<M: Model> ModelAdmin<M> {
             inlines = self.show_inlines(&request, None).await?;
         }
         let bound = form.is_bound();
-        form_page(&request, M::META, form, bound, None, true, false, inlines)
+        form_page(
+            &request,
+            M::META,
+            FormPage {
+                form,
+                bound,
+                object: None,
+                editable: true,
+                password_page: false,
+                inlines,
+                fieldsets: &self.fieldsets,
+            },
+        )
     }
 
     async fn change_page(&self, mut request: AdminRequest, id: String) -> Result<Response, Error> {
@@ -760,17 +785,20 @@ impl<M: Model> ModelAdmin<M> {
         form_page(
             &request,
             M::META,
-            form,
-            bound,
-            Some(ObjectInfo {
-                id,
-                label,
-                view_on_site: on_site,
-                save_as: self.save_as && request.perms.add,
-            }),
-            request.perms.change,
-            self.password_page,
-            inlines,
+            FormPage {
+                form,
+                bound,
+                object: Some(ObjectInfo {
+                    id,
+                    label,
+                    view_on_site: on_site,
+                    save_as: self.save_as && request.perms.add,
+                }),
+                editable: request.perms.change,
+                password_page: self.password_page,
+                inlines,
+                fieldsets: &self.fieldsets,
+            },
         )
     }
 
@@ -817,12 +845,15 @@ impl<M: Model> ModelAdmin<M> {
         form_page(
             &request,
             M::META,
-            form,
-            bound,
-            None,
-            true,
-            false,
-            Vec::new(),
+            FormPage {
+                form,
+                bound,
+                object: None,
+                editable: true,
+                password_page: false,
+                inlines: Vec::new(),
+                fieldsets: &self.fieldsets,
+            },
         )
     }
 
@@ -953,6 +984,17 @@ impl<M: Model> AdminEntry for ModelAdmin<M> {
     }
 }
 
+/// What an add or change page shows.
+pub(crate) struct FormPage<'a, F> {
+    pub(crate) form: F,
+    pub(crate) bound: bool,
+    pub(crate) object: Option<ObjectInfo>,
+    pub(crate) editable: bool,
+    pub(crate) password_page: bool,
+    pub(crate) inlines: Vec<minijinja::Value>,
+    pub(crate) fieldsets: &'a [(&'static str, Vec<&'static str>)],
+}
+
 /// The row shown on a change page.
 pub(crate) struct ObjectInfo {
     id: String,
@@ -1010,16 +1052,20 @@ fn missing(meta: &ModelMeta, id: &str) -> Error {
 }
 
 /// The add or change page.
-pub(crate) fn form_page(
+pub(crate) fn form_page<F: serde::Serialize>(
     request: &AdminRequest,
     meta: &'static ModelMeta,
-    form: impl serde::Serialize,
-    bound: bool,
-    object: Option<ObjectInfo>,
-    editable: bool,
-    password_page: bool,
-    inlines: Vec<minijinja::Value>,
+    page: FormPage<'_, F>,
 ) -> Result<Response, Error> {
+    let FormPage {
+        form,
+        bound,
+        object,
+        editable,
+        password_page,
+        inlines,
+        fieldsets,
+    } = page;
     let status = if bound {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -1052,6 +1098,10 @@ pub(crate) fn form_page(
             object,
             editable,
             inlines,
+            fieldsets => fieldsets
+                .iter()
+                .map(|(title, fields)| context! { title => *title, fields => fields.clone() })
+                .collect::<Vec<_>>(),
         },
     );
     Ok((status, page).into_response())
