@@ -74,6 +74,7 @@ fn site(db: &Database) -> App {
                         .list_filter(&["is_open", "pub_date"])
                         .list_per_page(10)
                         .action("close_polls", "Close selected polls", "change", close_polls)
+                        .date_hierarchy("pub_date")
                         .fieldset("", &["question_text"])
                         .fieldset("Date information", &["pub_date", "is_open"])
                         .inline(estate::admin::Inline::<Choice>::stacked("question").extra(2)),
@@ -1463,6 +1464,65 @@ async fn inlines_follow_the_child_models_permissions_and_are_logged() {
             .unwrap()
             .unwrap();
         assert_eq!(logged.object_id, root_id.to_string());
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_date_hierarchy_narrows_by_year_month_and_day() {
+    each_backend(async |db| {
+        let server = start(&db).await;
+        add_question(&db, "Early", 3).await;
+        add_question(&db, "Late", 20).await;
+        let mut old = add_question(&db, "Old", 5).await;
+        old.pub_date = "2025-02-01T09:00:00Z".parse().unwrap();
+        old.save(&db).await.unwrap();
+        let root = admin_login(&server, "root").await;
+        let all = root.get("/admin/polls/question/").send().await.text();
+        assert!(
+            all.contains(">2025</a>") && all.contains(">2026</a>"),
+            "{all}"
+        );
+        let year = root
+            .get("/admin/polls/question/?pub_date__year=2026")
+            .send()
+            .await
+            .text();
+        assert!(
+            year.contains("Early") && year.contains("Late") && !year.contains(">Old<"),
+            "{year}"
+        );
+        assert!(year.contains(">November 2026</a>"), "{year}");
+        let month = root
+            .get("/admin/polls/question/?pub_date__year=2026&pub_date__month=11")
+            .send()
+            .await
+            .text();
+        assert!(
+            month.contains(">November 20</a>") && month.contains("2 questions"),
+            "{month}"
+        );
+        let day = root
+            .get("/admin/polls/question/?pub_date__year=2026&pub_date__month=11&pub_date__day=20")
+            .send()
+            .await
+            .text();
+        assert!(
+            day.contains("Late") && !day.contains("Early") && day.contains("1 question"),
+            "{day}"
+        );
+        for bad in [
+            "?pub_date__year=abc",
+            "?pub_date__year=2026&pub_date__month=13",
+            "?pub_date__year=2026&pub_date__month=2&pub_date__day=30",
+        ] {
+            let response = root
+                .get(&format!("/admin/polls/question/{bad}"))
+                .send()
+                .await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST, "{bad}");
+        }
         server.shutdown().await;
     })
     .await;

@@ -30,7 +30,7 @@ pub(crate) struct FilterView {
 }
 
 #[derive(serde::Serialize)]
-struct FilterChoice {
+pub(crate) struct FilterChoice {
     label: String,
     url: String,
     selected: bool,
@@ -188,6 +188,150 @@ pub(crate) fn filterable(field: &FieldMeta) -> bool {
         || field.choices.is_some()
         || field.relation.is_some()
         || matches!(field.field_type, FieldType::Date | FieldType::DateTime)
+}
+
+/// Django's `date_hierarchy`: links to narrow the change list to a year,
+/// then a month, then a day of one date field, through `<field>__year`,
+/// `__month` and `__day` in the query string.
+pub(crate) async fn date_hierarchy<M: Model>(
+    db: &Database,
+    name: &'static str,
+    query: &HashMap<String, String>,
+) -> Result<(Vec<Condition<M>>, Vec<FilterChoice>), Error> {
+    let field = M::META.field(name).expect("checked at registration");
+    let param = |part: &str| format!("{name}__{part}");
+    let number = |part: &str| -> Result<Option<u32>, Error> {
+        match query.get(&param(part)) {
+            None => Ok(None),
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0 && *n < 10_000)
+                .map(Some)
+                .ok_or_else(|| invalid(field, text)),
+        }
+    };
+    let (year, month, day) = (number("year")?, number("month")?, number("day")?);
+    let without = |parts: &[&str]| {
+        let mut kept = query.clone();
+        for part in parts {
+            kept.remove(&param(part));
+        }
+        kept
+    };
+    let date = |y: u32, m: u32, d: u32| {
+        i32::try_from(y)
+            .ok()
+            .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
+    };
+    let mut links = Vec::new();
+    let mut conditions = Vec::new();
+    let bounds = match (year, month, day) {
+        (Some(y), Some(m), Some(d)) => {
+            let from = date(y, m, d).ok_or_else(|| invalid(field, &format!("{y}-{m}-{d}")))?;
+            Some((from, from + Duration::days(1)))
+        }
+        (Some(y), Some(m), None) => {
+            let from = date(y, m, 1).ok_or_else(|| invalid(field, &format!("{y}-{m}")))?;
+            let to = if m == 12 {
+                date(y + 1, 1, 1)
+            } else {
+                date(y, m + 1, 1)
+            };
+            Some((from, to.ok_or_else(|| invalid(field, &format!("{y}-{m}")))?))
+        }
+        (Some(y), None, _) => {
+            let from = date(y, 1, 1).ok_or_else(|| invalid(field, &y.to_string()))?;
+            Some((
+                from,
+                date(y + 1, 1, 1).ok_or_else(|| invalid(field, &y.to_string()))?,
+            ))
+        }
+        (None, ..) => None,
+    };
+    if let Some((from, to)) = bounds {
+        let value = |d: NaiveDate| match field.field_type {
+            FieldType::Date => Value::Date(d),
+            _ => start_of_day(d),
+        };
+        conditions.push(Condition::field_at_least(name, value(from))?);
+        conditions.push(Condition::field_before(name, value(to))?);
+    }
+    match (year, month, day) {
+        (None, ..) => {
+            // The years between the first and the last row.
+            let first = M::objects()
+                .order_by([estate_orm::OrderBy::field(name)?])
+                .first(db)
+                .await?;
+            let last = M::objects()
+                .order_by([estate_orm::OrderBy::field(&format!("-{name}"))?])
+                .first(db)
+                .await?;
+            let index = M::META
+                .fields
+                .iter()
+                .position(|f| f.name == name)
+                .expect("a field");
+            let year_of = |row: Option<M>| {
+                row.and_then(|r| match &r.to_values()[index] {
+                    Value::Date(d) => Some(d.year()),
+                    Value::DateTime(t) => Some(t.year()),
+                    _ => None,
+                })
+            };
+            if let (Some(a), Some(b)) = (year_of(first), year_of(last)) {
+                for y in a..=b {
+                    let mut q = query.clone();
+                    q.insert(param("year"), y.to_string());
+                    links.push(FilterChoice {
+                        label: y.to_string(),
+                        url: link(&q, "p", None),
+                        selected: false,
+                    });
+                }
+            }
+        }
+        (Some(y), None, _) => {
+            links.push(FilterChoice {
+                label: "‹ All dates".to_owned(),
+                url: link(&without(&["year", "month", "day"]), "p", None),
+                selected: false,
+            });
+            for m in 1..=12u32 {
+                let mut q = query.clone();
+                q.insert(param("month"), m.to_string());
+                let label = date(y, m, 1)
+                    .map(|d| d.format("%B %Y").to_string())
+                    .unwrap_or_default();
+                links.push(FilterChoice {
+                    label,
+                    url: link(&q, "p", None),
+                    selected: false,
+                });
+            }
+        }
+        (Some(y), Some(m), _) => {
+            links.push(FilterChoice {
+                label: format!("‹ {y}"),
+                url: link(&without(&["month", "day"]), "p", None),
+                selected: false,
+            });
+            let days = (1..=31u32).take_while(|d| date(y, m, *d).is_some());
+            for d in days {
+                let mut q = query.clone();
+                q.insert(param("day"), d.to_string());
+                links.push(FilterChoice {
+                    label: date(y, m, d)
+                        .map(|x| x.format("%B %-d").to_string())
+                        .unwrap_or_default(),
+                    url: link(&q, "p", None),
+                    selected: Some(d) == day,
+                });
+            }
+        }
+    }
+    Ok((conditions, links))
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub struct ModelAdmin<M> {
     inlines: Vec<Box<dyn super::inlines::InlineEntry>>,
     readonly_fields: Vec<&'static str>,
     fieldsets: Vec<(&'static str, Vec<&'static str>)>,
+    date_hierarchy: Option<&'static str>,
     list_display_links: Option<Vec<&'static str>>,
     list_max_show_all: u64,
     save_as: bool,
@@ -61,6 +62,7 @@ impl<M: Model> Default for ModelAdmin<M> {
             inlines: Vec::new(),
             readonly_fields: Vec::new(),
             fieldsets: Vec::new(),
+            date_hierarchy: None,
             list_display_links: None,
             list_max_show_all: 200,
             save_as: false,
@@ -160,6 +162,14 @@ impl<M: Model> ModelAdmin<M> {
         self.fieldsets.push((title, fields.to_vec()));
         let all: Vec<&'static str> = self.fieldsets.iter().flat_map(|(_, f)| f.clone()).collect();
         self.fields = Some(all);
+        self
+    }
+
+    /// Links above the change list to narrow it to a year, a month, a day
+    /// of this date field (Django's `date_hierarchy`).
+    #[must_use]
+    pub fn date_hierarchy(mut self, field: &'static str) -> Self {
+        self.date_hierarchy = Some(field);
         self
     }
 
@@ -271,6 +281,7 @@ impl<M: Model> ModelAdmin<M> {
         named.extend(self.search_fields.iter().map(|f| ("search_fields", *f)));
         named.extend(self.list_filter.iter().map(|f| ("list_filter", *f)));
         named.extend(self.readonly_fields.iter().map(|f| ("readonly_fields", *f)));
+        named.extend(self.date_hierarchy.iter().map(|f| ("date_hierarchy", *f)));
         named.extend(
             self.ordering
                 .iter()
@@ -287,6 +298,14 @@ impl<M: Model> ModelAdmin<M> {
                 M::META.name,
                 M::META.name,
                 known.join(", ")
+            );
+        }
+        if let Some(name) = self.date_hierarchy {
+            let field = M::META.field(name).expect("checked above");
+            assert!(
+                matches!(field.field_type, FieldType::Date | FieldType::DateTime),
+                "ModelAdmin<{}>::date_hierarchy names `{name}`, which is not a date",
+                M::META.name
             );
         }
         for name in &self.list_filter {
@@ -489,6 +508,15 @@ impl<M: Model> ModelAdmin<M> {
         for condition in conditions {
             query = query.filter(condition);
         }
+        let mut dates = Vec::new();
+        if let Some(name) = self.date_hierarchy {
+            let (conditions, links) =
+                super::filters::date_hierarchy::<M>(&request.db, name, &request.query).await?;
+            for condition in conditions {
+                query = query.filter(condition);
+            }
+            dates = links;
+        }
         // Sorting: only by a shown column; anything else is ignored.
         let columns = self.columns();
         let chosen = request.query.get("o").filter(|o| {
@@ -640,6 +668,7 @@ impl<M: Model> ModelAdmin<M> {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect::<Vec<_>>(),
                 filters,
+                dates,
                 show_all_url => (!show_all && total > self.list_per_page && total <= self.list_max_show_all)
                     .then(|| super::filters::link(&request.query, "all", Some(""))),
                 actions => super::actions::menu(&self.actions, request.perms),
