@@ -932,6 +932,28 @@ async fn users_and_groups_are_managed_out_of_the_box() {
     each_backend(async |db| {
         let server = start(&db).await;
         let root = admin_login(&server, "root").await;
+        // Filtered by group (a many-to-many field).
+        let editors = Group::objects()
+            .get(&db, Group::NAME.eq("editors"))
+            .await
+            .unwrap();
+        let in_group = root
+            .get(&format!(
+                "/admin/auth/user/?groups={}",
+                editors.id.get().unwrap()
+            ))
+            .send()
+            .await
+            .text();
+        assert!(
+            in_group.contains(">editor<") && !in_group.contains(">viewer<"),
+            "{in_group}"
+        );
+        assert!(in_group.contains("By groups"), "{in_group}");
+        assert_eq!(
+            root.get("/admin/auth/user/?groups=abc").send().await.status,
+            StatusCode::BAD_REQUEST
+        );
         let users = root.get("/admin/auth/user/?is_staff=1").send().await.text();
         assert!(
             users.contains(">viewer<") && users.contains(">root<") && !users.contains(">ann<"),

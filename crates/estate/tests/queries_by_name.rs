@@ -91,6 +91,13 @@ fn unknown_and_unsuitable_fields_are_named_in_the_error() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("Book.pages is not a text field"), "{err}");
+    let err = Condition::<Book>::linked_to("tags", Value::I64(1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Book has no many-to-many field `tags`"),
+        "{err}"
+    );
     assert!(OrderBy::<Book>::field("").is_err());
     assert!(OrderBy::<Book>::field("--pages").is_err());
 }

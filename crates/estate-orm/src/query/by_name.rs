@@ -56,6 +56,42 @@ impl<M: Model> Condition<M> {
         ))
     }
 
+    /// Rows linked through the many-to-many field `field` (named at run
+    /// time) to the row of the other model whose key is `key` (the admin's
+    /// "By group" filter).
+    ///
+    /// # Errors
+    /// When `M` has no such many-to-many field.
+    pub fn linked_to(field: &str, key: Value) -> Result<Condition<M>, DbError> {
+        let many = M::META.many_to_many(field).ok_or_else(|| {
+            let names: Vec<&str> = M::META.many_to_many.iter().map(|m| m.name).collect();
+            DbError::new(
+                ErrorKind::Other,
+                format!(
+                    "{} has no many-to-many field `{field}`; it has: {}",
+                    M::META.name,
+                    names.join(", ")
+                ),
+            )
+        })?;
+        let through = (many.through)().table;
+        Ok(Condition::from_node(Node::InSubquery {
+            table: M::META.table,
+            column: M::META.pk().column,
+            select: Box::new(super::relations::SubSelect {
+                table: through,
+                column: many.source_column,
+                filter: Some(Node::Expr(
+                    Expr::col((through, many.target_column)).eq(to_sea(key)),
+                )),
+                ordering: Vec::new(),
+                limit: None,
+                offset: None,
+                skip_nulls: true,
+            }),
+        }))
+    }
+
     /// `field >= value`, the field named at run time.
     ///
     /// # Errors

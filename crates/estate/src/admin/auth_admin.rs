@@ -37,7 +37,7 @@ impl UserAdmin {
     pub(crate) fn new() -> UserAdmin {
         let mut inner = ModelAdmin::<User>::new()
             .list_display(&["username", "email", "first_name", "last_name", "is_staff"])
-            .list_filter(&["is_staff", "is_superuser", "is_active"])
+            .list_filter(&["is_staff", "is_superuser", "is_active", "groups"])
             .search_fields(&["username", "first_name", "last_name", "email"])
             .ordering("username")
             .exclude(&["password"]);

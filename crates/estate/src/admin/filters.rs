@@ -113,8 +113,34 @@ pub(crate) async fn apply<M: Model>(
     let mut conditions = Vec::new();
     let mut views = Vec::new();
     for name in names {
-        let field = M::META.field(name).expect("checked at registration");
         let chosen = query.get(*name).map(String::as_str);
+        if let Some(many) = M::META.many_to_many(name) {
+            // A many-to-many field: the rows linked to the chosen one.
+            let target = (many.target)();
+            let mut options = Vec::new();
+            for (key, label) in estate_orm::choices(db, target, 1000).await? {
+                let key = super::model_admin::value_display(&key);
+                options.push((key.clone(), label.unwrap_or(key)));
+            }
+            if let Some(value) = chosen {
+                let key = key_value(target.pk().field_type, value).ok_or_else(|| {
+                    Error::bad_request(format!(
+                        "“{value}” is not one of the choices of the {} filter.",
+                        many.verbose_name
+                    ))
+                })?;
+                conditions.push(Condition::linked_to(name, key)?);
+            }
+            views.push(view(
+                query,
+                name,
+                &format!("By {}", many.verbose_name),
+                chosen,
+                options,
+            ));
+            continue;
+        }
+        let field = M::META.field(name).expect("checked at registration");
         let mut options: Vec<(String, String)> = Vec::new();
         if field.field_type == FieldType::Bool {
             options = vec![("1".into(), "Yes".into()), ("0".into(), "No".into())];
@@ -164,22 +190,39 @@ pub(crate) async fn apply<M: Model>(
                 conditions.push(Condition::field_before(name, to)?);
             }
         }
-        let mut choices = vec![FilterChoice {
-            label: "All".to_owned(),
-            url: link(query, name, None),
-            selected: chosen.is_none(),
-        }];
-        choices.extend(options.into_iter().map(|(value, label)| FilterChoice {
-            selected: chosen == Some(value.as_str()),
-            url: link(query, name, Some(&value)),
-            label,
-        }));
-        views.push(FilterView {
-            title: format!("By {}", field.verbose_name),
-            choices,
-        });
+        views.push(view(
+            query,
+            name,
+            &format!("By {}", field.verbose_name),
+            chosen,
+            options,
+        ));
     }
     Ok((conditions, views))
+}
+
+/// A filter's sidebar entry: "All", then each option.
+fn view(
+    query: &HashMap<String, String>,
+    name: &str,
+    title: &str,
+    chosen: Option<&str>,
+    options: Vec<(String, String)>,
+) -> FilterView {
+    let mut choices = vec![FilterChoice {
+        label: "All".to_owned(),
+        url: link(query, name, None),
+        selected: chosen.is_none(),
+    }];
+    choices.extend(options.into_iter().map(|(value, label)| FilterChoice {
+        selected: chosen == Some(value.as_str()),
+        url: link(query, name, Some(&value)),
+        label,
+    }));
+    FilterView {
+        title: title.to_owned(),
+        choices,
+    }
 }
 
 /// Whether `field` can be a filter.

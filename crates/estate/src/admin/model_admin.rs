@@ -279,7 +279,12 @@ impl<M: Model> ModelAdmin<M> {
                 .map(|f| ("list_display", *f)),
         );
         named.extend(self.search_fields.iter().map(|f| ("search_fields", *f)));
-        named.extend(self.list_filter.iter().map(|f| ("list_filter", *f)));
+        named.extend(
+            self.list_filter
+                .iter()
+                .filter(|f| M::META.many_to_many(f).is_none())
+                .map(|f| ("list_filter", *f)),
+        );
         named.extend(self.readonly_fields.iter().map(|f| ("readonly_fields", *f)));
         named.extend(self.date_hierarchy.iter().map(|f| ("date_hierarchy", *f)));
         named.extend(
@@ -308,7 +313,11 @@ impl<M: Model> ModelAdmin<M> {
                 M::META.name
             );
         }
-        for name in &self.list_filter {
+        for name in self
+            .list_filter
+            .iter()
+            .filter(|f| M::META.many_to_many(f).is_none())
+        {
             let field = M::META.field(name).expect("checked above");
             assert!(
                 super::filters::filterable(field),
