@@ -1094,6 +1094,25 @@ async fn users_and_groups_are_managed_out_of_the_box() {
             Group::PERMISSIONS.of(&pollsters).count(&db).await.unwrap(),
             3
         );
+        // Changing only the links is logged by name.
+        let group_url = format!("/admin/auth/group/{}/change/", pollsters.id.get().unwrap());
+        let fewer = root
+            .post(&group_url)
+            .form(&[("name", "pollsters"), ("permissions", perms[0].as_str())])
+            .send()
+            .await;
+        assert_eq!(fewer.status, StatusCode::SEE_OTHER, "{}", fewer.text());
+        assert_eq!(
+            Group::PERMISSIONS.of(&pollsters).count(&db).await.unwrap(),
+            1
+        );
+        let logged = estate::admin::LogEntry::objects()
+            .filter(estate::admin::LogEntry::MODEL.eq("group"))
+            .first(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(logged.change_message, "Changed permissions.");
         // Staff without user permissions cannot see or change users.
         let viewer = admin_login(&server, "viewer").await;
         assert_eq!(

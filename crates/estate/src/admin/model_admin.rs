@@ -754,6 +754,7 @@ impl<M: Model> ModelAdmin<M> {
         let label = object_label(M::META, &object);
         let before = object.to_values();
         let parent_key = object.pk_value();
+        let links_before = links_of(&request, M::META, &parent_key).await?;
         let on_site = self.view_on_site.as_ref().and_then(|url| url(&object));
         let mut inlines = Vec::new();
         let mut form = self
@@ -787,6 +788,23 @@ impl<M: Model> ModelAdmin<M> {
                 let key = value_display(&saved.pk_value());
                 let label = object_label(M::META, &saved);
                 let mut message = change_message(M::META, &before, &saved.to_values());
+                // Many-to-many fields changed too (Django names them).
+                let links_after = links_of(&request, M::META, &saved.pk_value()).await?;
+                let relinked: Vec<&str> = links_before
+                    .iter()
+                    .zip(&links_after)
+                    .filter(|((_, a), (_, b))| a != b)
+                    .map(|((name, _), _)| *name)
+                    .collect();
+                if !relinked.is_empty() {
+                    let also = format!("Changed {}.", relinked.join(" and "));
+                    if message == "No fields changed." {
+                        message = also;
+                    } else {
+                        message.push(' ');
+                        message.push_str(&also);
+                    }
+                }
                 if !changes.is_empty() {
                     if message == "No fields changed." {
                         message.clear();
@@ -1020,6 +1038,26 @@ impl<M: Model> AdminEntry for ModelAdmin<M> {
     fn history(&self, request: AdminRequest, id: String) -> BoxFuture<'_, Result<Response, Error>> {
         Box::pin(self.history_page(request, id))
     }
+}
+
+/// The keys each editable many-to-many field of a row links to, sorted
+/// (to tell which ones a save changed).
+async fn links_of(
+    request: &AdminRequest,
+    meta: &'static ModelMeta,
+    key: &Value,
+) -> Result<Vec<(&'static str, Vec<String>)>, Error> {
+    let mut links = Vec::new();
+    for many in meta.many_to_many.iter().filter(|m| m.auto_created) {
+        let mut keys: Vec<String> = estate_orm::linked_keys(&request.db, many, key.clone())
+            .await?
+            .iter()
+            .map(value_display)
+            .collect();
+        keys.sort();
+        links.push((many.verbose_name, keys));
+    }
+    Ok(links)
 }
 
 /// What an add or change page shows.
