@@ -603,3 +603,76 @@ async fn a_model_form_stores_uploads_in_the_media_storage() {
     })
     .await;
 }
+
+/// The admin stores uploads in the site's media storage; without
+/// `media_root` a system check says what to set.
+#[tokio::test]
+async fn the_admin_stores_uploads_in_the_media_storage() {
+    use estate::test::each_backend;
+    each_backend(async |db| {
+        let media_root = scratch("admin");
+        let root_text = media_root.display().to_string();
+        let site = |db: &estate::db::Database, media: Option<String>| {
+            common::debug_app_with(move |s| match media {
+                Some(root) => s.set("media_root", root),
+                None => s,
+            })
+            .database(db.clone())
+            .app(estate::sessions::app())
+            .app(estate::auth::app())
+            .app(AppModule::new("uploads").model::<Doc>())
+            .app(
+                estate::admin::site()
+                    .register(
+                        estate::admin::ModelAdmin::<Doc>::new()
+                            .list_display(&["title", "attachment"]),
+                    )
+                    .app(),
+            )
+        };
+        let error = common::startup_error(site(&db, None)).await;
+        assert!(
+            error.contains("admin.E001") && error.contains("Doc has file fields"),
+            "{error}"
+        );
+        site(&db, Some(root_text.clone()))
+            .run_with_args(["site", "migrate"], estate::cli::CommandOutput::capture())
+            .await
+            .unwrap();
+        estate::orm::create_table(&db, Doc::META).await.unwrap();
+        let server = TestServer::start(site(&db, Some(root_text.clone()))).await;
+        let auth = server
+            .context()
+            .get::<estate::auth::Auth>()
+            .unwrap()
+            .clone();
+        estate::auth::create_superuser(&auth, &db, "root", "", Some("correct horse battery"))
+            .await
+            .unwrap();
+        let browser = server.client();
+        browser
+            .post("/admin/login/")
+            .form(&[("username", "root"), ("password", "correct horse battery")])
+            .send()
+            .await;
+        let form = browser.get("/admin/uploads/doc/add/").send().await.text();
+        assert!(form.contains(r#"enctype="multipart/form-data""#), "{form}");
+        let added = browser
+            .post("/admin/uploads/doc/add/")
+            .header("content-type", &content_type())
+            .body(multipart(&[
+                ("title", None, b"Report"),
+                ("attachment", Some("report.pdf"), b"%PDF-1"),
+            ]))
+            .send()
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text());
+        let doc = Doc::objects().first(&db).await.unwrap().unwrap();
+        assert_eq!(
+            std::fs::read(media_root.join(doc.attachment.name())).unwrap(),
+            b"%PDF-1"
+        );
+        server.shutdown().await;
+    })
+    .await;
+}

@@ -361,6 +361,20 @@ impl<M: Model> ModelAdmin<M> {
         form
     }
 
+    /// The form for a request: with the site's media storage when the
+    /// model has file fields.
+    ///
+    /// # Errors
+    /// File fields without `media_root` set (the message says how).
+    fn form_for(&self, request: &AdminRequest) -> Result<ModelForm<M>, Error> {
+        let form = self.form();
+        if !M::META.fields.iter().any(|f| f.media_file) {
+            return Ok(form);
+        }
+        let storage = crate::forms::MediaStorage::from_settings(request.context.settings())?;
+        Ok(form.media(storage))
+    }
+
     /// The columns of the change list.
     fn columns(&self) -> Vec<&'static str> {
         if self.list_display.is_empty() {
@@ -697,7 +711,7 @@ impl<M: Model> ModelAdmin<M> {
                 "You do not have permission to add rows here.",
             ));
         }
-        let mut form = self.form().with_choices(&request.db).await?;
+        let mut form = self.form_for(&request)?.with_choices(&request.db).await?;
         let mut inlines = Vec::new();
         if request.method == Method::POST {
             let data = request.data.take().unwrap_or_default();
@@ -758,7 +772,7 @@ impl<M: Model> ModelAdmin<M> {
         let on_site = self.view_on_site.as_ref().and_then(|url| url(&object));
         let mut inlines = Vec::new();
         let mut form = self
-            .form()
+            .form_for(&request)?
             .instance(object)
             .with_choices(&request.db)
             .await?;
@@ -874,7 +888,7 @@ impl<M: Model> ModelAdmin<M> {
         // Read-only fields and fields outside the form keep the original's
         // values; the key is new.
         let mut form = self
-            .form()
+            .form_for(&request)?
             .start_from(original)
             .with_choices(&request.db)
             .await?

@@ -414,7 +414,27 @@ async fn password(
 
 /// The admin's routes, with Django's names in the `admin` namespace.
 pub(crate) fn routes(module: AppModule, site: Arc<Site>) -> AppModule {
+    let file_models: Vec<&'static str> = site
+        .entries
+        .iter()
+        .filter(|e| e.meta().fields.iter().any(|f| f.media_file))
+        .map(|e| e.meta().name)
+        .collect();
     module
+        .check(move |ctx| {
+            if ctx.settings.media_root.is_some() || file_models.is_empty() {
+                return Vec::new();
+            }
+            vec![crate::cli::CheckMessage::error(
+                "admin.E001",
+                format!(
+                    "{} ha{} file fields but `media_root` is not set: set media_root = \"media\" \
+                     in estate.toml (or ESTATE_MEDIA_ROOT) so the admin can store uploads",
+                    file_models.join(", "),
+                    if file_models.len() == 1 { "s" } else { "ve" }
+                ),
+            )]
+        })
         .on_startup(move |mut startup| async move {
             startup.provide(SiteHandle(site));
             Ok(startup)
