@@ -26,6 +26,7 @@ pub(crate) fn group_admin() -> ModelAdmin<Group> {
         .list_display(&["name"])
         .search_fields(&["name"])
         .ordering("name")
+        .filter_horizontal(&["permissions"])
 }
 
 /// The users admin: Django's `UserAdmin`.
@@ -40,6 +41,7 @@ impl UserAdmin {
             .list_filter(&["is_staff", "is_superuser", "is_active", "groups"])
             .search_fields(&["username", "first_name", "last_name", "email"])
             .ordering("username")
+            .filter_horizontal(&["groups", "user_permissions"])
             .exclude(&["password"]);
         inner.password_page = true;
         UserAdmin { inner }
@@ -243,6 +245,23 @@ impl AdminEntry for UserAdmin {
 
     fn history(&self, request: AdminRequest, id: String) -> BoxFuture<'_, Result<Response, Error>> {
         self.inner.history(request, id)
+    }
+
+    fn autocomplete_targets(&self) -> Vec<(&'static str, &'static ModelMeta)> {
+        self.inner.autocomplete_targets()
+    }
+
+    fn searchable(&self) -> bool {
+        self.inner.searchable()
+    }
+
+    fn search_rows<'a>(
+        &'a self,
+        db: &'a estate_orm::Database,
+        term: &'a str,
+        page: u64,
+    ) -> BoxFuture<'a, Result<super::widgets::SearchPage, Error>> {
+        self.inner.search_rows(db, term, page)
     }
 
     fn password(

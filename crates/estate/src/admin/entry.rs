@@ -147,6 +147,21 @@ pub(crate) trait AdminEntry: Send + Sync {
     /// The change log of row `id`.
     fn history(&self, request: AdminRequest, id: String) -> BoxFuture<'_, Result<Response, Error>>;
 
+    /// The models searched by this model's autocomplete fields, by field.
+    fn autocomplete_targets(&self) -> Vec<(&'static str, &'static ModelMeta)>;
+
+    /// Whether the model has `search_fields` (autocomplete boxes need them).
+    fn searchable(&self) -> bool;
+
+    /// A page (from 1) of the rows matching `term`, as (key, label), and
+    /// whether more follow: what an autocomplete box pointing here shows.
+    fn search_rows<'a>(
+        &'a self,
+        db: &'a Database,
+        term: &'a str,
+        page: u64,
+    ) -> BoxFuture<'a, Result<super::widgets::SearchPage, Error>>;
+
     /// The password page of row `id` (users only; others have none).
     fn password(
         &self,

@@ -50,6 +50,7 @@ mod inlines;
 pub(crate) mod migrations;
 mod model_admin;
 mod views;
+mod widgets;
 
 use std::sync::Arc;
 
@@ -62,6 +63,10 @@ use entry::AdminEntry;
 
 /// The admin's stylesheet, served at `/admin/static/admin.css`.
 const STYLESHEET: &str = include_str!("admin.css");
+
+/// The admin's script (autocomplete, two-pane selector, prepopulated
+/// slugs), served at `/admin/static/admin.js`.
+const SCRIPT: &str = include_str!("admin.js");
 
 /// An admin site: its titles and registered models; `.app()` makes the
 /// app to install.
@@ -117,7 +122,33 @@ impl AdminSite {
     }
 
     /// The admin app, mounted at `/admin/`.
+    ///
+    /// # Panics
+    /// When an `autocomplete_fields` entry points at a model that is not
+    /// registered, or whose admin has no `search_fields` (Django's
+    /// admin.E039 and admin.E040): the message names both models and the fix.
     pub fn app(self) -> AppModule {
+        for entry in &self.entries {
+            for (field, target) in entry.autocomplete_targets() {
+                let searched = self.entries.iter().find(|e| e.meta().table == target.table);
+                let source = entry.meta().name;
+                let Some(searched) = searched else {
+                    panic!(
+                        "ModelAdmin<{source}>::autocomplete_fields names `{field}`, which points \
+                         at {}: register {} with the admin (with search_fields) so the box can \
+                         search it",
+                        target.name, target.name
+                    );
+                };
+                assert!(
+                    searched.searchable(),
+                    "ModelAdmin<{source}>::autocomplete_fields names `{field}`, but \
+                     ModelAdmin<{}> has no search_fields: add .search_fields(&[...]) so the box \
+                     can search it",
+                    target.name
+                );
+            }
+        }
         views::routes(
             AppModule::new("admin")
                 .prefix("/admin")

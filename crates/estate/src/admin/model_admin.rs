@@ -48,6 +48,7 @@ pub struct ModelAdmin<M> {
     list_per_page: u64,
     fields: Option<Vec<&'static str>>,
     exclude: Vec<&'static str>,
+    widgets: super::widgets::WidgetOptions,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -72,6 +73,7 @@ impl<M: Model> Default for ModelAdmin<M> {
             list_per_page: DEFAULT_PER_PAGE,
             fields: None,
             exclude: Vec::new(),
+            widgets: super::widgets::WidgetOptions::default(),
             _model: PhantomData,
         }
     }
@@ -266,6 +268,40 @@ impl<M: Model> ModelAdmin<M> {
         self
     }
 
+    /// Foreign keys and many-to-many fields chosen through a search box
+    /// instead of a select listing every row (Django's
+    /// `autocomplete_fields`), for related tables with many rows. The
+    /// related model must be registered with `search_fields` (checked when
+    /// the site is built); the box shows its rows in its admin's order,
+    /// labelled like everywhere in the admin, 20 at a time, to users who
+    /// may view that model.
+    #[must_use]
+    pub fn autocomplete_fields(mut self, fields: &[&'static str]) -> Self {
+        self.widgets.autocomplete = fields.to_vec();
+        self
+    }
+
+    /// Many-to-many fields shown as two lists, "available" (with a filter
+    /// box) and "chosen", with buttons to move rows between them (Django's
+    /// `filter_horizontal`). Without the script it is a multiple select.
+    #[must_use]
+    pub fn filter_horizontal(mut self, fields: &[&'static str]) -> Self {
+        self.widgets.filter_horizontal = fields.to_vec();
+        self
+    }
+
+    /// Fills the text field `field` from `from` while they are typed on
+    /// the add page, as a slug: lowercase, accents dropped, words joined by
+    /// hyphens, cut to the field's `max_length` (Django's
+    /// `prepopulated_fields = {"slug": ("title",)}`). A value typed into
+    /// `field` itself is left alone; the change page never rewrites it.
+    #[must_use]
+    pub fn prepopulated_fields(mut self, field: &'static str, from: &[&'static str]) -> Self {
+        self.widgets.prepopulated.retain(|(slug, _)| *slug != field);
+        self.widgets.prepopulated.push((field, from.to_vec()));
+        self
+    }
+
     /// Panics naming the option and the model's fields when an option names
     /// a field the model does not have (called by `register`).
     pub(crate) fn check_options(&self) {
@@ -332,6 +368,7 @@ impl<M: Model> ModelAdmin<M> {
                 M::META.name
             );
         }
+        self.widgets.check(M::META);
         for name in &self.search_fields {
             let field = M::META.field(name).expect("checked above");
             assert!(
@@ -366,8 +403,8 @@ impl<M: Model> ModelAdmin<M> {
     ///
     /// # Errors
     /// File fields without `media_root` set (the message says how).
-    fn form_for(&self, request: &AdminRequest) -> Result<ModelForm<M>, Error> {
-        let form = self.form();
+    fn form_for(&self, request: &AdminRequest, adding: bool) -> Result<ModelForm<M>, Error> {
+        let form = self.widgets.apply(self.form(), request, adding)?;
         if !M::META.fields.iter().any(|f| f.media_file) {
             return Ok(form);
         }
@@ -504,28 +541,8 @@ impl<M: Model> ModelAdmin<M> {
         if request.method == Method::POST {
             return super::actions::run(&self.actions, request).await;
         }
-        let mut query = M::objects();
-        let search = request
-            .query
-            .get("q")
-            .map(|q| q.trim().chars().take(MAX_SEARCH).collect::<String>())
-            .unwrap_or_default();
-        if !search.is_empty() && !self.search_fields.is_empty() {
-            // Every word in some field (Django's search).
-            for word in search.split_whitespace() {
-                let mut any: Option<Condition<M>> = None;
-                for field in &self.search_fields {
-                    let condition = Condition::<M>::field_icontains(field, word)?;
-                    any = Some(match any {
-                        Some(previous) => previous | condition,
-                        None => condition,
-                    });
-                }
-                if let Some(any) = any {
-                    query = query.filter(any);
-                }
-            }
-        }
+        let search = search_text(request.query.get("q"));
+        let mut query = apply_search(M::objects(), &self.search_fields, &search)?;
         let (conditions, filters) =
             super::filters::apply::<M>(&request.db, &self.list_filter, &request.query).await?;
         for condition in conditions {
@@ -711,12 +728,13 @@ impl<M: Model> ModelAdmin<M> {
                 "You do not have permission to add rows here.",
             ));
         }
-        let mut form = self.form_for(&request)?.with_choices(&request.db).await?;
+        let mut form = self.form_for(&request, true)?;
         let mut inlines = Vec::new();
         if request.method == Method::POST {
             let data = request.data.take().unwrap_or_default();
             let choice = SaveChoice::of(&data);
-            form = form.bind(data.clone());
+            // Bound first: autocomplete fields load the submitted rows.
+            form = form.bind(data.clone()).with_choices(&request.db).await?;
             let (saved, shown, changes) = self.save_all(&request, &mut form, &data).await?;
             inlines = shown;
             if let Some(saved) = saved {
@@ -738,6 +756,7 @@ impl<M: Model> ModelAdmin<M> {
             }
         }
         if request.method != Method::POST {
+            form = form.with_choices(&request.db).await?;
             inlines = self.show_inlines(&request, None).await?;
         }
         let bound = form.is_bound();
@@ -771,11 +790,7 @@ impl<M: Model> ModelAdmin<M> {
         let links_before = links_of(&request, M::META, &parent_key).await?;
         let on_site = self.view_on_site.as_ref().and_then(|url| url(&object));
         let mut inlines = Vec::new();
-        let mut form = self
-            .form_for(&request)?
-            .instance(object)
-            .with_choices(&request.db)
-            .await?;
+        let mut form = self.form_for(&request, false)?.instance(object);
         if request.method == Method::POST {
             if !request.perms.change {
                 return Err(Error::forbidden(
@@ -795,7 +810,8 @@ impl<M: Model> ModelAdmin<M> {
                 return self.save_as_new(request, data, original).await;
             }
             let choice = SaveChoice::of(&data);
-            form = form.bind(data.clone());
+            // Bound first: autocomplete fields load the submitted rows.
+            form = form.bind(data.clone()).with_choices(&request.db).await?;
             let (saved, shown, changes) = self.save_all(&request, &mut form, &data).await?;
             inlines = shown;
             if let Some(saved) = saved {
@@ -849,6 +865,7 @@ impl<M: Model> ModelAdmin<M> {
             }
         }
         if request.method != Method::POST {
+            form = form.with_choices(&request.db).await?;
             inlines = self.show_inlines(&request, Some(parent_key)).await?;
         }
         let bound = form.is_bound();
@@ -888,11 +905,11 @@ impl<M: Model> ModelAdmin<M> {
         // Read-only fields and fields outside the form keep the original's
         // values; the key is new.
         let mut form = self
-            .form_for(&request)?
+            .form_for(&request, false)?
             .start_from(original)
+            .bind(data)
             .with_choices(&request.db)
-            .await?
-            .bind(data);
+            .await?;
         if let Some(saved) = form.save(&request.db).await? {
             let key = value_display(&saved.pk_value());
             let label = object_label(M::META, &saved);
@@ -1052,6 +1069,29 @@ impl<M: Model> AdminEntry for ModelAdmin<M> {
     fn history(&self, request: AdminRequest, id: String) -> BoxFuture<'_, Result<Response, Error>> {
         Box::pin(self.history_page(request, id))
     }
+
+    fn autocomplete_targets(&self) -> Vec<(&'static str, &'static ModelMeta)> {
+        self.widgets.autocomplete_targets(M::META)
+    }
+
+    fn searchable(&self) -> bool {
+        !self.search_fields.is_empty()
+    }
+
+    fn search_rows<'a>(
+        &'a self,
+        db: &'a estate_orm::Database,
+        term: &'a str,
+        page: u64,
+    ) -> BoxFuture<'a, Result<super::widgets::SearchPage, Error>> {
+        Box::pin(super::widgets::search_rows::<M>(
+            db,
+            &self.search_fields,
+            self.ordering,
+            term,
+            page,
+        ))
+    }
 }
 
 /// The keys each editable many-to-many field of a row links to, sorted
@@ -1139,6 +1179,51 @@ fn missing(meta: &ModelMeta, id: &str) -> Error {
         "{} with ID “{id}” doesn’t exist. Perhaps it was deleted?",
         capitalised(meta.verbose_name)
     ))
+}
+
+/// The search text of a query parameter: control characters dropped
+/// (PostgreSQL refuses a NUL in text), trimmed, at most `MAX_SEARCH`
+/// characters.
+pub(crate) fn search_text(raw: Option<&String>) -> String {
+    raw.map(|q| {
+        q.chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_SEARCH)
+            .collect::<String>()
+            .trim()
+            .to_owned()
+    })
+    .unwrap_or_default()
+}
+
+/// The rows of `query` matching `search` in `fields`: every word in some
+/// field, case-insensitive (Django's admin search). Nothing to search
+/// keeps every row.
+///
+/// # Errors
+/// A field that is not a text field of `M` (checked at registration).
+pub(crate) fn apply_search<M: Model>(
+    mut query: estate_orm::QuerySet<M>,
+    fields: &[&'static str],
+    search: &str,
+) -> Result<estate_orm::QuerySet<M>, Error> {
+    if fields.is_empty() {
+        return Ok(query);
+    }
+    for word in search.split_whitespace() {
+        let mut any: Option<Condition<M>> = None;
+        for field in fields {
+            let condition = Condition::<M>::field_icontains(field, word)?;
+            any = Some(match any {
+                Some(previous) => previous | condition,
+                None => condition,
+            });
+        }
+        if let Some(any) = any {
+            query = query.filter(any);
+        }
+    }
+    Ok(query)
 }
 
 /// The add or change page.

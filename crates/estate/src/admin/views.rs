@@ -12,7 +12,7 @@ use http::{HeaderValue, Method, StatusCode};
 
 use super::entry::{AdminEntry, AdminRequest, ModelPerms};
 use super::model_admin::capitalised;
-use super::{LogEntry, STYLESHEET, Site};
+use super::{LogEntry, SCRIPT, STYLESHEET, Site};
 use crate::app_module::{AppModule, Models};
 use crate::auth::forms::LoginForm;
 use crate::auth::login::LoginOutcome;
@@ -234,6 +234,83 @@ async fn stylesheet() -> Response {
     response
 }
 
+/// `GET /admin/static/admin.js`: the widgets' script (autocomplete, the
+/// two-pane selector, prepopulated slugs).
+async fn script() -> Response {
+    let mut response = SCRIPT.into_response();
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    response.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+/// `GET /admin/autocomplete/?app_label=&model_name=&field_name=&term=&page=`:
+/// the rows an autocomplete box offers, as Django's JSON
+/// (`{"results": [{"id", "text"}], "pagination": {"more"}}`). The field
+/// must be in its admin's `autocomplete_fields`, and the user must be
+/// allowed to view the model searched; anything else is a 403, as in
+/// Django, so the endpoint never lists rows of models the user cannot see.
+async fn autocomplete(request: ModelRequest) -> Result<Response, Error> {
+    if let Some(login) = login_unless_staff(&request.current, &request.urls, &request.uri) {
+        return Ok(login);
+    }
+    let site = site(&request.context)?;
+    let parameter = |name: &str| request.query.get(name).map(String::as_str).unwrap_or("");
+    let refused = |why: &str| Error::forbidden(format!("Autocomplete refused: {why}."));
+    let (app_label, model_name, field_name) = (
+        parameter("app_label"),
+        parameter("model_name"),
+        parameter("field_name"),
+    );
+    let source = site
+        .entries
+        .iter()
+        .find(|e| {
+            e.meta().name.eq_ignore_ascii_case(model_name)
+                && app_label_of(&request.context, e.meta()).as_deref() == Some(app_label)
+        })
+        .ok_or_else(|| refused("app_label and model_name name no model of the admin"))?;
+    let (_, target) = source
+        .autocomplete_targets()
+        .into_iter()
+        .find(|(name, _)| *name == field_name)
+        .ok_or_else(|| refused("field_name is not one of the model's autocomplete_fields"))?;
+    let searched = site
+        .entries
+        .iter()
+        .find(|e| e.meta().table == target.table)
+        .ok_or_else(|| refused("the related model is not registered"))?;
+    let target_label = app_label_of(&request.context, target)
+        .ok_or_else(|| refused("the related model is not installed"))?;
+    let perms =
+        ModelPerms::of(&request.current, &target_label, &target.name.to_lowercase()).await?;
+    if !perms.view {
+        return Err(refused("you may not view the related model"));
+    }
+    let page = match request.query.get("page") {
+        None => 1,
+        Some(text) => match text.parse::<u64>() {
+            Ok(page) if (1..=1_000_000).contains(&page) => page,
+            _ => return Err(Error::not_found(format!("Invalid page ({text})."))),
+        },
+    };
+    let term = super::model_admin::search_text(request.query.get("term"));
+    let found = searched.search_rows(&request.db, &term, page).await?;
+    let more = found.more;
+    let results: Vec<serde_json::Value> = found
+        .rows
+        .into_iter()
+        .map(|(id, text)| serde_json::json!({ "id": id, "text": text }))
+        .collect();
+    let body = serde_json::json!({ "results": results, "pagination": { "more": more } });
+    Ok(never_cache(axum::Json(body).into_response()))
+}
+
 /// Which page of a model.
 enum Page {
     List,
@@ -443,6 +520,8 @@ pub(crate) fn routes(module: AppModule, site: Arc<Site>) -> AppModule {
         .route("/login/", get(login).post(login).name("login"))
         .route("/logout/", post(logout).name("logout"))
         .route("/static/admin.css", get(stylesheet).name("stylesheet"))
+        .route("/static/admin.js", get(script).name("script"))
+        .route("/autocomplete/", get(autocomplete).name("autocomplete"))
         .route(
             "/{app_label}/{model_name}/",
             get(changelist).post(changelist).name("changelist"),

@@ -306,6 +306,7 @@ impl FormState {
                     described_by,
                     invalid: !errors.is_empty(),
                     chosen: &chosen,
+                    attrs: &field.attrs,
                 }
                 .render();
                 Arc::new(FieldView {

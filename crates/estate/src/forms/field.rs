@@ -111,6 +111,10 @@ pub struct FormField {
     pub disabled: bool,
     /// The value shown in an unbound form.
     pub initial: Option<Value>,
+    /// Extra HTML attributes of the control (Django's `widget.attrs`), in
+    /// order, values escaped when rendered: `("class", "wide")`,
+    /// `("data-prepopulate", "id_title")`. Set with [`FormField::attr`].
+    pub attrs: Vec<(String, String)>,
     pub(crate) validators: Vec<Validator>,
     pub(crate) checks: Vec<InputCheck>,
 }
@@ -136,6 +140,14 @@ pub(crate) fn label_capitalised(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// Whether `name` can be written as an HTML attribute name as it is.
+fn is_attribute_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':'))
 }
 
 /// `pub_date` → `Pub date`.
@@ -166,6 +178,7 @@ impl FormField {
             max_value: None,
             disabled: false,
             initial: None,
+            attrs: Vec::new(),
             validators: Vec::new(),
             checks: Vec::new(),
         }
@@ -354,6 +367,36 @@ impl FormField {
     /// Sets the widget.
     pub fn widget(mut self, widget: Widget) -> Self {
         self.widget = widget;
+        self
+    }
+
+    /// Adds an HTML attribute to the control (replacing one of the same
+    /// name), for styling or a script: `.attr("class", "wide")`. The value
+    /// is escaped when rendered.
+    ///
+    /// # Panics
+    /// If `name` is not a plain attribute name (ASCII letters, digits,
+    /// `-`, `_`, `:`, starting with a letter), or is one the widget sets
+    /// itself (`name`, `id`, `type`, `value`): a programming error.
+    #[must_use]
+    pub fn attr(mut self, name: &str, value: &str) -> Self {
+        assert!(
+            is_attribute_name(name),
+            "FormField::attr({name:?}) on `{}`: an attribute name is ASCII letters, digits, `-`, \
+             `_` or `:`, starting with a letter",
+            self.name
+        );
+        assert!(
+            !matches!(
+                name.to_ascii_lowercase().as_str(),
+                "name" | "id" | "type" | "value"
+            ),
+            "FormField::attr({name:?}) on `{}`: the widget sets `{name}` itself",
+            self.name
+        );
+        self.attrs
+            .retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
+        self.attrs.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -649,7 +692,7 @@ pub(crate) const INVALID_MODEL_CHOICE: &str =
     "Select a valid choice. That choice is not one of the available choices.";
 
 /// A key typed as text, as a value of its kind.
-fn parse_key(kind: Kind, text: &str) -> Option<Value> {
+pub(crate) fn parse_key(kind: Kind, text: &str) -> Option<Value> {
     Some(match kind {
         Kind::I16 => Value::I16(text.parse().ok()?),
         Kind::I32 => Value::I32(text.parse().ok()?),

@@ -310,7 +310,9 @@ impl<M: Model> ModelForm<M> {
 
     /// Loads what the relation fields show: the related rows as the choices
     /// of foreign keys and many-to-many fields (up to 1000; a larger table
-    /// keeps a key input), and when editing, the rows linked now.
+    /// keeps a key input), and when editing, the rows linked now. A field
+    /// with a [`Widget::Autocomplete`] loads only its chosen rows — the
+    /// submitted ones when the form is bound, so call this after `bind`.
     ///
     /// # Errors
     /// A database failure.
@@ -325,30 +327,6 @@ impl<M: Model> ModelForm<M> {
                     None => continue,
                 },
             };
-            let rows = estate_orm::choices(db, target, MAX_CHOICES + 1).await?;
-            if rows.len() as u64 <= MAX_CHOICES {
-                let loaded: Vec<(String, String)> = rows
-                    .into_iter()
-                    .map(|(key, label)| {
-                        let key = super::bound::value_text(&key).unwrap_or_default();
-                        let label = label.unwrap_or_else(|| key.clone());
-                        (key, label)
-                    })
-                    .collect();
-                let field = &mut self.state.fields[position];
-                let default_widget = Widget::for_kind(&field.kind);
-                match &mut field.kind {
-                    super::FieldKind::ModelChoice { choices, .. }
-                    | super::FieldKind::ModelMultipleChoice { choices, .. } => {
-                        *choices = Some(loaded);
-                    }
-                    _ => {}
-                }
-                // The key input becomes a select, unless a widget was chosen.
-                if field.widget == default_widget {
-                    field.widget = Widget::for_kind(&field.kind);
-                }
-            }
             if let (Some(many), Some(key)) = (many, &self.original_key) {
                 let linked = estate_orm::linked_keys(db, many, key.clone()).await?;
                 let texts: Vec<serde_json::Value> = linked
@@ -361,8 +339,85 @@ impl<M: Model> ModelForm<M> {
                     .initial
                     .insert(name, Value::Json(serde_json::Value::Array(texts)));
             }
+            let loaded = if self.state.fields[position].widget.searches_rows() {
+                // Only the chosen rows: they are what the widget shows and
+                // what validation accepts (a key of no row is an error).
+                let keys = self.chosen_keys(position);
+                estate_orm::choices_for_keys(db, target, &keys).await?
+            } else {
+                let rows = estate_orm::choices(db, target, MAX_CHOICES + 1).await?;
+                if rows.len() as u64 > MAX_CHOICES {
+                    continue;
+                }
+                rows
+            };
+            let loaded: Vec<(String, String)> = loaded
+                .into_iter()
+                .map(|(key, label)| {
+                    let key = super::bound::value_text(&key).unwrap_or_default();
+                    let label = label.unwrap_or_else(|| key.clone());
+                    (key, label)
+                })
+                .collect();
+            let field = &mut self.state.fields[position];
+            let default_widget = Widget::for_kind(&field.kind);
+            match &mut field.kind {
+                super::FieldKind::ModelChoice { choices, .. }
+                | super::FieldKind::ModelMultipleChoice { choices, .. } => {
+                    *choices = Some(loaded);
+                }
+                _ => {}
+            }
+            // The key input becomes a select, unless a widget was chosen.
+            if field.widget == default_widget {
+                field.widget = Widget::for_kind(&field.kind);
+            }
         }
         Ok(self)
+    }
+
+    /// The keys a relation field has chosen: the submitted ones once bound,
+    /// else the initial ones (at most `MAX_CHOICES`; texts that cannot be
+    /// keys are left out, and fail validation later).
+    fn chosen_keys(&self, position: usize) -> Vec<Value> {
+        let field = &self.state.fields[position];
+        let (super::FieldKind::ModelChoice { key, .. }
+        | super::FieldKind::ModelMultipleChoice { key, .. }) = &field.kind
+        else {
+            return Vec::new();
+        };
+        let texts: Vec<String> = match &self.state.data {
+            Some(data) => data
+                .get_all(&self.state.html_name(&field.name))
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            None => match self
+                .state
+                .initial
+                .get(&field.name)
+                .or(field.initial.as_ref())
+            {
+                Some(Value::Json(serde_json::Value::Array(items))) => items
+                    .iter()
+                    .filter_map(|item| item.as_str().map(str::to_owned))
+                    .collect(),
+                Some(value) => super::bound::value_text(value).into_iter().collect(),
+                None => Vec::new(),
+            },
+        };
+        let mut keys: Vec<Value> = Vec::new();
+        for text in texts.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+            if let Some(value) = super::field::parse_key(*key, text) {
+                if !keys.contains(&value) {
+                    keys.push(value);
+                }
+            }
+            if keys.len() as u64 >= MAX_CHOICES {
+                break;
+            }
+        }
+        keys
     }
 
     /// Creates a new row starting from `instance`: the form shows its

@@ -39,6 +39,19 @@ pub enum Widget {
     FileInput,
     /// `<select multiple>`.
     SelectMultiple,
+    /// A search box over the rows of a foreign key or many-to-many field,
+    /// for tables too big for a select (the admin's `autocomplete_fields`).
+    /// It renders as a `<select>` (`multiple` for many-to-many) holding only
+    /// the chosen rows, with `data-autocomplete="{url}"`; the admin's script
+    /// turns it into a search box that asks `url` plus `&term=...` for rows.
+    /// [`ModelForm::with_choices`](super::ModelForm::with_choices) loads
+    /// only the chosen rows (the submitted ones once bound, so call it after
+    /// `bind`), and a key that is not a row is "Select a valid choice".
+    Autocomplete {
+        /// The JSON endpoint answering `{"results": [{"id", "text"}],
+        /// "pagination": {"more"}}`.
+        url: String,
+    },
 }
 
 impl Widget {
@@ -99,6 +112,12 @@ impl Widget {
     pub fn is_hidden(&self) -> bool {
         matches!(self, Widget::HiddenInput)
     }
+
+    /// Whether the widget searches the related rows instead of listing
+    /// them all (so only the chosen rows are loaded).
+    pub fn searches_rows(&self) -> bool {
+        matches!(self, Widget::Autocomplete { .. })
+    }
 }
 
 /// What a widget needs to render one field.
@@ -118,6 +137,8 @@ pub(crate) struct WidgetContext<'a> {
     pub(crate) invalid: bool,
     /// The chosen values of a multiple select.
     pub(crate) chosen: &'a [String],
+    /// The field's extra attributes (`FormField::attrs`).
+    pub(crate) attrs: &'a [(String, String)],
 }
 
 impl WidgetContext<'_> {
@@ -142,6 +163,10 @@ impl WidgetContext<'_> {
         }
         if self.invalid {
             out.push_str(" aria-invalid=\"true\"");
+        }
+        for (name, value) in self.attrs {
+            // Names are checked by `FormField::attr`; values are escaped.
+            out.push_str(&format!(" {name}=\"{}\"", escape(value)));
         }
         out
     }
@@ -170,6 +195,40 @@ impl WidgetContext<'_> {
             } => choices,
             _ => &[],
         }
+    }
+
+    /// An autocomplete's `<select>`: only the chosen rows, as options.
+    fn select_options(&self, attributes: &str, many: bool) -> String {
+        let chosen: Vec<&str> = if many {
+            self.chosen
+                .iter()
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+                .collect()
+        } else {
+            self.value.filter(|v| !v.is_empty()).into_iter().collect()
+        };
+        let mut out = format!(
+            "<select{attributes}{}>",
+            if many { " multiple" } else { "" }
+        );
+        if !many {
+            out.push_str("<option value=\"\">---------</option>");
+        }
+        for key in chosen {
+            let label = self
+                .choices()
+                .iter()
+                .find(|(value, _)| value == key)
+                .map_or(key, |(_, label)| label.as_str());
+            out.push_str(&format!(
+                "<option value=\"{}\" selected>{}</option>",
+                escape(key),
+                escape(label)
+            ));
+        }
+        out.push_str("</select>");
+        out
     }
 
     /// The control's HTML.
@@ -275,6 +334,26 @@ impl WidgetContext<'_> {
                 out.push_str("</select>");
                 out
             }
+            Widget::Autocomplete { url } => {
+                let many = matches!(self.kind, FieldKind::ModelMultipleChoice { .. });
+                let attributes = format!(
+                    "{} data-autocomplete=\"{}\"",
+                    self.common_attributes("", true),
+                    escape(url)
+                );
+                if many {
+                    // Sent even when every row is removed, so "none chosen"
+                    // is told apart from "not on the page".
+                    let mut out = format!(
+                        "<input type=\"hidden\" name=\"{}\" value=\"\">",
+                        escape(self.html_name)
+                    );
+                    out.push_str(&self.select_options(&attributes, true));
+                    out
+                } else {
+                    self.select_options(&attributes, false)
+                }
+            }
             Widget::SelectMultiple => {
                 let mut out = format!("<select{} multiple>", self.common_attributes("", true));
                 for (value, label) in self.choices() {
@@ -310,5 +389,95 @@ impl WidgetContext<'_> {
                 out
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forms::FormField;
+
+    fn render(field: &FormField, value: Option<&str>, chosen: &[String]) -> String {
+        WidgetContext {
+            widget: &field.widget,
+            kind: &field.kind,
+            html_name: &field.name,
+            id: &format!("id_{}", field.name),
+            value,
+            required: field.required,
+            disabled: field.disabled,
+            max_length: field.max_length,
+            min_length: field.min_length,
+            described_by: Vec::new(),
+            invalid: false,
+            chosen,
+            attrs: &field.attrs,
+        }
+        .render()
+    }
+
+    #[test]
+    fn extra_attributes_render_after_the_standard_ones_escaped() {
+        let field = FormField::text("title")
+            .attr("class", "wide")
+            .attr("data-note", "\"><script>")
+            .attr("CLASS", "narrow");
+        assert_eq!(
+            render(&field, Some("Hi"), &[]),
+            "<input type=\"text\" name=\"title\" value=\"Hi\" id=\"id_title\" required \
+             data-note=\"&quot;&gt;&lt;script&gt;\" CLASS=\"narrow\">"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "FormField::attr(\"onclick x\") on `title`: an attribute name")]
+    fn an_attribute_name_with_a_space_is_refused() {
+        let _ = FormField::text("title").attr("onclick x", "");
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "FormField::attr(\"name\") on `title`: the widget sets `name` itself"
+    )]
+    fn attributes_the_widget_owns_are_refused() {
+        let _ = FormField::text("title").attr("name", "other");
+    }
+
+    #[test]
+    fn an_autocomplete_shows_only_the_chosen_rows_with_their_labels() {
+        let one = FormField::new(
+            "author",
+            FieldKind::ModelChoice {
+                key: estate_orm::Kind::I64,
+                choices: Some(vec![("7".into(), "Ann <3".into())]),
+            },
+        )
+        .widget(Widget::Autocomplete {
+            url: "/admin/autocomplete/?a=1&b=2".into(),
+        });
+        assert_eq!(
+            render(&one, Some("7"), &[]),
+            "<select name=\"author\" id=\"id_author\" required \
+             data-autocomplete=\"/admin/autocomplete/?a=1&amp;b=2\">\
+             <option value=\"\">---------</option>\
+             <option value=\"7\" selected>Ann &lt;3</option></select>"
+        );
+        let many = FormField::new(
+            "tags",
+            FieldKind::ModelMultipleChoice {
+                key: estate_orm::Kind::I64,
+                choices: Some(vec![("1".into(), "rust".into())]),
+            },
+        )
+        .required(false)
+        .widget(Widget::Autocomplete { url: "/x".into() });
+        // A key without a loaded label shows the key.
+        assert_eq!(
+            render(&many, None, &[String::new(), "1".into(), "9".into()]),
+            "<input type=\"hidden\" name=\"tags\" value=\"\">\
+             <select name=\"tags\" id=\"id_tags\" data-autocomplete=\"/x\" multiple>\
+             <option value=\"1\" selected>rust</option>\
+             <option value=\"9\" selected>9</option></select>"
+        );
     }
 }

@@ -77,11 +77,12 @@ pub(crate) fn admin() -> AppModule {
                 .ordering("-pub_date")
                 .inline(estate::admin::Inline::<Choice>::tabular("question").extra(3)),
         )
-        .register(estate::admin::ModelAdmin::<Choice>::new().list_display(&[
-            "choice_text",
-            "question",
-            "votes",
-        ]))
+        .register(
+            estate::admin::ModelAdmin::<Choice>::new()
+                .list_display(&["choice_text", "question", "votes"])
+                // A search box instead of a select of every question.
+                .autocomplete_fields(&["question"]),
+        )
         .app()
 }
 
