@@ -1,9 +1,12 @@
 //! The admin in a real browser: headless Chromium, driven through
 //! chromedriver, against the project binary, on SQLite (and on PostgreSQL
 //! and MySQL when they are configured). A superuser logs in, meets a
-//! validation error next to its field, adds, searches, sorts, opens,
-//! changes and deletes a question; a view-only staff user sees no Add link
-//! and is refused the add page. Screenshots of the change list and the
+//! validation error next to its field, adds a question with inline
+//! choices, searches, sorts, opens, changes it and reads its history, picks
+//! it for a new choice with the autocomplete box, bulk-deletes that choice
+//! through the confirmation page, gives a group a permission in the
+//! two-pane selector, and deletes the question; a view-only staff user sees
+//! no Add link and is refused the add page. Screenshots of the change list and the
 //! change form go to `$CARGO_TARGET_TMPDIR/admin-screenshots/`.
 
 mod common;
@@ -13,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use estate::auth::hashers::PasswordHashers;
-use estate::auth::{Permission, User};
+use estate::auth::{Group, Permission, User};
 use estate::db::Database;
 use estate::orm::{Backend, Model};
 use estate::test::{BROWSER, TestDatabase, service};
@@ -172,6 +175,145 @@ fn screenshot(name: &str, png: &[u8]) {
     std::fs::write(dir.join(name), png).unwrap();
 }
 
+/// A choice whose question is found with the autocomplete box (typing,
+/// then clicking a result), then removed with the bulk "delete selected"
+/// action through its confirmation page.
+async fn autocomplete_then_bulk_delete(client: &Client, base: &str, label: &str) {
+    client
+        .goto(&format!("{base}/admin/polls/choice/add/"))
+        .await
+        .unwrap();
+    let search = client
+        .wait()
+        .for_element(Locator::Id("id_question_search"))
+        .await
+        .unwrap();
+    // The label now belongs to the search box.
+    assert!(
+        client
+            .find(Locator::Css("label[for=id_question_search]"))
+            .await
+            .is_ok()
+    );
+    search.send_keys("CHANGED in").await.unwrap();
+    let option = client
+        .wait()
+        .for_element(Locator::Css("#id_question_results [role=option][data-id]"))
+        .await
+        .unwrap();
+    assert_eq!(option.text().await.unwrap(), "Changed in the browser");
+    screenshot(
+        &format!("autocomplete-{label}.png"),
+        &client.screenshot().await.unwrap(),
+    );
+    option.click().await.unwrap();
+    assert!(
+        text_of(client, "ul.autocomplete-chosen li")
+            .await
+            .contains("Changed in the browser")
+    );
+    for (name, text) in [("choice_text", "Maybe"), ("votes", "0")] {
+        client
+            .find(Locator::Id(&format!("id_{name}")))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    click_through(client, Locator::Css("button[name=_save]")).await;
+    let notice = text_of(client, "ul.messages li").await;
+    assert!(notice.contains("was added successfully"), "{notice}");
+    let list = client.source().await.unwrap();
+    assert!(list.contains("Changed in the browser"), "{list}");
+
+    client
+        .find(Locator::Css("input[name=_selected_action]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#action option[value=delete_selected]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click_through(client, Locator::Css("button[name=index]")).await;
+    assert_eq!(text_of(client, "main h2").await, "Are you sure?");
+    assert!(client.source().await.unwrap().contains("Maybe"));
+    click_through(client, Locator::Css("button.danger")).await;
+    assert_eq!(
+        text_of(client, "ul.messages li").await,
+        "Successfully deleted 1 choice."
+    );
+}
+
+/// A group whose permission is picked in the two-pane selector: filtered,
+/// highlighted, moved to "Chosen", saved.
+async fn pick_permissions_in_the_selector(client: &Client, base: &str, url: &str, label: &str) {
+    client
+        .goto(&format!("{base}/admin/auth/group/add/"))
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("id_permissions_filter"))
+        .await
+        .unwrap()
+        .send_keys("view question")
+        .await
+        .unwrap();
+    let available = client
+        .find(Locator::Css("#id_permissions_available option"))
+        .await
+        .unwrap();
+    let permission = available.text().await.unwrap();
+    assert!(permission.contains("view question"), "{permission}");
+    available.click().await.unwrap();
+    client
+        .find(Locator::Css(".selector-buttons button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(client, "#id_permissions_chosen option").await,
+        permission
+    );
+    screenshot(
+        &format!("selector-{label}.png"),
+        &client.screenshot().await.unwrap(),
+    );
+    client
+        .find(Locator::Id("id_name"))
+        .await
+        .unwrap()
+        .send_keys("Readers")
+        .await
+        .unwrap();
+    click_through(client, Locator::Css("button[name=_save]")).await;
+    let notice = text_of(client, "ul.messages li").await;
+    assert!(notice.contains("was added successfully"), "{notice}");
+    let db = Database::connect(url).await.unwrap();
+    let group = Group::objects()
+        .get(&db, Group::NAME.eq("Readers"))
+        .await
+        .unwrap();
+    let permissions: Vec<String> = Group::PERMISSIONS
+        .of(&group)
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.codename)
+        .collect();
+    assert_eq!(permissions, ["view_question"]);
+}
+
 /// The whole walk, on the database at `url`.
 async fn walk(client: &Client, label: &str, url: &str) {
     let env = [
@@ -299,6 +441,21 @@ async fn walk(client: &Client, label: &str, url: &str) {
             .await
             .contains("was changed successfully")
     );
+    // The change log has the add and the change.
+    click_through(client, Locator::LinkText("History")).await;
+    let history = text_of(client, "main table").await;
+    assert!(
+        history.contains("Added.") && history.contains("Changed question text."),
+        "{history}"
+    );
+    click_through(client, Locator::LinkText("Changed in the browser")).await;
+    autocomplete_then_bulk_delete(client, &base, label).await;
+    pick_permissions_in_the_selector(client, &base, url, label).await;
+    client
+        .goto(&format!("{base}/admin/polls/question/"))
+        .await
+        .unwrap();
+    click_through(client, Locator::Css("tbody th a")).await;
     click_through(client, Locator::LinkText("Delete")).await;
     assert_eq!(text_of(client, "main h2").await, "Are you sure?");
     click_through(client, Locator::Css("button.danger")).await;
