@@ -314,6 +314,37 @@ async fn pick_permissions_in_the_selector(client: &Client, base: &str, url: &str
     assert_eq!(permissions, ["view_question"]);
 }
 
+/// A slug filled in from a title while it is typed (`prepopulated_fields`):
+/// the script enhances fields added to the page, accents go, words are
+/// joined by hyphens and cut at the slug's maxlength; typing into the slug
+/// stops it.
+async fn prepopulate_a_slug(client: &Client, base: &str) {
+    client.goto(&format!("{base}/admin/")).await.unwrap();
+    client
+        .execute(
+            "const form = document.createElement('form');
+             const title = document.createElement('input');
+             title.name = 'headline'; title.id = 't_headline';
+             const slug = document.createElement('input');
+             slug.id = 't_slug'; slug.setAttribute('maxlength', '12');
+             slug.dataset.prepopulate = 'headline';
+             form.append(title, slug);
+             document.querySelector('main').append(form);
+             estateAdmin.enhance(form);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let title = client.find(Locator::Id("t_headline")).await.unwrap();
+    title.send_keys("Crème Brûlée, à la mode!").await.unwrap();
+    let slug = client.find(Locator::Id("t_slug")).await.unwrap();
+    assert_eq!(slug.prop("value").await.unwrap().unwrap(), "creme-brulee");
+    slug.clear().await.unwrap();
+    slug.send_keys("mine").await.unwrap();
+    title.send_keys(" again").await.unwrap();
+    assert_eq!(slug.prop("value").await.unwrap().unwrap(), "mine");
+}
+
 /// The whole walk, on the database at `url`.
 async fn walk(client: &Client, label: &str, url: &str) {
     let env = [
@@ -450,6 +481,7 @@ async fn walk(client: &Client, label: &str, url: &str) {
     );
     click_through(client, Locator::LinkText("Changed in the browser")).await;
     autocomplete_then_bulk_delete(client, &base, label).await;
+    prepopulate_a_slug(client, &base).await;
     pick_permissions_in_the_selector(client, &base, url, label).await;
     client
         .goto(&format!("{base}/admin/polls/question/"))

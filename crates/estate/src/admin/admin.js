@@ -356,15 +356,28 @@
     }
   }
 
-  function start() {
-    document.querySelectorAll('select[data-autocomplete]').forEach(autocomplete);
-    document.querySelectorAll('select[multiple][data-selector]').forEach(selector);
-    document.querySelectorAll('[data-prepopulate]').forEach(prepopulate);
+  // Enhances the controls under `root` that are not enhanced yet.
+  function enhance(root) {
+    const each = function (selector, enhancer) {
+      root.querySelectorAll(selector).forEach(function (control) {
+        if (!control.dataset.enhanced) {
+          control.dataset.enhanced = '1';
+          enhancer(control);
+        }
+      });
+    };
+    each('select[data-autocomplete]', autocomplete);
+    each('select[multiple][data-selector]', selector);
+    each('[data-prepopulate]', prepopulate);
   }
 
+  // For pages that add form rows of their own (htmx, custom scripts):
+  // `estateAdmin.enhance(element)` after inserting them.
+  window.estateAdmin = { enhance: enhance };
+
   if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', start);
+    document.addEventListener('DOMContentLoaded', function () { enhance(document); });
   } else {
-    start();
+    enhance(document);
   }
 })();
