@@ -66,7 +66,14 @@ fn article_admin() -> ModelAdmin<Article> {
 }
 
 fn site(db: &Database) -> App {
-    debug_app_with(|s| s)
+    site_with(db, |s| s)
+}
+
+fn site_with(
+    db: &Database,
+    settings: impl FnOnce(estate::settings::SettingsLoader) -> estate::settings::SettingsLoader,
+) -> App {
+    debug_app_with(settings)
         .database(db.clone())
         .app(estate::sessions::app())
         .app(estate::auth::app())
@@ -308,7 +315,11 @@ async fn autocomplete_fields_load_only_the_chosen_rows_and_save_the_picked_ones(
         let page = root.get("/admin/library/article/add/").send().await;
         let html = page.text();
         assert_eq!(page.status, StatusCode::OK, "{html}");
-        assert!(html.contains("<script src=\"/admin/static/admin.js\" defer"), "{html}");
+        // No policy here, so no nonce attribute.
+        assert!(
+            html.contains("<script src=\"/admin/static/admin.js\" defer></script>"),
+            "{html}"
+        );
         assert!(
             html.contains(
                 "<select name=\"author\" id=\"id_author\" required \
@@ -437,6 +448,33 @@ async fn autocomplete_fields_load_only_the_chosen_rows_and_save_the_picked_ones(
         assert_eq!(Article::TAGS.of(&article).count(&db).await.unwrap(), 0);
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_script_carries_the_nonce_of_a_strict_policy() {
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    let policy = "default-src 'self'; script-src 'nonce-{nonce}'";
+    let app = site_with(&db, |s| s.set("security.csp", policy));
+    app.run_with_args(["site", "migrate"], CommandOutput::capture())
+        .await
+        .unwrap();
+    let server = TestServer::start(site_with(&db, |s| s.set("security.csp", policy))).await;
+    let page = server.get("/admin/login/").send().await;
+    let header = page.header("content-security-policy").unwrap();
+    let nonce = header
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    let html = page.text();
+    assert!(
+        html.contains(&format!(
+            "<script src=\"/admin/static/admin.js\" defer nonce=\"{nonce}\"></script>"
+        )),
+        "{html}"
+    );
 }
 
 #[test]

@@ -13,6 +13,10 @@ async fn page() -> Template {
     Template::render("page.html", context! {})
 }
 
+async fn optional() -> Template {
+    Template::render("optional.html", context! {})
+}
+
 async fn own_policy() -> impl IntoResponse {
     ([("content-security-policy", "default-src 'none'")], "mine")
 }
@@ -31,6 +35,7 @@ fn app(
         )))
         .route("/page", get(page))
         .route("/own", get(own_policy))
+        .route("/optional", get(optional))
         .route("/nonce", get(nonce))
 }
 
@@ -47,6 +52,20 @@ async fn the_policy_carries_the_nonce_the_page_uses() {
         .unwrap()
         .to_owned();
     assert_eq!(nonce.len(), 24, "128 bits, base64");
+    // `{% if csp_nonce %}` sees it (the pattern the admin's script tag uses).
+    let optional = server.get("/optional").send().await;
+    let fresh = optional.header("content-security-policy").unwrap();
+    let fresh = fresh
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    assert_eq!(
+        optional.text(),
+        format!("<script src=\"/app.js\" nonce=\"{fresh}\"></script>|{fresh}|")
+    );
     assert!(
         first
             .text()
@@ -96,6 +115,14 @@ async fn report_only_and_off_by_default() {
     let server = TestServer::start(app(|s| s)).await;
     let page = server.get("/own").send().await;
     assert!(page.header("content-security-policy-report-only").is_none());
+    // Without a nonce, `{% if csp_nonce %}` is false and it writes nothing.
+    let optional = server.get("/optional").send().await;
+    assert_eq!(
+        optional.text(),
+        "<script src=\"/app.js\"></script>||",
+        "{}",
+        optional.text()
+    );
     // Without a nonce in the policy, csp_nonce() is a clear error.
     let page = server
         .get("/page")

@@ -81,6 +81,10 @@ impl std::fmt::Display for CspNonce {
 struct NonceValue(Arc<str>);
 
 impl minijinja::value::Object for NonceValue {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
@@ -93,6 +97,39 @@ impl minijinja::value::Object for NonceValue {
         Ok(minijinja::Value::from(self.0.as_ref()))
     }
 }
+
+/// `csp_nonce` in a template without a nonce: false in `{% if csp_nonce %}`
+/// and written as nothing, so `<script{% if csp_nonce %} nonce="{{
+/// csp_nonce }}"{% endif %}>` works with and without a policy; calling
+/// `csp_nonce()` says how to get one.
+#[derive(Debug)]
+pub(crate) struct NoNonce;
+
+impl minijinja::value::Object for NoNonce {
+    fn is_true(self: &Arc<Self>) -> bool {
+        false
+    }
+
+    fn render(self: &Arc<Self>, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+
+    fn call(
+        self: &Arc<Self>,
+        _state: &mut minijinja::State<'_, '_>,
+        _args: &[minijinja::Value],
+    ) -> Result<minijinja::Value, minijinja::Error> {
+        Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            NO_NONCE,
+        ))
+    }
+}
+
+/// Why `csp_nonce()` has nothing to give.
+pub(crate) const NO_NONCE: &str = "csp_nonce() needs a nonce: set security.csp with \
+                                   'nonce-{nonce}', and return a Template (or pass the CspNonce \
+                                   extractor as csp_nonce)";
 
 impl From<CspNonce> for minijinja::Value {
     /// For a template context: `context! { csp_nonce => nonce }`.

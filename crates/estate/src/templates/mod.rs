@@ -153,8 +153,7 @@ impl Templates {
         env.add_function("csp_nonce", || -> Result<Value, minijinja::Error> {
             Err(minijinja::Error::new(
                 minijinja::ErrorKind::InvalidOperation,
-                "csp_nonce() needs a nonce: set security.csp with 'nonce-{nonce}', and return a \
-                 Template (or pass the CspNonce extractor as csp_nonce)",
+                crate::http::csp::NO_NONCE,
             ))
         });
         env.add_function("csrf_input", |state: &minijinja::State<'_, '_>| {
@@ -408,7 +407,10 @@ impl minijinja::value::Object for BuiltinContext {
                 Some(state) => Value::from_object(LazyCsrfToken(state.clone())),
                 None => Value::from(()),
             }),
-            "csp_nonce" => self.csp_nonce.clone().map(Value::from),
+            "csp_nonce" => Some(match &self.csp_nonce {
+                Some(nonce) => Value::from(nonce.clone()),
+                None => Value::from_object(crate::http::csp::NoNonce),
+            }),
             _ => None,
         }
     }
