@@ -1,7 +1,8 @@
 //! The admin's change list over 100 000 rows with a foreign-key column,
 //! against a hand-written axum + sqlx + minijinja handler doing the same
 //! work: count the rows, read one page of 100 (newest first) with the
-//! related row's label, render an HTML table with escaping.
+//! related row's label, render the same page (the admin's markup: layout,
+//! actions menu, a checkbox per row, escaping).
 //!
 //! - `estate`: the Estate admin (sessions, auth, a logged-in superuser,
 //!   permission checks, messages, filters off) on `/admin/polls/choice/`;
@@ -105,7 +106,74 @@ struct Page {
     p: Option<i64>,
 }
 
-const TEMPLATE: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Select choice to change</title></head><body><main><h2>Select choice to change</h2><table><thead><tr><th>Choice text</th><th>Question</th><th>Votes</th></tr></thead><tbody>{% for row in rows %}<tr><th scope=\"row\"><a href=\"/admin/polls/choice/{{ row.id }}/change/\">{{ row.choice_text }}</a></th><td>{{ row.question }}</td><td>{{ row.votes }}</td></tr>{% endfor %}</tbody></table><p>Page {{ page }} of {{ pages }} · {{ total }} choices</p></main></body></html>";
+/// The page the admin renders for this list (layout, breadcrumbs, the
+/// actions menu, a checkbox per row, sortable headers, the paginator), so
+/// both sides render the same HTML; a hand-written page needs the same
+/// markup to offer the same features.
+const TEMPLATE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Select choice to change | Estate site admin</title>
+  <link rel="stylesheet" href="/admin/static/admin.css">
+  <script src="/admin/static/admin.js" defer></script>
+</head>
+<body>
+  <header class="site">
+    <h1><a href="/admin/">Estate administration</a></h1>
+    <div>Welcome, <strong>{{ username }}</strong>.
+      <a href="/accounts/password_change/">Change password</a> /
+      <form method="post" action="/admin/logout/"><input type="hidden" name="csrfmiddlewaretoken" value="{{ csrf_token }}"><button type="submit">Log out</button></form>
+    </div>
+  </header>
+  <nav class="breadcrumbs" aria-label="Breadcrumbs"><a href="/admin/">Home</a> › Choices</nav>
+  <main>
+<h2>Select choice to change</h2>
+<div class="toolbar">
+  <a class="button" href="/admin/polls/choice/add/">Add choice</a>
+</div>
+<div class="changelist">
+<form method="post" class="module results" id="changelist-form">
+<input type="hidden" name="csrfmiddlewaretoken" value="{{ csrf_token }}">
+<div class="actions">
+  <label for="action">Action:</label>
+  <select name="action" id="action" required>
+    <option value="">---------</option>
+    <option value="delete_selected">Delete selected choices</option>
+  </select>
+  <button type="submit" class="secondary" name="index" value="0">Go</button>
+</div>
+<table>
+  <thead>
+    <tr>
+      <th scope="col" class="action-checkbox"><span class="visually-hidden">Select</span></th>
+      <th scope="col"><a href="?o=choice_text">Choice text</a></th>
+      <th scope="col"><a href="?o=question">Question</a></th>
+      <th scope="col"><a href="?o=votes">Votes</a></th>
+    </tr>
+  </thead>
+  <tbody>
+    {% for row in rows -%}
+    <tr><td class="action-checkbox"><input type="checkbox" name="_selected_action" value="{{ row.id }}" aria-label="Select {{ row.choice_text }}"></td>
+      <th scope="row"><a href="/admin/polls/choice/{{ row.id }}/change/">{{ row.choice_text }}</a></th>
+      <td>{{ row.question }}</td>
+      <td>{{ row.votes }}</td>
+    </tr>
+    {% endfor %}
+  </tbody>
+</table>
+</form>
+</div>
+<p class="paginator">
+  {% if page > 1 %}<a href="?p={{ page - 1 }}" rel="prev">Previous</a>{% endif %}
+  Page {{ page }} of {{ pages }}
+  {% if page < pages %}<a href="?p={{ page + 1 }}" rel="next">Next</a>{% endif %}
+  · {{ total }} choices
+</p>
+  </main>
+</body>
+</html>"#;
 
 async fn axum_changelist(
     State(state): State<Arc<Baseline>>,
@@ -190,6 +258,10 @@ async fn axum_changelist(
         .map_err(|e| e.to_string())?;
     template
         .render(minijinja::context! {
+            // What the admin's page has from the session: the user's name
+            // and a CSRF token (a fixed one here: no session is read).
+            username => "bench",
+            csrf_token => "BXikMgO0QmCIXybHZQK7TcUjr5n8O7o0EzPcoi9puMPjSzoTWWEO2AJSmUjiiuK8",
             rows => minijinja::Value::from(minijinja::value::Serde(&rows)),
             page,
             pages,
