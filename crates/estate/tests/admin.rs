@@ -93,7 +93,8 @@ fn site(db: &Database) -> App {
                                 "no".into()
                             }
                         })
-                        .list_filter(&["question"]),
+                        .list_filter(&["question"])
+                        .search_fields(&["choice_text", "question__question_text"]),
                 )
                 .app(),
         )
@@ -610,6 +611,22 @@ async fn related_labels_computed_columns_and_filters() {
         assert!(
             list.contains("<td>yes</td>") && list.contains("Popular?"),
             "{list}"
+        );
+        // Search reaches the question's text through the foreign key; every
+        // word must match some field.
+        let found = root.get("/admin/polls/choice/?q=rust").send().await.text();
+        assert!(
+            found.contains("2 choices") && !found.contains("Maybe"),
+            "{found}"
+        );
+        let both = root
+            .get("/admin/polls/choice/?q=go%3F+maybe")
+            .send()
+            .await
+            .text();
+        assert!(
+            both.contains("1 choice") && both.contains("Maybe"),
+            "{both}"
         );
         // Filter by question: the sidebar lists them; a choice narrows the list.
         assert!(list.contains("By question"), "{list}");

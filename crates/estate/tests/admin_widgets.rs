@@ -537,3 +537,13 @@ fn prepopulating_a_foreign_key_is_refused() {
     let _ = estate::admin::site()
         .register(ModelAdmin::<Article>::new().prepopulated_fields("author", &["title"]));
 }
+
+#[test]
+#[should_panic(
+    expected = "ModelAdmin<Article>::search_fields names `author__nmae`: Author has no field \
+                `nmae`; its fields are: id, name"
+)]
+fn a_search_path_with_a_typo_names_the_step() {
+    let _ = estate::admin::site()
+        .register(ModelAdmin::<Article>::new().search_fields(&["title", "author__nmae"]));
+}

@@ -101,3 +101,156 @@ fn unknown_and_unsuitable_fields_are_named_in_the_error() {
     assert!(OrderBy::<Book>::field("").is_err());
     assert!(OrderBy::<Book>::field("--pages").is_err());
 }
+
+#[derive(Model, Debug, Clone)]
+struct Shelf {
+    id: Auto<i64>,
+    #[model(max_length = 50)]
+    room: String,
+}
+
+#[derive(Model, Debug, Clone)]
+struct Author {
+    id: Auto<i64>,
+    #[model(max_length = 50)]
+    name: String,
+    #[model(on_delete = SetNull)]
+    shelf: Option<estate::orm::ForeignKey<Shelf>>,
+}
+
+#[derive(Model, Debug, Clone)]
+struct Label {
+    id: Auto<i64>,
+    #[model(max_length = 30)]
+    name: String,
+}
+
+#[derive(Model, Debug, Clone)]
+struct Novel {
+    id: Auto<i64>,
+    #[model(max_length = 100)]
+    title: String,
+    #[model(on_delete = Cascade)]
+    author: estate::orm::ForeignKey<Author>,
+    labels: estate::orm::ManyToMany<Label>,
+}
+
+#[tokio::test]
+async fn text_lookups_follow_foreign_keys_and_many_to_many_fields() {
+    each_backend(async |db| {
+        for meta in [Shelf::META, Author::META, Label::META, Novel::META] {
+            create_table(&db, meta).await.unwrap();
+        }
+        let mut attic = Shelf {
+            id: Auto::new(),
+            room: "Attic".into(),
+        };
+        attic.save(&db).await.unwrap();
+        let mut ann = Author {
+            id: Auto::new(),
+            name: "Ann Leckie".into(),
+            shelf: Some(estate::orm::ForeignKey::to(&attic).unwrap()),
+        };
+        ann.save(&db).await.unwrap();
+        let mut bo = Author {
+            id: Auto::new(),
+            name: "Bo Xu".into(),
+            shelf: None,
+        };
+        bo.save(&db).await.unwrap();
+        let mut space = Label {
+            id: Auto::new(),
+            name: "Space opera".into(),
+        };
+        space.save(&db).await.unwrap();
+        let mut prize = Label {
+            id: Auto::new(),
+            name: "Prize winner".into(),
+        };
+        prize.save(&db).await.unwrap();
+        let mut novels = Vec::new();
+        for (title, author) in [
+            ("Ancillary Justice", &ann),
+            ("Ancillary Sword", &ann),
+            ("Tea", &bo),
+        ] {
+            let mut novel = Novel {
+                id: Auto::new(),
+                title: title.into(),
+                author: estate::orm::ForeignKey::to(author).unwrap(),
+                labels: Default::default(),
+            };
+            novel.save(&db).await.unwrap();
+            novels.push(novel);
+        }
+        // Two labels on one novel: still one row.
+        Novel::LABELS
+            .add(&db, &novels[0], [&space, &prize])
+            .await
+            .unwrap();
+        Novel::LABELS.add(&db, &novels[2], [&prize]).await.unwrap();
+
+        let titles = async |path: &str, text: &str| {
+            let mut found: Vec<String> = Novel::objects()
+                .filter(Condition::field_icontains(path, text).unwrap())
+                .all(&db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|n| n.title)
+                .collect();
+            found.sort();
+            found
+        };
+        assert_eq!(
+            titles("author__name", "LECKIE").await,
+            ["Ancillary Justice", "Ancillary Sword"]
+        );
+        assert_eq!(
+            titles("author__shelf__room", "att").await,
+            ["Ancillary Justice", "Ancillary Sword"]
+        );
+        assert_eq!(
+            titles("labels__name", "i").await,
+            ["Ancillary Justice", "Tea"]
+        );
+        assert_eq!(titles("labels__name", "opera").await, ["Ancillary Justice"]);
+        assert!(titles("author__name", "%").await.is_empty());
+        // Either field: what the admin's search builds.
+        let either = Novel::objects()
+            .filter(
+                Condition::field_icontains("title", "tea").unwrap()
+                    | Condition::field_icontains("author__name", "tea").unwrap(),
+            )
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(either, 1);
+    })
+    .await;
+}
+
+#[test]
+fn relation_paths_name_the_step_that_is_wrong() {
+    let err = Condition::<Novel>::field_icontains("author__nmae", "x")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Author has no field `nmae`"), "{err}");
+    let err = Condition::<Novel>::field_icontains("title__name", "x")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "Novel.title is not a foreign key or many-to-many field, so `name` cannot follow it"
+        ),
+        "{err}"
+    );
+    let err = Condition::<Novel>::field_icontains("author", "x")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Novel.author is not a text field"), "{err}");
+    let err = Condition::<Novel>::field_icontains("author__shelf", "x")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Author.shelf is not a text field"), "{err}");
+}

@@ -116,29 +116,103 @@ impl<M: Model> Condition<M> {
 
     /// The text field `field` contains `text`, ignoring case (Django's
     /// `field__icontains`, what admin search uses). `%` and `_` match
-    /// literally.
+    /// literally. `field` may follow foreign keys and many-to-many fields
+    /// with `__`, as in Django: `"question__question_text"` keeps the rows
+    /// whose question's text contains it (an `IN` subquery per step, so a
+    /// row matching through several related rows is still one row).
     ///
     /// # Errors
-    /// When `M` has no such field, or it does not hold text.
+    /// When a step is not a field of its model, a step before the last is
+    /// not a relation, or the last does not hold text.
     pub fn field_icontains(field: &str, text: &str) -> Result<Condition<M>, DbError> {
-        let meta = field_named::<M>(field)?;
-        if meta.field_type != FieldType::String {
+        let path: Vec<&str> = field.split("__").collect();
+        Ok(Condition::from_node(contains_node(M::META, &path, text)?))
+    }
+}
+
+/// The condition "the text at `path` from `meta` contains `text`".
+fn contains_node(
+    meta: &'static crate::model::ModelMeta,
+    path: &[&str],
+    text: &str,
+) -> Result<Node, DbError> {
+    let (name, rest) = path.split_first().expect("a path has a first step");
+    let not_found = || {
+        let mut names: Vec<&str> = meta.fields.iter().map(|f| f.name).collect();
+        names.extend(meta.many_to_many.iter().map(|m| m.name));
+        DbError::new(
+            ErrorKind::Other,
+            format!(
+                "{} has no field `{name}`; its fields are: {}",
+                meta.name,
+                names.join(", ")
+            ),
+        )
+    };
+    if rest.is_empty() {
+        let field = meta.field(name).ok_or_else(not_found)?;
+        if field.field_type != FieldType::String || field.relation.is_some() {
             return Err(DbError::new(
                 ErrorKind::Other,
                 format!(
-                    "{}.{field} is not a text field: search only text fields",
-                    M::META.name
+                    "{}.{name} is not a text field: search only text fields",
+                    meta.name
                 ),
             ));
         }
-        Ok(Condition::from_node(Node::Text {
-            table: M::META.table,
-            column: meta.column,
+        return Ok(Node::Text {
+            table: meta.table,
+            column: field.column,
             op: TextOp::Contains,
             value: text.to_owned(),
             case_insensitive: true,
-        }))
+        });
     }
+    let sub = |table: &'static str, column: &'static str, filter: Node| {
+        Box::new(super::relations::SubSelect {
+            table,
+            column,
+            filter: Some(filter),
+            ordering: Vec::new(),
+            limit: None,
+            offset: None,
+            skip_nulls: true,
+        })
+    };
+    if let Some(many) = meta.many_to_many(name) {
+        let target = (many.target)();
+        let through = (many.through)().table;
+        let inner = contains_node(target, rest, text)?;
+        // Rows linked to a target row that matches.
+        let linked = Node::InSubquery {
+            table: through,
+            column: many.target_column,
+            select: sub(target.table, target.pk().column, inner),
+        };
+        return Ok(Node::InSubquery {
+            table: meta.table,
+            column: meta.pk().column,
+            select: sub(through, many.source_column, linked),
+        });
+    }
+    let field = meta.field(name).ok_or_else(not_found)?;
+    let Some(relation) = &field.relation else {
+        return Err(DbError::new(
+            ErrorKind::Other,
+            format!(
+                "{}.{name} is not a foreign key or many-to-many field, so `{}` cannot follow it",
+                meta.name,
+                rest.join("__")
+            ),
+        ));
+    };
+    let target = (relation.target)();
+    let inner = contains_node(target, rest, text)?;
+    Ok(Node::InSubquery {
+        table: meta.table,
+        column: field.column,
+        select: sub(target.table, target.pk().column, inner),
+    })
 }
 
 impl<M: Model> OrderBy<M> {

@@ -232,7 +232,9 @@ impl<M: Model> ModelAdmin<M> {
 
     /// Text fields searched (case-insensitive "contains", any field
     /// matching, every word of the search matching) by the change list's
-    /// search box.
+    /// search box. A field of a related model is named through the
+    /// relation, as in Django: `"question__question_text"` (foreign keys and
+    /// many-to-many fields, any depth).
     #[must_use]
     pub fn search_fields(mut self, fields: &[&'static str]) -> Self {
         self.search_fields = fields.to_vec();
@@ -314,7 +316,6 @@ impl<M: Model> ModelAdmin<M> {
                 .filter(|f| !self.computed.iter().any(|(name, ..)| name == *f))
                 .map(|f| ("list_display", *f)),
         );
-        named.extend(self.search_fields.iter().map(|f| ("search_fields", *f)));
         named.extend(
             self.list_filter
                 .iter()
@@ -370,12 +371,14 @@ impl<M: Model> ModelAdmin<M> {
         }
         self.widgets.check(M::META);
         for name in &self.search_fields {
-            let field = M::META.field(name).expect("checked above");
-            assert!(
-                field.field_type == FieldType::String,
-                "ModelAdmin<{}>::search_fields names `{name}`, which is not a text field",
-                M::META.name
-            );
+            // Paths through relations (`question__question_text`) included.
+            if let Err(err) = Condition::<M>::field_icontains(name, "") {
+                panic!(
+                    "ModelAdmin<{}>::search_fields names `{name}`: {}",
+                    M::META.name,
+                    err.message()
+                );
+            }
         }
     }
 
