@@ -55,7 +55,7 @@ pub use model::{
 };
 pub use query::{
     Annotated, Assignment, ColExpr, Condition, ForUpdate, Grouped, LookupValue, Numeric, Operand,
-    OrderBy, Prefetch, QuerySet, RelationField, TextColumn, Values, WithRelated, choices,
+    OrderBy, Prefetch, QuerySet, RelationField, RowCount, TextColumn, Values, WithRelated, choices,
     choices_for_keys,
 };
 pub use row::{Column, Decode, Row};

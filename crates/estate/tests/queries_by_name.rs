@@ -254,3 +254,56 @@ fn relation_paths_name_the_step_that_is_wrong() {
         .to_string();
     assert!(err.contains("Author.shelf is not a text field"), "{err}");
 }
+
+#[tokio::test]
+async fn a_whole_table_count_may_come_from_the_statistics() {
+    use estate::db::{Backend, RawSql, params};
+    each_backend(async |db| {
+        create_table(&db, Book::META).await.unwrap();
+        for n in 0..40 {
+            let mut book = Book {
+                id: Auto::new(),
+                title: format!("Book {n}"),
+                pages: n,
+                subtitle: None,
+            };
+            book.save(&db).await.unwrap();
+        }
+        // Before the statistics exist, and on SQLite, the count is exact.
+        if db.backend() == Backend::Postgres {
+            let before = Book::objects().count_estimate(&db, 0).await.unwrap();
+            assert_eq!(before.rows, 40);
+            assert!(before.exact, "PostgreSQL has no statistics yet");
+        }
+        let analyze = match db.backend() {
+            Backend::Sqlite => "ANALYZE",
+            Backend::Postgres => "ANALYZE book",
+            Backend::MySql => "ANALYZE TABLE book",
+        };
+        db.execute(analyze, params![]).await.unwrap();
+        let whole = Book::objects().count_estimate(&db, 0).await.unwrap();
+        if db.backend() == Backend::Sqlite {
+            assert_eq!((whole.rows, whole.exact), (40, true));
+        } else {
+            // The statistics' figure, not a count: close, flagged as estimated.
+            assert!(!whole.exact);
+            assert!((20..=80).contains(&whole.rows), "{}", whole.rows);
+        }
+        // Small tables (below the threshold), filters and slices: counted.
+        let small = Book::objects().count_estimate(&db, 1000).await.unwrap();
+        assert_eq!((small.rows, small.exact), (40, true));
+        let filtered = Book::objects()
+            .filter(Condition::field_icontains("title", "book 1").unwrap())
+            .count_estimate(&db, 0)
+            .await
+            .unwrap();
+        assert_eq!((filtered.rows, filtered.exact), (11, true));
+        let sliced = Book::objects()
+            .limit(5)
+            .count_estimate(&db, 0)
+            .await
+            .unwrap();
+        assert_eq!((sliced.rows, sliced.exact), (5, true));
+    })
+    .await;
+}

@@ -318,6 +318,16 @@ where
 /// A case-sensitive text lookup: the one thing each backend spells
 /// differently (SQLite's LIKE ignores ASCII case, MySQL's follows the
 /// column's usually case-insensitive collation).
+/// The query estimating a table's rows from the database's statistics,
+/// taking the table's name as its one parameter; SQLite keeps none.
+pub(crate) fn row_estimate_sql(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(postgres::ROW_ESTIMATE),
+        Backend::MySql => Some(mysql::ROW_ESTIMATE),
+    }
+}
+
 pub(crate) fn text_match(
     backend: Backend,
     column: sea_query::Expr,

@@ -61,6 +61,12 @@ pub(crate) async fn drop_database(admin_url: &str, name: &str) -> Result<(), DbE
         .await
 }
 
+/// InnoDB's estimate of a table's rows (from sampled statistics; it can be
+/// off by tens of percent), for the table named by the one parameter.
+pub(crate) const ROW_ESTIMATE: &str = "SELECT CAST(TABLE_ROWS AS SIGNED) FROM \
+                                       information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+                                       AND TABLE_NAME = ?";
+
 /// Quotes an identifier.
 pub(crate) fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))

@@ -54,6 +54,12 @@ pub(crate) async fn drop_database(admin_url: &str, name: &str) -> Result<(), DbE
     .await
 }
 
+/// The planner's estimate of a table's rows (`pg_class.reltuples`, kept by
+/// VACUUM and ANALYZE; -1 before either ran), for the table named by the
+/// one parameter.
+pub(crate) const ROW_ESTIMATE: &str =
+    "SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE oid = to_regclass($1)";
+
 /// Quotes an identifier.
 pub(crate) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

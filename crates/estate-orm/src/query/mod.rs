@@ -33,7 +33,7 @@ pub use expr::{Assignment, ColExpr, Numeric, Operand};
 pub use lookups::{DateColumn, DatePartOf, LookupValue, TextColumn};
 pub use ordering::{Nulls, OrderBy};
 pub use prefetch::{Prefetch, WithRelated};
-pub use queryset::{ForUpdate, Grouped, QuerySet};
+pub use queryset::{ForUpdate, Grouped, QuerySet, RowCount};
 pub use relations::RelationField;
 pub(crate) use relations::{SubSelect, pointing_at};
 pub use values::{Columns, Values};

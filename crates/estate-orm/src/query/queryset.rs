@@ -49,6 +49,17 @@ pub enum ForUpdate {
     SkipLocked,
 }
 
+/// How many rows a query has, and whether that number is exact or an
+/// estimate from the database's statistics
+/// ([`QuerySet::count_estimate`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowCount {
+    /// The rows.
+    pub rows: i64,
+    /// Whether `rows` was counted (else estimated).
+    pub exact: bool,
+}
+
 /// A lazy query over model `M`. Nothing runs until a method that takes the
 /// database (`all`, `first`, `get`, `count`, `exists`, `delete`).
 pub struct QuerySet<M> {
@@ -430,6 +441,46 @@ impl<M: Model> QuerySet<M> {
                 format!("get() returned more than one {}", M::META.name),
             )),
         }
+    }
+
+    /// The number of rows, or for a whole big table an estimate from the
+    /// database's statistics, which costs nothing where `COUNT(*)` reads
+    /// the table (PostgreSQL's `pg_class.reltuples`, MySQL's
+    /// `information_schema.TABLES.TABLE_ROWS`). Exact — one `COUNT(*)` —
+    /// when the query filters or slices, on SQLite (no statistics), when
+    /// the statistics are missing, and when the estimate is below
+    /// `exact_below` (small tables count fast, and their estimates are the
+    /// least reliable). The admin's change list uses it when its
+    /// `ModelAdmin` asks (`estimated_count`).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn count_estimate<E: Executor + ?Sized>(
+        &self,
+        db: &E,
+        exact_below: i64,
+    ) -> Result<RowCount, DbError> {
+        let whole_table = self.filter.is_none() && self.limit.is_none() && self.offset.is_none();
+        if let (true, Some(sql)) = (whole_table, crate::backends::row_estimate_sql(db.backend())) {
+            let table = match db.backend() {
+                // to_regclass takes a (quoted) name, as SQL would.
+                crate::Backend::Postgres => crate::backends::quote(db.backend(), M::META.table),
+                _ => M::META.table.to_owned(),
+            };
+            let row = executor::fetch_optional(db.target(), sql, vec![crate::Value::String(table)])
+                .await?;
+            let estimate = match row {
+                Some(row) if !row.is_null(0usize)? => Some(row.get::<i64, usize>(0)?),
+                _ => None,
+            };
+            if let Some(rows) = estimate.filter(|rows| *rows >= Ord::max(exact_below, 0)) {
+                return Ok(RowCount { rows, exact: false });
+            }
+        }
+        Ok(RowCount {
+            rows: self.count(db).await?,
+            exact: true,
+        })
     }
 
     /// How many rows match.

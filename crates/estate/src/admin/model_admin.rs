@@ -49,6 +49,7 @@ pub struct ModelAdmin<M> {
     fields: Option<Vec<&'static str>>,
     exclude: Vec<&'static str>,
     widgets: super::widgets::WidgetOptions,
+    estimate_count_above: Option<u64>,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -74,6 +75,7 @@ impl<M: Model> Default for ModelAdmin<M> {
             fields: None,
             exclude: Vec::new(),
             widgets: super::widgets::WidgetOptions::default(),
+            estimate_count_above: None,
             _model: PhantomData,
         }
     }
@@ -246,6 +248,18 @@ impl<M: Model> ModelAdmin<M> {
     #[must_use]
     pub fn ordering(mut self, field: &'static str) -> Self {
         self.ordering = Some(field);
+        self
+    }
+
+    /// For a table of more than `rows` rows, the unfiltered change list
+    /// takes its total from the database's statistics instead of a
+    /// `COUNT(*)` that reads the whole table (PostgreSQL and MySQL; SQLite
+    /// keeps none and always counts), and says "about". Searches and
+    /// filters still count exactly. Pages past an estimate that fell short
+    /// stay reachable while they have rows.
+    #[must_use]
+    pub fn estimate_count_above(mut self, rows: u64) -> Self {
+        self.estimate_count_above = Some(rows);
         self
     }
 
@@ -576,18 +590,40 @@ impl<M: Model> ModelAdmin<M> {
         // The key last, so pages never overlap or skip rows on ties.
         let mut ordering = ordering;
         ordering.push(OrderBy::<M>::field(M::META.pk().name)?);
-        let total = u64::try_from(query.clone().count(&request.db).await?).unwrap_or(0);
-        let show_all = request.query.contains_key("all") && total <= self.list_max_show_all;
+        let counted = match self.estimate_count_above {
+            // Whole, big tables: the statistics' figure (filters count).
+            Some(threshold) => {
+                query
+                    .clone()
+                    .count_estimate(&request.db, i64::try_from(threshold).unwrap_or(i64::MAX))
+                    .await?
+            }
+            None => estate_orm::RowCount {
+                rows: query.clone().count(&request.db).await?,
+                exact: true,
+            },
+        };
+        let estimated = !counted.exact;
+        let total = u64::try_from(counted.rows).unwrap_or(0);
+        let show_all =
+            request.query.contains_key("all") && total <= self.list_max_show_all && !estimated;
         let per_page = if show_all {
             total.max(1)
         } else {
             self.list_per_page
         };
         let pages = total.div_ceil(per_page).max(1);
+        // An estimate may be short of the real count: pages past it stay
+        // reachable while they have rows.
+        let last_allowed = if estimated {
+            pages.saturating_mul(2).saturating_add(10)
+        } else {
+            pages
+        };
         let page = match request.query.get("p") {
             None => 1,
             Some(text) => match text.parse::<u64>() {
-                Ok(page) if (1..=pages).contains(&page) => page,
+                Ok(page) if (1..=last_allowed).contains(&page) => page,
                 _ => return Err(Error::not_found(format!("Invalid page ({text})."))),
             },
         };
@@ -597,6 +633,14 @@ impl<M: Model> ModelAdmin<M> {
             .limit(per_page)
             .all(&request.db)
             .await?;
+        if estimated && page > 1 && rows.is_empty() {
+            return Err(Error::not_found(format!("Invalid page ({page}).")));
+        }
+        let pages = if estimated {
+            pages.max(page + u64::from(rows.len() as u64 == per_page))
+        } else {
+            pages
+        };
         // What foreign keys point at, one query per column (no N+1).
         let mut related: Vec<Option<std::collections::HashMap<String, String>>> = Vec::new();
         for name in &columns {
@@ -739,7 +783,7 @@ impl<M: Model> ModelAdmin<M> {
                     .collect::<Vec<_>>(),
                 filters,
                 dates,
-                show_all_url => (!show_all && total > self.list_per_page && total <= self.list_max_show_all)
+                show_all_url => (!show_all && !estimated && total > self.list_per_page && total <= self.list_max_show_all)
                     .then(|| super::filters::link(&request.query, "all", Some(""))),
                 actions => super::actions::menu(&self.actions, request.perms),
                 previous_url => (page > 1).then(|| super::filters::link(&request.query, "p", Some(&(page - 1).to_string()))),
@@ -747,6 +791,7 @@ impl<M: Model> ModelAdmin<M> {
                 page,
                 pages,
                 total,
+                total_estimated => estimated,
             },
         )
         .into_response())
