@@ -2,11 +2,13 @@
 //! chromedriver, against the project binary, on SQLite (and on PostgreSQL
 //! and MySQL when they are configured). A superuser logs in, meets a
 //! validation error next to its field, adds a question with inline
-//! choices, searches, sorts, opens, changes it and reads its history, picks
-//! it for a new choice with the autocomplete box, bulk-deletes that choice
-//! through the confirmation page, gives a group a permission in the
+//! choices, filters, searches, sorts, opens, changes it and reads its
+//! history, picks it for a new choice with the autocomplete box,
+//! bulk-deletes that choice through the confirmation page, pages through
+//! 122 choices, sees a slug prepopulated, gives a group a permission in the
 //! two-pane selector, and deletes the question; a view-only staff user sees
-//! no Add link and is refused the add page. Screenshots of the change list and the
+//! no Add link, is refused the add page, sees a question read-only and has
+//! POSTs to its change and delete pages refused. Screenshots of the change list and the
 //! change form go to `$CARGO_TARGET_TMPDIR/admin-screenshots/`.
 
 mod common;
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use estate::auth::hashers::PasswordHashers;
 use estate::auth::{Group, Permission, User};
-use estate::db::Database;
+use estate::db::{Database, RawSql, params};
 use estate::orm::{Backend, Model};
 use estate::test::{BROWSER, TestDatabase, service};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -314,6 +316,122 @@ async fn pick_permissions_in_the_selector(client: &Client, base: &str, url: &str
     assert_eq!(permissions, ["view_question"]);
 }
 
+/// 120 choices straight into the database: the change list has two pages,
+/// and "Next" goes to the second.
+async fn paginate_choices(client: &Client, base: &str, url: &str) {
+    let db = Database::connect(url).await.unwrap();
+    let question = db
+        .fetch_one(
+            "SELECT id FROM polls_question WHERE question_text = ?",
+            params!["Changed in the browser"],
+        )
+        .await
+        .unwrap()
+        .get::<i64, usize>(0)
+        .unwrap();
+    for n in 0..120 {
+        db.execute(
+            "INSERT INTO polls_choice (question_id, choice_text, votes) VALUES (?, ?, 0)",
+            params![question, format!("Bulk {n:03}")],
+        )
+        .await
+        .unwrap();
+    }
+    client
+        .goto(&format!("{base}/admin/polls/choice/"))
+        .await
+        .unwrap();
+    let paginator = text_of(client, "p.paginator").await;
+    assert!(paginator.contains("Page 1 of 2"), "{paginator}");
+    click_through(client, Locator::LinkText("Next")).await;
+    let paginator = text_of(client, "p.paginator").await;
+    assert!(
+        paginator.contains("Page 2 of 2") && paginator.contains("122 choices"),
+        "{paginator}"
+    );
+    // The two inline choices and 120 more: 22 on the second page.
+    assert_eq!(
+        client
+            .find_all(Locator::Css("tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        22
+    );
+}
+
+/// The view-only user opens a question: every field disabled, no Save or
+/// Delete; a POST to the change or delete page, made with the page's own
+/// CSRF token, is refused with 403 and changes nothing.
+async fn viewer_cannot_change_or_delete(client: &Client, base: &str, url: &str) {
+    let db = Database::connect(url).await.unwrap();
+    db.execute(
+        "INSERT INTO polls_question (question_text, pub_date) VALUES (?, ?)",
+        params!["Read only?", estate::orm::chrono::Utc::now()],
+    )
+    .await
+    .unwrap();
+    let id = db
+        .fetch_one(
+            "SELECT id FROM polls_question WHERE question_text = ?",
+            params!["Read only?"],
+        )
+        .await
+        .unwrap()
+        .get::<i64, usize>(0)
+        .unwrap();
+    client
+        .goto(&format!("{base}/admin/polls/question/{id}/change/"))
+        .await
+        .unwrap();
+    assert!(
+        text_of(client, "main h2")
+            .await
+            .starts_with("View question")
+    );
+    let field = client.find(Locator::Id("id_question_text")).await.unwrap();
+    assert!(field.prop("disabled").await.unwrap().is_some());
+    assert!(
+        client
+            .find(Locator::Css("button[name=_save]"))
+            .await
+            .is_err()
+    );
+    assert!(client.find(Locator::LinkText("Delete")).await.is_err());
+    for page in ["change", "delete"] {
+        let status = client
+            .execute_async(
+                &format!(
+                    "const done = arguments[arguments.length - 1];
+                     const body = new URLSearchParams({{
+                         csrfmiddlewaretoken:
+                             document.querySelector('[name=csrfmiddlewaretoken]').value,
+                         question_text: 'Changed anyway',
+                         pub_date: '2026-01-01T00:00',
+                         post: 'yes',
+                     }});
+                     fetch('/admin/polls/question/{id}/{page}/', {{
+                         method: 'POST', body, credentials: 'same-origin',
+                     }}).then(r => done(r.status));"
+                ),
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, serde_json::json!(403), "{page}");
+    }
+    let still = db
+        .fetch_one(
+            "SELECT COUNT(*) FROM polls_question WHERE question_text = ?",
+            params!["Read only?"],
+        )
+        .await
+        .unwrap()
+        .get::<i64, usize>(0)
+        .unwrap();
+    assert_eq!(still, 1);
+}
+
 /// A slug filled in from a title while it is typed (`prepopulated_fields`):
 /// the script enhances fields added to the page, accents go, words are
 /// joined by hyphens and cut at the slug's maxlength; typing into the slug
@@ -409,9 +527,11 @@ async fn walk(client: &Client, label: &str, url: &str) {
             .await
             .unwrap();
     }
+    // Today (UTC), so the "Today" filter finds it.
+    let today = estate::orm::chrono::Utc::now().format("%Y-%m-%dT00:30");
     client
         .execute(
-            "document.getElementById('id_pub_date').value = '2026-11-26T10:00';",
+            &format!("document.getElementById('id_pub_date').value = '{today}';"),
             vec![],
         )
         .await
@@ -426,6 +546,27 @@ async fn walk(client: &Client, label: &str, url: &str) {
     screenshot(
         &format!("changelist-{label}.png"),
         &client.screenshot().await.unwrap(),
+    );
+
+    // Filter: "Today" keeps it, the filter link marked as chosen.
+    click_through(client, Locator::LinkText("Today")).await;
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .query()
+            .unwrap_or("")
+            .contains("pub_date="),
+        "the filter is in the address"
+    );
+    assert_eq!(
+        text_of(client, "tbody th a").await,
+        "What's new in the browser?"
+    );
+    assert_eq!(
+        text_of(client, "nav.filters [aria-current=true]").await,
+        "Today"
     );
 
     // Search, then sort by a column.
@@ -481,6 +622,7 @@ async fn walk(client: &Client, label: &str, url: &str) {
     );
     click_through(client, Locator::LinkText("Changed in the browser")).await;
     autocomplete_then_bulk_delete(client, &base, label).await;
+    paginate_choices(client, &base, url).await;
     prepopulate_a_slug(client, &base).await;
     pick_permissions_in_the_selector(client, &base, url, label).await;
     client
@@ -515,6 +657,7 @@ async fn walk(client: &Client, label: &str, url: &str) {
         page.contains("You do not have permission to add rows here."),
         "{page}"
     );
+    viewer_cannot_change_or_delete(client, &base, url).await;
     drop(server);
 }
 
