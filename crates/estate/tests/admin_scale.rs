@@ -115,9 +115,14 @@ async fn a_big_table_shows_an_estimated_total_and_searches_count() {
             add_entries(&db, 30, 60).await;
             let html = root.get("/admin/ledger/entry/").send().await.text();
             assert!(html.contains("about 30 entries"), "{html}");
+            let page_5 = root.get("/admin/ledger/entry/?p=5").send().await.text();
+            assert!(page_5.contains("rel=\"next\""), "{page_5}");
             let page_6 = root.get("/admin/ledger/entry/?p=6").send().await;
             assert_eq!(page_6.status, StatusCode::OK);
-            assert!(page_6.text().contains("Entry 00"), "oldest last");
+            let page_6 = page_6.text();
+            assert!(page_6.contains("Entry 00"), "oldest last");
+            // The real last page: no Next link to a page that is not there.
+            assert!(!page_6.contains("rel=\"next\""), "{page_6}");
             let page_7 = root.get("/admin/ledger/entry/?p=7").send().await;
             assert_eq!(page_7.status, StatusCode::NOT_FOUND);
         }

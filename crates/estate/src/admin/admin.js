@@ -177,9 +177,15 @@
           list.append(element('li', { role: 'option', 'aria-disabled': 'true', id: select.id + '_none' }, 'No results found.'));
         }
       }
+      if (document.activeElement !== box) {
+        return; // The box lost the focus while the search ran.
+      }
       list.hidden = false;
       box.setAttribute('aria-expanded', 'true');
+      // The first result is highlighted, so Enter picks it (as in Django's
+      // admin) instead of submitting the form.
       active = -1;
+      highlight(fresh ? 0 : start);
     }
 
     function searchSoon() {
@@ -218,6 +224,8 @@
       }
     });
     box.addEventListener('blur', function () {
+      clearTimeout(timer);
+      request += 1; // Answers to searches still running are dropped.
       setTimeout(close, 150);
     });
     // mousedown, not click: the box keeps the focus.

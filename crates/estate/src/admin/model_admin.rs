@@ -346,7 +346,7 @@ impl<M: Model> ModelAdmin<M> {
         named.extend(self.exclude.iter().map(|f| ("exclude", *f)));
         named.extend(self.fields.iter().flatten().map(|f| ("fields", *f)));
         for (option, name) in named {
-            let form_option = matches!(option, "fields" | "exclude");
+            let form_option = matches!(option, "fields" | "exclude" | "readonly_fields");
             assert!(
                 known.contains(&name) || (form_option && many.contains(&name)),
                 "ModelAdmin<{}>::{option} names `{name}`, which is not a field of {}; its fields \
@@ -385,6 +385,13 @@ impl<M: Model> ModelAdmin<M> {
         }
         self.widgets.check(M::META);
         for name in &self.search_fields {
+            assert!(
+                !name.starts_with(['^', '=', '@']),
+                "ModelAdmin<{}>::search_fields names `{name}`: Django's `^` (starts with), `=` \
+                 (exact) and `@` (full text) prefixes are not supported; name the field alone \
+                 for a case-insensitive \"contains\" search",
+                M::META.name
+            );
             // Paths through relations (`question__question_text`) included.
             if let Err(err) = Condition::<M>::field_icontains(name, "") {
                 panic!(
@@ -613,33 +620,31 @@ impl<M: Model> ModelAdmin<M> {
             self.list_per_page
         };
         let pages = total.div_ceil(per_page).max(1);
-        // An estimate may be short of the real count: pages past it stay
-        // reachable while they have rows.
-        let last_allowed = if estimated {
-            pages.saturating_mul(2).saturating_add(10)
-        } else {
-            pages
-        };
+        // With an estimate, any page may exist: one that has rows does.
         let page = match request.query.get("p") {
             None => 1,
             Some(text) => match text.parse::<u64>() {
-                Ok(page) if (1..=last_allowed).contains(&page) => page,
+                Ok(page) if page >= 1 && (estimated || page <= pages) => page,
                 _ => return Err(Error::not_found(format!("Invalid page ({text})."))),
             },
         };
-        let rows = query
+        let mut rows = query
             .order_by(ordering)
-            .offset((page - 1) * per_page)
-            .limit(per_page)
+            .offset((page - 1).saturating_mul(per_page))
+            // One row more than a page says whether a next page exists
+            // when the total is only an estimate.
+            .limit(if estimated { per_page + 1 } else { per_page })
             .all(&request.db)
             .await?;
+        let more = rows.len() as u64 > per_page;
+        rows.truncate(usize::try_from(per_page).unwrap_or(usize::MAX));
         if estimated && page > 1 && rows.is_empty() {
             return Err(Error::not_found(format!("Invalid page ({page}).")));
         }
-        let pages = if estimated {
-            pages.max(page + u64::from(rows.len() as u64 == per_page))
-        } else {
-            pages
+        let pages = match (estimated, more) {
+            (false, _) => pages,
+            (true, true) => pages.max(page + 1),
+            (true, false) => page,
         };
         // What foreign keys point at, one query per column (no N+1).
         let mut related: Vec<Option<std::collections::HashMap<String, String>>> = Vec::new();
@@ -1412,19 +1417,23 @@ pub(crate) fn capitalised(text: &str) -> String {
 /// How a row is named in messages and titles: its first non-empty text
 /// field, else "question (3)".
 pub(crate) fn object_label<M: Model>(meta: &ModelMeta, object: &M) -> String {
+    label_text(meta, object).unwrap_or_else(|| {
+        format!(
+            "{} ({})",
+            meta.verbose_name,
+            value_display(&object.pk_value())
+        )
+    })
+}
+
+/// The row's first non-empty text field (what selects show too), if any.
+pub(crate) fn label_text<M: Model>(meta: &ModelMeta, object: &M) -> Option<String> {
     let values = object.to_values();
     meta.label_field()
         .and_then(|field| meta.fields.iter().position(|f| f.name == field.name))
         .and_then(|index| match &values[index] {
             Value::String(text) if !text.is_empty() => Some(text.clone()),
             _ => None,
-        })
-        .unwrap_or_else(|| {
-            format!(
-                "{} ({})",
-                meta.verbose_name,
-                value_display(&object.pk_value())
-            )
         })
 }
 

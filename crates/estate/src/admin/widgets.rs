@@ -8,7 +8,7 @@
 use estate_orm::{FieldType, Model, ModelMeta, OrderBy, Value};
 
 use super::entry::AdminRequest;
-use super::model_admin::{apply_search, object_label};
+use super::model_admin::{apply_search, label_text};
 use crate::error::Error;
 use crate::forms::{ModelForm, Widget};
 
@@ -194,7 +194,10 @@ pub(crate) async fn search_rows<M: Model>(
                 Value::Null(_) => String::new(),
                 key => crate::forms::bound::value_text(&key).unwrap_or_default(),
             };
-            (key, object_label(M::META, row))
+            // Labelled as the form's select labels it (the key without a
+            // text field), so a chosen row reads the same after a save.
+            let label = label_text(M::META, row).unwrap_or_else(|| key.clone());
+            (key, label)
         })
         .collect();
     Ok(SearchPage {

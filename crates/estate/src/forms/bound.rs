@@ -187,6 +187,11 @@ impl FormState {
         let mut many = Vec::new();
         for field in &self.fields {
             if matches!(field.kind, FieldKind::ModelMultipleChoice { .. }) {
+                // A disabled field is not editable: whatever is posted is
+                // ignored (its links stay as they are).
+                if field.disabled {
+                    continue;
+                }
                 let html_name = self.html_name(&field.name);
                 match field.clean_many(&data.get_all(&html_name)) {
                     Ok(values) => many.push((field.name.clone(), values)),
@@ -250,7 +255,7 @@ impl FormState {
         if !matches!(field.kind, FieldKind::ModelMultipleChoice { .. }) {
             return Vec::new();
         }
-        if let Some(data) = &self.data {
+        if let (Some(data), false) = (&self.data, field.disabled) {
             return data
                 .get_all(&self.html_name(&field.name))
                 .into_iter()

@@ -143,7 +143,7 @@ pub(crate) fn label_capitalised(text: &str) -> String {
 }
 
 /// Whether `name` can be written as an HTML attribute name as it is.
-fn is_attribute_name(name: &str) -> bool {
+pub(crate) fn is_attribute_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name
             .chars()
@@ -389,9 +389,20 @@ impl FormField {
         assert!(
             !matches!(
                 name.to_ascii_lowercase().as_str(),
-                "name" | "id" | "type" | "value"
+                "name"
+                    | "id"
+                    | "type"
+                    | "value"
+                    | "required"
+                    | "disabled"
+                    | "maxlength"
+                    | "minlength"
+                    | "multiple"
+                    | "aria-describedby"
+                    | "aria-invalid"
             ),
-            "FormField::attr({name:?}) on `{}`: the widget sets `{name}` itself",
+            "FormField::attr({name:?}) on `{}`: the widget sets `{name}` itself; use the \
+             field's own option (.required(), .disabled(), .max_length(), ...)",
             self.name
         );
         self.attrs

@@ -129,6 +129,13 @@ fn many_field(meta: &'static ManyToManyMeta) -> FormField {
 /// Rows of a related model shown in a select; more make it a key input.
 const MAX_CHOICES: u64 = 1000;
 
+/// Most rows one field may have chosen (a search widget loads them all).
+const MAX_CHOSEN: usize = 20_000;
+
+/// Keys per query when loading chosen rows (below every backend's limit on
+/// bound parameters).
+const KEYS_PER_QUERY: usize = 500;
+
 impl<M: Model> ModelForm<M> {
     /// A form over every editable field of `M`.
     pub fn new() -> Self {
@@ -343,7 +350,11 @@ impl<M: Model> ModelForm<M> {
                 // Only the chosen rows: they are what the widget shows and
                 // what validation accepts (a key of no row is an error).
                 let keys = self.chosen_keys(position);
-                estate_orm::choices_for_keys(db, target, &keys).await?
+                let mut rows = Vec::with_capacity(keys.len());
+                for chunk in keys.chunks(KEYS_PER_QUERY) {
+                    rows.extend(estate_orm::choices_for_keys(db, target, chunk).await?);
+                }
+                rows
             } else {
                 let rows = estate_orm::choices(db, target, MAX_CHOICES + 1).await?;
                 if rows.len() as u64 > MAX_CHOICES {
@@ -377,8 +388,8 @@ impl<M: Model> ModelForm<M> {
     }
 
     /// The keys a relation field has chosen: the submitted ones once bound,
-    /// else the initial ones (at most `MAX_CHOICES`; texts that cannot be
-    /// keys are left out, and fail validation later).
+    /// else the initial ones (at most `MAX_CHOSEN`; texts that cannot be
+    /// keys, and keys past the limit, are left out and fail validation).
     fn chosen_keys(&self, position: usize) -> Vec<Value> {
         let field = &self.state.fields[position];
         let (super::FieldKind::ModelChoice { key, .. }
@@ -386,7 +397,9 @@ impl<M: Model> ModelForm<M> {
         else {
             return Vec::new();
         };
-        let texts: Vec<String> = match &self.state.data {
+        // A disabled field shows its initial rows, whatever was posted.
+        let submitted = self.state.data.as_ref().filter(|_| !field.disabled);
+        let texts: Vec<String> = match submitted {
             Some(data) => data
                 .get_all(&self.state.html_name(&field.name))
                 .into_iter()
@@ -413,7 +426,7 @@ impl<M: Model> ModelForm<M> {
                     keys.push(value);
                 }
             }
-            if keys.len() as u64 >= MAX_CHOICES {
+            if keys.len() >= MAX_CHOSEN {
                 break;
             }
         }
@@ -503,7 +516,11 @@ impl<M: Model> ModelForm<M> {
                     .data
                     .as_ref()
                     .is_some_and(|data| data.contains(&self.state.html_name(name)));
-                if let Some(keys) = cleaned.take_many(name).filter(|_| sent || !unloaded) {
+                let disabled = self.state.fields[position].disabled;
+                if let Some(keys) = cleaned
+                    .take_many(name)
+                    .filter(|_| (sent || !unloaded) && !disabled)
+                {
                     self.links.push((many, keys));
                 }
             } else if let Some(value) = cleaned.take(name) {

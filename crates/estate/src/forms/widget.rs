@@ -165,8 +165,11 @@ impl WidgetContext<'_> {
             out.push_str(" aria-invalid=\"true\"");
         }
         for (name, value) in self.attrs {
-            // Names are checked by `FormField::attr`; values are escaped.
-            out.push_str(&format!(" {name}=\"{}\"", escape(value)));
+            // `FormField::attr` checks names, but `attrs` is public: a name
+            // that is not a plain attribute name is never written.
+            if super::field::is_attribute_name(name) {
+                out.push_str(&format!(" {name}=\"{}\"", escape(value)));
+            }
         }
         out
     }
@@ -341,7 +344,7 @@ impl WidgetContext<'_> {
                     self.common_attributes("", true),
                     escape(url)
                 );
-                if many {
+                if many && !self.disabled {
                     // Sent even when every row is removed, so "none chosen"
                     // is told apart from "not on the page".
                     let mut out = format!(
@@ -351,7 +354,7 @@ impl WidgetContext<'_> {
                     out.push_str(&self.select_options(&attributes, true));
                     out
                 } else {
-                    self.select_options(&attributes, false)
+                    self.select_options(&attributes, many)
                 }
             }
             Widget::SelectMultiple => {
@@ -441,6 +444,22 @@ mod tests {
     )]
     fn attributes_the_widget_owns_are_refused() {
         let _ = FormField::text("title").attr("name", "other");
+    }
+
+    #[test]
+    #[should_panic(expected = "use the field's own option (.required(), .disabled()")]
+    fn attributes_with_a_field_option_point_at_it() {
+        let _ = FormField::text("title").attr("Required", "");
+    }
+
+    #[test]
+    fn a_name_pushed_past_the_check_is_never_written() {
+        let mut field = FormField::text("title").attr("class", "wide");
+        field.attrs.push(("onclick=alert(1) x".into(), "y".into()));
+        assert_eq!(
+            render(&field, None, &[]),
+            "<input type=\"text\" name=\"title\" id=\"id_title\" required class=\"wide\">"
+        );
     }
 
     #[test]
