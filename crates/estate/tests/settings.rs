@@ -152,6 +152,29 @@ fn production_needs_a_secret_key_and_debug_makes_one() {
     assert_eq!(format!("{:?}", debug.secret_key), "SecretKey(****)");
 }
 
+#[test]
+fn variables_read_by_commands_are_not_taken_for_settings() {
+    let settings = SettingsLoader::new()
+        .set("debug", true)
+        .env([
+            ("ESTATE_SUPERUSER_PASSWORD", "secret"),
+            ("ESTATE_SUPERUSER_USERNAME", "admin"),
+            ("ESTATE_TEST_POSTGRES", "postgres://x/y"),
+            ("ESTATE_DEBGU", "true"),
+        ])
+        .load()
+        .unwrap();
+    let warnings = settings.warnings().join("\n");
+    assert!(
+        !warnings.contains("SUPERUSER") && !warnings.contains("TEST_"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("ignoring environment variable ESTATE_DEBGU"),
+        "a typo still warns: {warnings}"
+    );
+}
+
 #[derive(Debug, Deserialize)]
 struct PollsSettings {
     page_size: u32,

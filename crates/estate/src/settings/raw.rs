@@ -12,7 +12,12 @@ use super::error::{SettingsError, Source};
 use super::values::env_value;
 
 /// Environment variables starting with these prefixes are not settings.
-const NON_SETTING_ENV_PREFIXES: &[&str] = &["ESTATE_TEST_", "ESTATE_SETTINGS_FILE"];
+const NON_SETTING_ENV_PREFIXES: &[&str] = &[
+    "ESTATE_TEST_",
+    "ESTATE_SETTINGS_FILE",
+    // createsuperuser --noinput reads these (Django's DJANGO_SUPERUSER_*).
+    "ESTATE_SUPERUSER_",
+];
 
 /// One raw value and where it came from.
 #[derive(Clone, Debug)]
