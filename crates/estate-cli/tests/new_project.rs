@@ -272,21 +272,7 @@ impl Browser {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ");
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nCookie: \
-             {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \
-             {}\r\n\r\n",
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(body.as_bytes()).unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        let (status, head, body) = request(self.port, method, path, &cookie, &body).unwrap();
         for line in head.lines() {
             let header = line.get(..12).unwrap_or("");
             if header.eq_ignore_ascii_case("set-cookie: ") {
@@ -297,8 +283,7 @@ impl Browser {
                 }
             }
         }
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, head.to_owned(), body.to_owned())
+        (status, head, body)
     }
 
     /// The CSRF token of the page at `path`.
@@ -325,6 +310,36 @@ impl Browser {
         );
         assert_eq!(status, 303, "login: {page}");
     }
+}
+
+/// One HTTP/1.1 request on a new connection: (status, head, body).
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    body: &str,
+) -> std::io::Result<(u16, String, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nCookie: \
+         {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \
+         {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let broken = || std::io::Error::other(format!("not an HTTP response: {response:?}"));
+    let (head, body) = response.split_once("\r\n\r\n").ok_or_else(broken)?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(broken)?;
+    Ok((status, head.to_owned(), body.to_owned()))
 }
 
 fn form_body(form: &[(&str, &str)]) -> String {
@@ -477,4 +492,175 @@ fn a_new_project_builds_serves_the_admin_and_grows_an_app() {
         walk(db, &database.url().unwrap());
         runtime.block_on(database.drop_database()).unwrap();
     }
+}
+
+/// Polls `GET path` until `done` accepts the answer, for up to `limit`.
+fn wait_for(
+    port: u16,
+    path: &str,
+    limit: Duration,
+    done: impl Fn(u16, &str, &str) -> bool,
+    log: &std::sync::Mutex<String>,
+) -> (u16, String, String) {
+    let started = std::time::Instant::now();
+    let mut last = None;
+    while started.elapsed() < limit {
+        if let Ok((status, head, body)) = request(port, "GET", path, "", "") {
+            if done(status, &head, &body) {
+                return (status, head, body);
+            }
+            last = Some((status, body));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!(
+        "GET {path}: not the expected answer after {limit:?}; last {last:?}\nserver output:\n{}",
+        log.lock().unwrap()
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn runserver_reload_rebuilds_and_restarts_without_refusing_a_connection() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let dir = scratch("reload");
+    let made = estate(&dir, &["new", "site_reload"]);
+    assert!(made.status.success(), "{}", text(&made));
+    let project = dir.join("site_reload");
+    build(&project);
+    manage(&project, "site_reload", "sqlite://db.sqlite3", &["migrate"]);
+    let port = free_port();
+    // As `cargo run -- runserver --reload` starts it.
+    let mut supervisor = Command::new(target_dir().join("debug/site_reload"))
+        .args(["runserver", &port.to_string(), "--reload"])
+        .current_dir(&project)
+        .env("CARGO_MANIFEST_DIR", &project)
+        .env("CARGO_NET_OFFLINE", "true")
+        .env("DATABASE_URL", "sqlite://db.sqlite3")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    for stream in [
+        Box::new(supervisor.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(supervisor.stderr.take().unwrap()),
+    ] {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let mut log = log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+    }
+    let minute = Duration::from_secs(60);
+    wait_for(port, "/", minute, |status, _, _| status == 200, &log);
+    let (status, _, _) = request(port, "GET", "/version/", "", "").unwrap();
+    assert_eq!(status, 404);
+
+    // A new route: rebuilt and served, while requests keep being answered.
+    let stop = Arc::new(AtomicBool::new(false));
+    let hammer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut answered, mut failures) = (0, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                match request(port, "GET", "/", "", "") {
+                    Ok((200, _, _)) => answered += 1,
+                    Ok((status, _, body)) => failures.push(format!("{status}: {body}")),
+                    Err(err) => failures.push(err.to_string()),
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (answered, failures)
+        })
+    };
+    let module = project.join("src/pages/mod.rs");
+    edit(
+        &module,
+        &[(
+            "        .route(\"/\", get(index).name(\"index\"))",
+            "        .route(\"/\", get(index).name(\"index\"))\n        .route(\"/version/\", \
+             get(|| async { \"version 2\" }))",
+        )],
+    );
+    let four_minutes = Duration::from_secs(240);
+    wait_for(
+        port,
+        "/version/",
+        four_minutes,
+        |status, _, body| status == 200 && body == "version 2",
+        &log,
+    );
+    // Requests that were queued while the servers swapped are answered too.
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let (answered, failures) = hammer.join().unwrap();
+    assert!(answered > 10, "{answered}");
+    assert!(
+        failures.is_empty(),
+        "refused or failed during the restart: {failures:?}"
+    );
+
+    // A compile error: shown in the browser, with the file and the error.
+    edit(
+        &module,
+        &[(
+            "async fn index(db: Db) -> estate::Result<Template> {",
+            "async fn index(db: Db) -> estate::Result<Template> {\n    let broken: u32 = \
+             \"text\";",
+        )],
+    );
+    let (_, head, page) = wait_for(port, "/", four_minutes, |status, _, _| status == 500, &log);
+    assert!(
+        head.to_ascii_lowercase().contains("x-estate-reload: 1"),
+        "{head}"
+    );
+    assert!(page.contains("<h1>Build failed</h1>"), "{page}");
+    assert!(
+        page.contains("error[E0308]: mismatched types") && page.contains("src/pages/mod.rs"),
+        "{page}"
+    );
+    assert!(log.lock().unwrap().contains("error[E0308]"));
+
+    // Fixed: served again.
+    edit(&module, &[("\n    let broken: u32 = \"text\";", "")]);
+    wait_for(
+        port,
+        "/version/",
+        four_minutes,
+        |status, _, body| status == 200 && body == "version 2",
+        &log,
+    );
+
+    // SIGTERM stops the supervisor and its server: nothing listens any more.
+    let killed = Command::new("kill")
+        .args(["-TERM", &supervisor.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = supervisor.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the supervisor did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}\n{}", log.lock().unwrap());
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 }

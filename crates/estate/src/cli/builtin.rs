@@ -27,6 +27,9 @@ fn runserver() -> ManagementCommand {
                 Some(given) => normalize_addr(given)?,
                 None => ctx.app.settings().server.addr.clone(),
             };
+            if ctx.args.get_flag("reload") {
+                return reload(ctx, &addr).await;
+            }
             let messages = ctx.app.check(false);
             let blocking = messages.iter().any(|m| m.level >= Level::Error);
             if !messages.is_empty() {
@@ -41,6 +44,16 @@ fn runserver() -> ManagementCommand {
                 tracing::warn!(target: "estate::migrations", "{warning}");
                 writeln!(ctx.out(), "{warning}")?;
             }
+            #[cfg(unix)]
+            if let Some(listener) = super::reload::inherited_listener()? {
+                // Started by `runserver --reload`: its socket, not `addr`.
+                listener.set_nonblocking(true)?;
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                return ctx
+                    .app
+                    .serve(listener, crate::server::shutdown_signal())
+                    .await;
+            }
             ctx.app
                 .bind_and_serve(&addr, crate::server::shutdown_signal())
                 .await
@@ -50,7 +63,33 @@ fn runserver() -> ManagementCommand {
         Arg::new("addrport")
             .help("Address and port to listen on: 8080, 0.0.0.0:8000 or [::1]:8000"),
     )
+    .arg(
+        Arg::new("reload")
+            .long("reload")
+            .action(ArgAction::SetTrue)
+            .help(
+                "Rebuild and restart on source changes, keeping the socket open (cargo run only)",
+            ),
+    )
     .configure(|cmd| cmd.visible_alias("serve"))
+}
+
+/// `runserver --reload`: the supervisor that rebuilds and restarts the
+/// server (see `reload.rs`).
+async fn reload(ctx: CommandContext, addr: &str) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let grace = ctx.app.settings().server.shutdown_grace;
+        super::reload::supervise(ctx.out(), addr, grace).await
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ctx, addr);
+        Err(Error::msg(
+            "runserver --reload needs a Unix system (it passes the listening socket to the \
+             restarted server); run `runserver` and restart it by hand",
+        ))
+    }
 }
 
 /// Accepts `8080`, `0.0.0.0:8000`, `[::]:8000`, `localhost:8000`.

@@ -13,6 +13,8 @@ pub(crate) mod check;
 mod collectstatic;
 mod command;
 mod migrate;
+#[cfg(unix)]
+mod reload;
 
 use std::ffi::OsString;
 use std::io::Write;
