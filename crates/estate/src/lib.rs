@@ -79,6 +79,7 @@ pub mod signing;
 mod suggest;
 pub mod templates;
 pub mod test;
+pub mod views;
 
 pub use app::{App, BuiltApp};
 pub use app_module::{AppMigrations, AppModule, AppStatic, AppTemplates, CheckFn, Models, Startup};
@@ -164,6 +165,10 @@ pub mod guide {
     pub mod forms {}
     #[doc = include_str!("../../../docs/mail.md")]
     pub mod mail {}
+    #[doc = include_str!("../../../docs/views.md")]
+    pub mod views {}
+    #[doc = include_str!("../../../docs/new-project.md")]
+    pub mod new_project {}
 }
 
 /// Re-exports of the crates Estate builds on, at the versions it uses.

@@ -48,8 +48,8 @@ mod filters;
 mod history;
 mod inlines;
 pub(crate) mod migrations;
-mod model_admin;
-mod views;
+pub(crate) mod model_admin;
+pub(crate) mod views;
 mod widgets;
 
 use std::sync::Arc;

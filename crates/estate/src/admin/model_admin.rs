@@ -1452,10 +1452,16 @@ pub(crate) fn value_display(value: &Value) -> String {
 /// The key written `id` in a URL, as the type of the model's key; `None`
 /// when it cannot be one (so the page is a 404, never a database error).
 pub(crate) fn parse_key(meta: &ModelMeta, id: &str) -> Option<Value> {
+    parse_field_value(meta.pk(), id)
+}
+
+/// A URL's text as a value of `field` (a key or another field a URL names
+/// a row by); `None` when it cannot be one.
+pub(crate) fn parse_field_value(field: &estate_orm::FieldMeta, id: &str) -> Option<Value> {
     if id.is_empty() || id.len() > 100 {
         return None;
     }
-    Some(match meta.pk().field_type {
+    Some(match field.field_type {
         FieldType::AutoBigInt | FieldType::BigInt => Value::I64(id.parse().ok()?),
         FieldType::AutoInt | FieldType::Int => Value::I32(id.parse().ok()?),
         FieldType::SmallInt => Value::I16(id.parse().ok()?),
