@@ -3,9 +3,12 @@
 //! `FEATURES`, `connect`, `prepare_value`, and the test-database helpers.
 //! Shared code asks [`Features`] instead of checking which backend it is.
 
+mod client;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
+
+pub use client::{ClientCommand, client_command};
 
 use rust_decimal::Decimal;
 use sqlx::Arguments;
@@ -315,6 +318,45 @@ where
     Ok(())
 }
 
+/// The query listing the tables of the connected database (its current
+/// schema on PostgreSQL), one name per row.
+pub(crate) fn table_names_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => sqlite::TABLE_NAMES,
+        Backend::Postgres => postgres::TABLE_NAMES,
+        Backend::MySql => mysql::TABLE_NAMES,
+    }
+}
+
+/// The query (and its parameters) that moves the key sequence of `table`'s
+/// auto-increment `column` past the largest key, after rows were written
+/// with explicit keys (Django's `sqlsequencereset`). `None` where the
+/// database does that by itself: SQLite's `AUTOINCREMENT` and MySQL's
+/// `AUTO_INCREMENT` always continue after the largest key.
+pub(crate) fn reset_sequence(
+    backend: Backend,
+    table: &str,
+    column: &str,
+) -> Option<(String, Vec<Value>)> {
+    match backend {
+        Backend::Sqlite | Backend::MySql => None,
+        Backend::Postgres => Some(postgres::reset_sequence(table, column)),
+    }
+}
+
+/// Deletes every row of `tables` and restarts their auto-increment keys at
+/// 1 (Django's `sql_flush`), whatever references run between them.
+pub(crate) async fn flush(db: &crate::Database, tables: &[&str]) -> Result<(), DbError> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    match db.backend() {
+        Backend::Sqlite => sqlite::flush(db, tables).await,
+        Backend::Postgres => postgres::flush(db, tables).await,
+        Backend::MySql => mysql::flush(db, tables).await,
+    }
+}
+
 /// A case-sensitive text lookup: the one thing each backend spells
 /// differently (SQLite's LIKE ignores ASCII case, MySQL's follows the
 /// column's usually case-insensitive collation).
@@ -444,8 +486,9 @@ pub(crate) fn decode_uuid(row: &Row, index: usize) -> Result<uuid::Uuid, DbError
     })
 }
 
-/// A URL with its password hidden, for messages and logs.
-pub(crate) fn redact(url: &str) -> String {
+/// A URL with its password hidden, for messages and logs:
+/// `postgres://ann:secret@db/site` becomes `postgres://ann:****@db/site`.
+pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

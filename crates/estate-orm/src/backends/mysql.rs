@@ -118,3 +118,71 @@ pub(crate) const EXPLAIN: (&str, usize) = ("EXPLAIN FORMAT=JSON ", 0);
 pub(crate) fn set_not_null(table: &str, definition: &str) -> String {
     format!("ALTER TABLE {} MODIFY {definition}", quote(table))
 }
+
+/// The tables of the connected database (text even where MySQL 8 reports
+/// `information_schema` names as binary strings).
+pub(crate) const TABLE_NAMES: &str = "SELECT CAST(TABLE_NAME AS CHAR) FROM \
+                                      information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+                                      AND TABLE_TYPE = 'BASE TABLE'";
+
+/// Deletes every row with foreign key checks off (any order; nothing is
+/// left to point anywhere), in one transaction, then restarts each
+/// `AUTO_INCREMENT` at 1: an `ALTER TABLE`, which MySQL commits by itself,
+/// so it runs only once the rows are gone for good. (`TRUNCATE` would also
+/// commit by itself, table by table.)
+pub(crate) async fn flush(db: &crate::Database, tables: &[&str]) -> Result<(), DbError> {
+    use crate::executor::{Executor as _, execute};
+    db.atomic_with_settings(
+        Some(("SET FOREIGN_KEY_CHECKS = 0", "SET FOREIGN_KEY_CHECKS = 1")),
+        async |tx| {
+            for table in tables {
+                execute(
+                    tx.target(),
+                    &format!("DELETE FROM {}", quote(table)),
+                    Vec::new(),
+                )
+                .await?;
+            }
+            Ok::<_, DbError>(())
+        },
+    )
+    .await?;
+    for table in tables {
+        let statement = format!("ALTER TABLE {} AUTO_INCREMENT = 1", quote(table));
+        execute(db.target(), &statement, Vec::new()).await?;
+    }
+    Ok(())
+}
+
+/// `mysql --user=.. --host=.. --port=.. --protocol=TCP database` (or
+/// `--socket=..`), the password in `MYSQL_PWD`; the MariaDB client
+/// (`mariadb`) serves too.
+pub(crate) fn client_command(url: &str) -> Result<super::ClientCommand, DbError> {
+    let options = MySqlConnectOptions::from_str(url)?;
+    let mut args = vec![
+        format!("--user={}", options.get_username()),
+        "--default-character-set=utf8mb4".to_owned(),
+    ];
+    match options.get_socket() {
+        Some(socket) => args.push(format!("--socket={}", socket.to_string_lossy())),
+        None => {
+            // Like the driver: TCP even to `localhost`, which the client
+            // would otherwise take as "the default socket".
+            args.push(format!("--host={}", options.get_host()));
+            args.push(format!("--port={}", options.get_port()));
+            args.push("--protocol=TCP".to_owned());
+        }
+    }
+    if let Some(database) = options.get_database() {
+        args.push(database.to_owned());
+    }
+    let env = super::client::url_password(url)
+        .map(|password| vec![("MYSQL_PWD".to_owned(), password)])
+        .unwrap_or_default();
+    Ok(super::ClientCommand {
+        programs: vec!["mysql", "mariadb"],
+        args,
+        env,
+        package: "mariadb-client",
+    })
+}

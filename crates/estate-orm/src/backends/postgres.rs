@@ -120,3 +120,73 @@ pub(crate) fn set_not_null(table: &str, column: &str) -> String {
         quote(column)
     )
 }
+
+/// The tables of the current schema.
+pub(crate) const TABLE_NAMES: &str =
+    "SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = current_schema()";
+
+/// Moves the sequence behind `table`'s identity (or serial) `column` to
+/// the largest key, so the next generated key follows it; an empty table
+/// starts again at 1. The table travels as a quoted identifier in a
+/// parameter (`pg_get_serial_sequence` parses it), the column as is.
+pub(crate) fn reset_sequence(table: &str, column: &str) -> (String, Vec<crate::Value>) {
+    let col = quote(column);
+    (
+        format!(
+            "SELECT setval(pg_get_serial_sequence(?, ?), COALESCE(MAX({col}), 1), \
+             MAX({col}) IS NOT NULL) FROM {}",
+            quote(table)
+        ),
+        vec![
+            crate::Value::String(quote(table)),
+            crate::Value::String(column.to_owned()),
+        ],
+    )
+}
+
+/// `TRUNCATE ... RESTART IDENTITY`: every table in one statement (so
+/// references between them are no obstacle), in a transaction, keys
+/// starting at 1 again.
+pub(crate) async fn flush(db: &crate::Database, tables: &[&str]) -> Result<(), DbError> {
+    use crate::executor::{Executor as _, execute};
+    let names: Vec<String> = tables.iter().map(|t| quote(t)).collect();
+    let statement = format!("TRUNCATE {} RESTART IDENTITY", names.join(", "));
+    db.atomic(async |tx| execute(tx.target(), &statement, Vec::new()).await.map(drop))
+        .await
+}
+
+/// `psql -U user -h host -p port dbname` (Django's order), the password in
+/// `PGPASSWORD` and the URL's `sslmode` in `PGSSLMODE`.
+pub(crate) fn client_command(url: &str) -> Result<super::ClientCommand, DbError> {
+    use sqlx::postgres::{PgConnectOptions, PgSslMode};
+    let options: PgConnectOptions = url.parse()?;
+    let mut args = vec!["-U".to_owned(), options.get_username().to_owned()];
+    let host = match options.get_socket() {
+        Some(socket) => socket.to_string_lossy().into_owned(),
+        None => options.get_host().to_owned(),
+    };
+    args.extend(["-h".to_owned(), host]);
+    args.extend(["-p".to_owned(), options.get_port().to_string()]);
+    if let Some(database) = options.get_database() {
+        args.push(database.to_owned());
+    }
+    let mut env = Vec::new();
+    if let Some(password) = super::client::url_password(url) {
+        env.push(("PGPASSWORD".to_owned(), password));
+    }
+    let ssl_mode = match options.get_ssl_mode() {
+        PgSslMode::Disable => "disable",
+        PgSslMode::Allow => "allow",
+        PgSslMode::Prefer => "prefer",
+        PgSslMode::Require => "require",
+        PgSslMode::VerifyCa => "verify-ca",
+        PgSslMode::VerifyFull => "verify-full",
+    };
+    env.push(("PGSSLMODE".to_owned(), ssl_mode.to_owned()));
+    Ok(super::ClientCommand {
+        programs: vec!["psql"],
+        args,
+        env,
+        package: "postgresql-client",
+    })
+}

@@ -153,3 +153,66 @@ pub(crate) fn date_part(column: sea_query::Expr, part: crate::query::DatePart) -
 
 /// `EXPLAIN QUERY PLAN`: one row per step, described in column 3 (`detail`).
 pub(crate) const EXPLAIN: (&str, usize) = ("EXPLAIN QUERY PLAN ", 3);
+
+/// The tables of the database (SQLite's own `sqlite_*` tables left out).
+pub(crate) const TABLE_NAMES: &str = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+
+/// Empties `tables` with foreign key checks off (they can be deleted in any
+/// order; nothing is left to point anywhere), then forgets their
+/// `AUTOINCREMENT` counters so keys start at 1 again.
+pub(crate) async fn flush(db: &crate::Database, tables: &[&str]) -> Result<(), DbError> {
+    use crate::executor::{Executor as _, execute, fetch_optional};
+    use crate::value::Value;
+    db.atomic_with_settings(
+        Some(("PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys = ON")),
+        async |tx| {
+            for table in tables {
+                execute(
+                    tx.target(),
+                    &format!("DELETE FROM {}", quote(table)),
+                    Vec::new(),
+                )
+                .await?;
+            }
+            // The counters' table exists once any AUTOINCREMENT table was created.
+            let counters = fetch_optional(
+                tx.target(),
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'",
+                Vec::new(),
+            )
+            .await?;
+            if counters.is_some() {
+                let marks = vec!["?"; tables.len()].join(", ");
+                let names = tables.iter().map(|t| Value::String((*t).to_owned()));
+                execute(
+                    tx.target(),
+                    &format!("DELETE FROM sqlite_sequence WHERE name IN ({marks})"),
+                    names.collect(),
+                )
+                .await?;
+            }
+            Ok::<_, DbError>(())
+        },
+    )
+    .await
+}
+
+/// `sqlite3 FILE`; an in-memory database cannot be opened by another program.
+pub(crate) fn client_command(url: &str) -> Result<super::ClientCommand, DbError> {
+    if is_memory(url) {
+        return Err(DbError::new(
+            crate::ErrorKind::Configuration,
+            format!(
+                "the database {url} lives in memory, inside this process: no client can open \
+                 it; use a database file (sqlite://db.sqlite3)"
+            ),
+        ));
+    }
+    let options = SqliteConnectOptions::from_str(url)?;
+    Ok(super::ClientCommand {
+        programs: vec!["sqlite3"],
+        args: vec![options.get_filename().to_string_lossy().into_owned()],
+        env: Vec::new(),
+        package: "sqlite3",
+    })
+}

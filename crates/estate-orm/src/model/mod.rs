@@ -12,7 +12,9 @@ mod many;
 mod meta;
 pub(crate) mod persist;
 mod relation;
+pub mod rows;
 pub(crate) mod schema;
+pub mod serialization;
 
 use std::future::Future;
 use std::marker::PhantomData;

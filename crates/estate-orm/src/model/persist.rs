@@ -26,7 +26,9 @@ pub(crate) fn validated_values<M: Model>(obj: &M) -> Result<Vec<Value>, DbError>
     Ok(values)
 }
 
-fn validate_value(field: &FieldMeta, value: &Value) -> Result<(), DbError> {
+/// Checks one value against its field's declared rules (max_length,
+/// decimal digits); the error names the field.
+pub(crate) fn validate_value(field: &FieldMeta, value: &Value) -> Result<(), DbError> {
     match (field.field_type, value) {
         (FieldType::String, Value::String(text)) => {
             if let Some(max) = field.max_length {
@@ -232,7 +234,9 @@ pub(crate) async fn insert_rows<M: Model, E: Executor + ?Sized>(
     Ok(())
 }
 
-async fn update<E: Executor + ?Sized>(
+/// Updates the row whose key is `pk_value` with `values` (one per field);
+/// returns how many rows have that key (0 or 1).
+pub(crate) async fn update<E: Executor + ?Sized>(
     meta: &'static super::ModelMeta,
     db: &E,
     values: &[Value],

@@ -15,6 +15,11 @@ pub(crate) fn builtin_commands() -> Vec<ManagementCommand> {
     commands.extend(super::migrate::commands());
     commands.push(super::collectstatic::command());
     commands.push(crate::mail::commands::sendtestemail());
+    commands.push(super::fixtures::dumpdata());
+    commands.push(super::fixtures::loaddata());
+    commands.push(super::flush::command());
+    commands.push(super::dbshell::command());
+    commands.push(super::diffsettings::command());
     commands
 }
 

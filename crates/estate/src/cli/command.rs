@@ -76,6 +76,19 @@ impl CommandContext {
     pub fn out(&self) -> CommandOutput {
         self.out.clone()
     }
+
+    /// The project's database, or an error saying how to configure one.
+    pub(crate) fn database(&self) -> Result<estate_orm::Database> {
+        self.app
+            .context()
+            .get::<estate_orm::Database>()
+            .cloned()
+            .ok_or_else(|| {
+                crate::error::Error::msg(
+                    "no database: set DATABASE_URL (or database_url in estate.toml)",
+                )
+            })
+    }
 }
 
 /// A command's output: standard output, or a buffer that tests read back.

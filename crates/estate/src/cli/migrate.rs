@@ -91,6 +91,19 @@ fn check_app(apps: &[AppEntry], name: &str) -> Result<()> {
     }
 }
 
+/// Runs every app's post-migrate hooks (which recreate rows such as
+/// permissions), after `migrate` and after `flush`, as Django does.
+pub(crate) async fn run_post_migrate_hooks(ctx: &CommandContext, db: &Database) -> Result<()> {
+    for app in ctx.app.context().apps() {
+        if let Some(hooks) = app.extensions.get::<crate::app_module::PostMigrateHooks>() {
+            for hook in &hooks.0 {
+                hook(ctx.app.context().clone(), db.clone()).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What `runserver` warns about: unapplied migrations, and models changed
 /// without a migration (Django's startup message), naming the apps.
 pub(crate) async fn startup_warnings(ctx: &CommandContext) -> Vec<String> {
@@ -608,14 +621,7 @@ fn migrate() -> ManagementCommand {
                 writeln!(out, "  No migrations to apply.")?;
             }
             if !matches!(target, MigrateTarget::Zero(_)) {
-                for app in ctx.app.context().apps() {
-                    if let Some(hooks) = app.extensions.get::<crate::app_module::PostMigrateHooks>()
-                    {
-                        for hook in &hooks.0 {
-                            hook(ctx.app.context().clone(), db.clone()).await?;
-                        }
-                    }
-                }
+                run_post_migrate_hooks(&ctx, &db).await?;
             }
             for applied in &done {
                 writeln!(

@@ -12,6 +12,10 @@ mod builtin;
 pub(crate) mod check;
 mod collectstatic;
 mod command;
+mod dbshell;
+mod diffsettings;
+mod fixtures;
+mod flush;
 mod migrate;
 #[cfg(unix)]
 mod reload;

@@ -366,6 +366,7 @@ impl Typed {
             pending_sections,
             pending_entries,
             warnings,
+            app_values: BTreeMap::new(),
         })
     }
 
@@ -828,6 +829,10 @@ impl Settings {
             typed.insert(decl.type_id, value);
         }
         for (key, entry) in std::mem::take(&mut self.pending_entries) {
+            let section = key.split('.').next().unwrap_or_default();
+            if decls.iter().any(|d| d.name == section) {
+                self.app_values.insert(key.clone(), entry.value);
+            }
             self.sources.insert(key, entry.source);
         }
         self.sections = Arc::new(typed);

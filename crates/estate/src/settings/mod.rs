@@ -37,7 +37,11 @@ pub use error::{SettingsError, Source};
 pub use load::SettingsLoader;
 
 /// The project's settings, validated at startup.
-#[derive(Clone, Debug)]
+///
+/// Serializes (for `diffsettings`, say) to the form the settings file
+/// takes: durations as `"30s"`, secrets as `"****"`. Apps' sections are
+/// not included.
+#[derive(Clone, Debug, serde::Serialize)]
 #[non_exhaustive]
 pub struct Settings {
     /// Development mode: detailed error pages, relaxed host checks, a per-run
@@ -79,26 +83,36 @@ pub struct Settings {
     pub security: SecuritySettings,
     /// Sending email: the backend, addresses and SMTP server.
     pub mail: MailSettings,
+    #[serde(skip)]
     pub(crate) sources: BTreeMap<String, Source>,
+    #[serde(skip)]
     pub(crate) sections: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    #[serde(skip)]
     pub(crate) pending_sections: toml::Table,
+    #[serde(skip)]
     pub(crate) pending_entries: BTreeMap<String, raw::Entry>,
+    #[serde(skip)]
     pub(crate) warnings: Vec<String>,
+    /// The raw values of apps' sections, by dotted key (their typed
+    /// values are in `sections`).
+    #[serde(skip)]
+    pub(crate) app_values: BTreeMap<String, toml::Value>,
 }
 
 /// `[server]`: where to listen and how to stop.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 #[non_exhaustive]
 pub struct ServerSettings {
     /// Address `runserver` listens on when none is given. Default `127.0.0.1:8000`.
     pub addr: String,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
     /// Default 30s.
+    #[serde(serialize_with = "values::serialize_duration")]
     pub shutdown_grace: Duration,
 }
 
 /// `[limits]`: protection against oversized and slow requests.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 #[non_exhaustive]
 pub struct Limits {
     /// Largest request body accepted, in bytes; larger gets `413` without the
@@ -107,9 +121,11 @@ pub struct Limits {
     pub max_body_size: u64,
     /// Longest a handler may run before the client gets `503`. `0` turns it
     /// off. Default 30s.
+    #[serde(serialize_with = "values::serialize_optional_duration")]
     pub request_timeout: Option<Duration>,
     /// Longest a client may take to send the request headers before the
     /// connection is closed (slowloris protection). Default 10s.
+    #[serde(serialize_with = "values::serialize_duration")]
     pub header_read_timeout: Duration,
     /// Most fields a form body may have (`400` beyond). Default 1000
     /// (Django's `DATA_UPLOAD_MAX_NUMBER_FIELDS`).
@@ -122,6 +138,7 @@ pub struct Limits {
     pub max_form_memory_size: u64,
     /// Largest single uploaded file (`413` beyond); `None` leaves only the
     /// body limit. Default none.
+    #[serde(serialize_with = "values::serialize_optional_size")]
     pub max_file_size: Option<u64>,
     /// Uploaded files larger than this are streamed to a temporary file
     /// instead of memory. Default 2.5 MiB (Django's
@@ -130,7 +147,7 @@ pub struct Limits {
 }
 
 /// `[logging]`: what is logged and how.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 #[non_exhaustive]
 pub struct LoggingSettings {
     /// A filter such as `info` or `warn,estate=info,my_app=debug`. `RUST_LOG`,
@@ -155,7 +172,8 @@ pub struct LoggingSettings {
 }
 
 /// The N+1 query response.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum NPlusOne {
     /// Ignore.
     Off,
@@ -166,7 +184,8 @@ pub enum NPlusOne {
 }
 
 /// Log output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
     Text,
@@ -175,7 +194,7 @@ pub enum LogFormat {
 }
 
 /// `[security]`: HTTPS, HSTS, security headers, cookie flags.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 #[non_exhaustive]
 pub struct SecuritySettings {
     /// `Strict-Transport-Security` max-age in seconds on HTTPS responses;
@@ -190,6 +209,7 @@ pub struct SecuritySettings {
     /// A header set by the TLS-terminating proxy that marks a request as
     /// HTTPS, written `"X-Forwarded-Proto: https"`. Only set this if the proxy
     /// always overwrites that header.
+    #[serde(serialize_with = "values::serialize_header")]
     pub secure_proxy_ssl_header: Option<(String, String)>,
     /// Send the session cookie only over HTTPS.
     pub session_cookie_secure: bool,
@@ -219,7 +239,7 @@ pub struct SecuritySettings {
 
 /// `[mail]`: how email is sent ([`crate::mail`]), Django's `EMAIL_*`
 /// settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 #[non_exhaustive]
 pub struct MailSettings {
     /// Where messages go: `console` (default in DEBUG), `smtp` (default
@@ -251,13 +271,15 @@ pub struct MailSettings {
     pub smtp_security: SmtpSecurity,
     /// How long to wait for the server: to connect, and for one message's
     /// whole exchange. Default 10s.
+    #[serde(serialize_with = "values::serialize_duration")]
     pub smtp_timeout: Duration,
     /// The folder of the `file` backend (created if missing).
     pub file_path: Option<PathBuf>,
 }
 
 /// Where the [`Mailer`](crate::mail::Mailer) sends messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MailBackendKind {
     /// Print each message to standard output (development).
     Console,
@@ -282,7 +304,8 @@ impl MailBackendKind {
 }
 
 /// How the SMTP connection is encrypted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SmtpSecurity {
     /// Plain text; never upgraded. For a relay on the same host or network.
     None,
@@ -312,6 +335,13 @@ impl SecretKey {
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretKey(****)")
+    }
+}
+
+impl serde::Serialize for SecretKey {
+    /// `"****"`: a key is never written out.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("****")
     }
 }
 

@@ -48,6 +48,52 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(seconds).ok()
 }
 
+/// Writes a duration the way settings take it: `"30s"`, `"500ms"`.
+pub(crate) fn format_duration(duration: Duration) -> String {
+    if duration.subsec_nanos() == 0 {
+        format!("{}s", duration.as_secs())
+    } else if duration.subsec_nanos() % 1_000_000 == 0 {
+        format!("{}ms", duration.as_millis())
+    } else {
+        format!("{}s", duration.as_secs_f64())
+    }
+}
+
+/// Serializes a duration setting as [`format_duration`] writes it.
+pub(crate) fn serialize_duration<S: serde::Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_duration(*duration))
+}
+
+/// A duration setting where `0` means "none".
+pub(crate) fn serialize_optional_duration<S: serde::Serializer>(
+    duration: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serialize_duration(&duration.unwrap_or_default(), serializer)
+}
+
+/// A size setting where `0` means "no limit".
+pub(crate) fn serialize_optional_size<S: serde::Serializer>(
+    size: &Option<u64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(size.unwrap_or(0))
+}
+
+/// A header setting, written `"Name: value"`.
+pub(crate) fn serialize_header<S: serde::Serializer>(
+    header: &Option<(String, String)>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match header {
+        Some((name, value)) => serializer.serialize_some(&format!("{name}: {value}")),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// Parses the boolean spellings accepted in environment variables.
 pub(crate) fn parse_bool(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
