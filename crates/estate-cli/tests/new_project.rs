@@ -3,7 +3,8 @@
 //! and MySQL — a generated project that builds, migrates, creates a
 //! superuser, serves the admin (a logged-in record added through HTTP), then
 //! grows an app with a model that shows up in the admin after
-//! makemigrations and migrate.
+//! makemigrations and migrate, and passes its own `cargo test`; and
+//! `runserver --reload` rebuilding it.
 //!
 //! The generated projects build into this workspace's target folder with
 //! this checkout's Cargo.lock (which `estate new` copies), so only the
@@ -468,6 +469,29 @@ fn walk(db: &str, database_url: &str) {
     assert!(index.contains("href=\"/admin/blog/post/\""), "{index}");
     let (status, _, _) = browser.send("GET", "/blog/", &[]);
     assert_eq!(status, 200);
+
+    // The tests the project came with, and the new app's, pass (they use
+    // an in-memory SQLite database whatever the project's own is).
+    if db == "sqlite" {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let output = Command::new(cargo)
+            .args(["test", "--offline"])
+            .current_dir(&project)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .output()
+            .unwrap();
+        let report = text(&output);
+        assert!(
+            output.status.success(),
+            "cargo test fails in the project:\n{report}"
+        );
+        for test in [
+            "pages::tests::published_pages_are_listed_and_shown ... ok",
+            "blog::tests::the_index_answers ... ok",
+        ] {
+            assert!(report.contains(test), "{test}:\n{report}");
+        }
+    }
 }
 
 /// Replaces each `(old, new)` in the file, which must hold `old`.
