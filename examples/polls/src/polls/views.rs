@@ -1,0 +1,124 @@
+//! The polls pages: generic views for the list, a question and its
+//! results, a handler for voting.
+
+use estate::db::Db;
+use estate::forms::FormData;
+use estate::orm::ErrorKind;
+use estate::orm::chrono::Utc;
+use estate::prelude::*;
+use estate::reexports::axum::extract::Request;
+use estate::reexports::axum::middleware::{self, Next};
+use estate::templates::{ExtraContext, Template, context};
+use estate::views::{DetailView, ListView};
+
+use super::models::{Choice, Question};
+
+/// The last five published questions, not including those set to be
+/// published in the future (Django's `IndexView`).
+pub(crate) fn index() -> Route {
+    ListView::<Question>::new()
+        .queryset(|| {
+            Question::objects()
+                .filter(Question::PUB_DATE.lte(Utc::now()))
+                .order_by([Question::PUB_DATE.desc()])
+                .limit(5)
+        })
+        .template("polls/index.html")
+        .context_object_name("latest_question_list")
+        .into()
+}
+
+/// A published question with its voting form (Django's `DetailView`);
+/// questions not published yet are a 404.
+pub(crate) fn detail() -> Route {
+    let view = DetailView::<Question>::new()
+        .queryset(|| Question::objects().filter(Question::PUB_DATE.lte(Utc::now())))
+        .template("polls/detail.html");
+    Route::from(view).layer(middleware::from_fn(with_choices))
+}
+
+/// The votes of a published question (Django's `ResultsView`).
+pub(crate) fn results() -> Route {
+    let view = DetailView::<Question>::new()
+        .queryset(|| Question::objects().filter(Question::PUB_DATE.lte(Utc::now())))
+        .template("polls/results.html");
+    Route::from(view).layer(middleware::from_fn(with_choices))
+}
+
+/// Counts a vote for the chosen choice, then redirects to the results;
+/// without a valid choice, shows the question again with an error.
+pub(crate) async fn vote(
+    db: Db,
+    urls: Urls,
+    Path(question_id): Path<i64>,
+    data: FormData,
+) -> estate::Result<Response> {
+    let question = get_question_or_404(&db, question_id).await?;
+    let choice_id = data.get("choice").and_then(|id| id.parse::<i64>().ok());
+    let counted = match choice_id {
+        // One UPDATE ... SET votes = votes + 1: the database adds, so two
+        // votes at the same moment both count (Django's F("votes") + 1).
+        Some(choice_id) => {
+            Choice::objects()
+                .filter(Choice::ID.eq(choice_id) & Choice::QUESTION.eq(question_id))
+                .update(&*db, [Choice::VOTES.set(Choice::VOTES + 1)])
+                .await?
+        }
+        None => 0,
+    };
+    if counted == 0 {
+        // Redisplay the question voting form.
+        let choices = choices_of(&db, question_id).await?;
+        let page = Template::render(
+            "polls/detail.html",
+            context! { question, choices, error_message => "You didn't select a choice." },
+        );
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    // Always redirect after a successful POST: going back or reloading
+    // then cannot vote twice.
+    Ok(Redirect::to(&urls.reverse("polls:results", (question_id,))?).into_response())
+}
+
+/// Adds the question's `choices` to the page of a `DetailView`: Django's
+/// templates ask for `question.choice_set.all`, Estate's cannot run queries.
+async fn with_choices(
+    db: Db,
+    Path(question_id): Path<String>,
+    request: Request,
+    next: Next,
+) -> estate::Result<Response> {
+    let mut response = next.run(request).await;
+    // The view found the question (so the id is a number): add its choices.
+    if response.status() == StatusCode::OK
+        && let Ok(question_id) = question_id.parse::<i64>()
+    {
+        let choices = choices_of(&db, question_id).await?;
+        ExtraContext::add(&mut response, "choices", choices);
+    }
+    Ok(response)
+}
+
+/// The choices of question `question_id`, in the order they were added.
+async fn choices_of(db: &Db, question_id: i64) -> estate::Result<Vec<Choice>> {
+    let choices = Choice::objects()
+        .filter(Choice::QUESTION.eq(question_id))
+        .order_by([Choice::ID.asc()])
+        .all(&**db)
+        .await?;
+    Ok(choices)
+}
+
+/// The question `question_id`, or a 404 page (Django's `get_object_or_404`).
+async fn get_question_or_404(db: &Db, question_id: i64) -> estate::Result<Question> {
+    match Question::objects()
+        .get(&**db, Question::ID.eq(question_id))
+        .await
+    {
+        Ok(question) => Ok(question),
+        Err(err) if err.kind() == ErrorKind::DoesNotExist => {
+            Err(Error::not_found("Question does not exist"))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
