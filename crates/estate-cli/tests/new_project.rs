@@ -122,6 +122,24 @@ fn new_writes_a_complete_project_and_never_overwrites() {
     ] {
         assert!(project.join("src/polls").join(file).exists(), "{file}");
     }
+    // The generated code is formatted as `cargo fmt` would (rustfmt also
+    // checks the modules each file declares).
+    let rustfmt = Command::new("rustfmt")
+        .args([
+            "--edition",
+            "2024",
+            "--check",
+            "src/pages/mod.rs",
+            "src/polls/mod.rs",
+        ])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(
+        rustfmt.status.success(),
+        "not rustfmt-clean:\n{}",
+        text(&rustfmt)
+    );
     let twice = estate(&project, &["startapp", "polls"]);
     assert_eq!(twice.status.code(), Some(2));
     assert!(

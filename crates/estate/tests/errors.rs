@@ -141,6 +141,16 @@ async fn debug_error_pages_explain() {
         page.contains("The current path, <code>/nowhere</code>, didn't match"),
         "{page}"
     );
+    // A handler's 404: the URL matched, and the page says so.
+    let page = server.get("/questions/7").send().await.text();
+    assert!(
+        page.contains(
+            "The current path, <code>/questions/7</code>, matched the route \
+             <code>/questions/{id}</code> (<code>question</code>); its handler answered 404: \
+             No question 7."
+        ),
+        "{page}"
+    );
 
     let failed = server
         .get("/fail")

@@ -186,6 +186,16 @@ fn html_page(context: &ErrorContext<'_>) -> Response {
     response
 }
 
+/// The route whose pattern matches `path`, if any.
+fn matched_route<'r>(routes: &'r [RouteInfo], path: &str) -> Option<&'r RouteInfo> {
+    let mut table = matchit::Router::new();
+    for (index, route) in routes.iter().enumerate() {
+        // A pattern matchit refuses cannot have matched either.
+        let _ = table.insert(route.path.as_str(), index);
+    }
+    table.at(path).ok().map(|found| &routes[*found.value])
+}
+
 fn debug_details(html: &mut String, context: &ErrorContext<'_>) {
     let _ = write!(
         html,
@@ -206,11 +216,32 @@ fn debug_details(html: &mut String, context: &ErrorContext<'_>) {
                 route.name.as_deref().map(escape).unwrap_or_default()
             );
         }
-        let _ = write!(
-            html,
-            "</table><p>The current path, <code>{}</code>, didn't match any of these.</p>",
-            escape(context.path)
-        );
+        html.push_str("</table>");
+        match matched_route(context.routes, context.path) {
+            // A handler answered 404 (no such row, say): the URL was fine.
+            Some(route) => {
+                let _ = write!(
+                    html,
+                    "<p>The current path, <code>{}</code>, matched the route <code>{}</code>{}; \
+                     its handler answered 404: {}</p>",
+                    escape(context.path),
+                    escape(&route.path),
+                    route
+                        .name
+                        .as_deref()
+                        .map(|name| format!(" (<code>{}</code>)", escape(name)))
+                        .unwrap_or_default(),
+                    escape(context.message)
+                );
+            }
+            None => {
+                let _ = write!(
+                    html,
+                    "<p>The current path, <code>{}</code>, didn't match any of these.</p>",
+                    escape(context.path)
+                );
+            }
+        }
     }
     if context.chain.len() > 1 || context.status.is_server_error() {
         html.push_str("<h2>Error</h2><ol>");
