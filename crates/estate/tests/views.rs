@@ -7,7 +7,7 @@ mod common;
 
 use estate::orm::{ForeignKey, create_table};
 use estate::prelude::*;
-use estate::templates::TemplateSource;
+use estate::templates::{TemplateSource, context};
 use estate::test::{TestServer, each_backend};
 use estate::views::{CreateView, DeleteView, DetailView, ListView, UpdateView};
 use serde::Serialize;
@@ -59,6 +59,30 @@ fn notes_app() -> AppModule {
                 .queryset(|| Note::objects().filter(Note::PUBLISHED.eq(true)))
                 .lookup_field("slug")
                 .name("by_slug"),
+        )
+        .route(
+            "/{id}/with-author/",
+            DetailView::<Note>::new()
+                .template("notes/with_author.html")
+                .context_with(|note: Note, db: estate::db::Db| async move {
+                    let author = Author::objects()
+                        .get(&*db, Author::ID.eq(*note.author.id()))
+                        .await?;
+                    let others = Note::objects()
+                        .filter(
+                            Note::AUTHOR.eq(*note.author.id())
+                                & Note::ID.ne(note.id.get().unwrap()),
+                        )
+                        .all(&*db)
+                        .await?;
+                    Ok(context! { author, others })
+                }),
+        )
+        .route(
+            "/{id}/not-a-map/",
+            DetailView::<Note>::new().context_with(|_note: Note, _db: estate::db::Db| async move {
+                Ok(estate::templates::ContextValue::from(3))
+            }),
         )
         .route(
             "/new/",
@@ -168,6 +192,25 @@ async fn lists_and_details_render_djangos_templates_and_contexts() {
         let by_slug = server.get("/notes/by-slug/cherries/").send().await;
         assert_eq!(by_slug.status, StatusCode::OK);
         assert!(by_slug.text().contains("<h1>Cherries</h1>"));
+        // More context from the object and the database.
+        let extra = server
+            .get(&format!("/notes/{apples}/with-author/"))
+            .send()
+            .await;
+        assert_eq!(extra.status, StatusCode::OK);
+        assert_eq!(extra.text().trim(), "Apples by Ann, who wrote 2 more");
+        let wrong = server
+            .get(&format!("/notes/{apples}/not-a-map/"))
+            .send()
+            .await;
+        assert_eq!(wrong.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            wrong
+                .text()
+                .contains("DetailView&lt;Note&gt;::context_with must give a map"),
+            "{}",
+            wrong.text()
+        );
         for missing in [
             "/notes/999999/",
             "/notes/not-a-number/",

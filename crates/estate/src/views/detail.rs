@@ -1,13 +1,17 @@
 //! `DetailView`: the page of one row.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::Path;
 use estate_orm::{Model, QuerySet};
 use serde::Serialize;
 
-use super::{Lookup, QueryFn, default_query, object_context, path_params, route, template_name};
+use super::{
+    ContextFn, Lookup, QueryFn, context_entries, default_query, object_context, path_params, route,
+    template_name,
+};
 use crate::context::AppContext;
 use crate::db::Db;
 use crate::error::Error;
@@ -21,6 +25,7 @@ pub struct DetailView<M> {
     query: QueryFn<M>,
     template: Option<String>,
     lookup: Lookup,
+    extra: Option<ContextFn<M>>,
 }
 
 impl<M: Model + Serialize + Send + Sync + 'static> Default for DetailView<M> {
@@ -36,6 +41,7 @@ impl<M: Model + Serialize + Send + Sync + 'static> DetailView<M> {
             query: default_query(),
             template: None,
             lookup: Lookup::primary_key(),
+            extra: None,
         }
     }
 
@@ -62,6 +68,28 @@ impl<M: Model + Serialize + Send + Sync + 'static> DetailView<M> {
         self
     }
 
+    /// More for the template, computed from the object (Django's
+    /// `get_context_data`): the closure gets the row and the database and
+    /// returns a map, `context! { choices }`, merged into the context.
+    ///
+    /// ```ignore
+    /// DetailView::<Question>::new().context_with(|question: Question, db: Db| async move {
+    ///     let choices = question.related(Choice::QUESTION).all(&*db).await?;
+    ///     Ok(context! { choices })
+    /// })
+    /// ```
+    pub fn context_with<F, Fut>(mut self, extra: F) -> Self
+    where
+        M: Clone,
+        F: Fn(M, Db) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<minijinja::Value, Error>> + Send + 'static,
+    {
+        self.extra = Some(Arc::new(move |object: &M, db: Db| {
+            Box::pin(extra(object.clone(), db))
+        }));
+        self
+    }
+
     /// This view as a route named `name`.
     pub fn name(self, name: impl Into<String>) -> Route {
         Route::from(self).name(name)
@@ -76,10 +104,11 @@ impl<M: Model + Serialize + Send + Sync + 'static> DetailView<M> {
         let template =
             template_name::<M>(context, self.template.as_deref(), "detail", "DetailView")?;
         let object = self.lookup.find(db, (self.query)(), params).await?;
-        Ok(Template::render(
-            template,
-            object_context(&object, Vec::new()),
-        ))
+        let extra = match &self.extra {
+            Some(extra) => context_entries::<M>("DetailView", extra(&object, db.clone()).await?)?,
+            None => Vec::new(),
+        };
+        Ok(Template::render(template, object_context(&object, extra)))
     }
 }
 

@@ -174,6 +174,38 @@ impl Lookup {
     }
 }
 
+/// A view's extra context, computed from its object and the database.
+type ContextFn<M> = Arc<
+    dyn Fn(
+            &M,
+            crate::db::Db,
+        ) -> futures_util::future::BoxFuture<'static, Result<minijinja::Value, Error>>
+        + Send
+        + Sync,
+>;
+
+/// The names and values of a `context_with` map.
+fn context_entries<M: Model>(
+    view: &str,
+    value: minijinja::Value,
+) -> Result<Vec<(String, minijinja::Value)>, Error> {
+    let wrong = || {
+        Error::msg(format!(
+            "{view}<{}>::context_with must give a map, such as `context! {{ choices }}`",
+            M::META.name
+        ))
+    };
+    if value.kind() != minijinja::value::ValueKind::Map {
+        return Err(wrong());
+    }
+    let mut entries = Vec::new();
+    for key in value.try_iter().map_err(|_| wrong())? {
+        let item = value.get_item(&key).map_err(|_| wrong())?;
+        entries.push((key.to_string(), item));
+    }
+    Ok(entries)
+}
+
 /// A success URL computed from the saved object.
 type UrlFn<M> = Arc<dyn Fn(&M, &crate::routing::Urls) -> Result<String, Error> + Send + Sync>;
 

@@ -6,9 +6,7 @@ use estate::forms::FormData;
 use estate::orm::ErrorKind;
 use estate::orm::chrono::Utc;
 use estate::prelude::*;
-use estate::reexports::axum::extract::Request;
-use estate::reexports::axum::middleware::{self, Next};
-use estate::templates::{ExtraContext, Template, context};
+use estate::templates::{ContextValue, Template, context};
 use estate::views::{DetailView, ListView};
 
 use super::models::{Choice, Question};
@@ -31,18 +29,20 @@ pub(crate) fn index() -> Route {
 /// A published question with its voting form (Django's `DetailView`);
 /// questions not published yet are a 404.
 pub(crate) fn detail() -> Route {
-    let view = DetailView::<Question>::new()
+    DetailView::<Question>::new()
         .queryset(|| Question::objects().filter(Question::PUB_DATE.lte(Utc::now())))
-        .template("polls/detail.html");
-    Route::from(view).layer(middleware::from_fn(with_choices))
+        .template("polls/detail.html")
+        .context_with(with_choices)
+        .into()
 }
 
 /// The votes of a published question (Django's `ResultsView`).
 pub(crate) fn results() -> Route {
-    let view = DetailView::<Question>::new()
+    DetailView::<Question>::new()
         .queryset(|| Question::objects().filter(Question::PUB_DATE.lte(Utc::now())))
-        .template("polls/results.html");
-    Route::from(view).layer(middleware::from_fn(with_choices))
+        .template("polls/results.html")
+        .context_with(with_choices)
+        .into()
 }
 
 /// Counts a vote for the chosen choice, then redirects to the results;
@@ -80,23 +80,11 @@ pub(crate) async fn vote(
     Ok(Redirect::to(&urls.reverse("polls:results", (question_id,))?).into_response())
 }
 
-/// Adds the question's `choices` to the page of a `DetailView`: Django's
+/// The question's `choices`, for the page of a `DetailView`: Django's
 /// templates ask for `question.choice_set.all`, Estate's cannot run queries.
-async fn with_choices(
-    db: Db,
-    Path(question_id): Path<String>,
-    request: Request,
-    next: Next,
-) -> estate::Result<Response> {
-    let mut response = next.run(request).await;
-    // The view found the question (so the id is a number): add its choices.
-    if response.status() == StatusCode::OK
-        && let Ok(question_id) = question_id.parse::<i64>()
-    {
-        let choices = choices_of(&db, question_id).await?;
-        ExtraContext::add(&mut response, "choices", choices);
-    }
-    Ok(response)
+async fn with_choices(question: Question, db: Db) -> estate::Result<ContextValue> {
+    let choices = choices_of(&db, question.id.get().unwrap_or_default()).await?;
+    Ok(context! { choices })
 }
 
 /// The choices of question `question_id`, in the order they were added.
