@@ -187,12 +187,13 @@ pub mod prelude {
     pub use crate::cli::{CheckMessage, ManagementCommand};
     pub use crate::http::RequestId;
     pub use crate::orm::{Auto, Model};
+    pub use crate::routing::Path;
     pub use crate::routing::{
         Route, RouteExt, Routes, Urls, any, delete, get, head, options, patch, post, put,
     };
     pub use crate::{App, AppContext, AppModule, Error, Result};
     pub use axum::Json;
-    pub use axum::extract::{Form, Path, Query};
+    pub use axum::extract::{Form, Query};
     pub use axum::response::{Html, IntoResponse, Redirect, Response};
     pub use clap;
     pub use http::{Method, StatusCode};

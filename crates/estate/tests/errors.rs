@@ -120,6 +120,16 @@ async fn production_error_pages_leak_nothing() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.text().contains("No question 7."));
 
+    // A parameter that cannot be the handler's type: no such page, as
+    // with Django's `<int:id>`.
+    let not_a_number = server.get("/questions/abc").send().await;
+    assert_eq!(not_a_number.status, StatusCode::NOT_FOUND);
+    assert!(
+        not_a_number.text().contains("Cannot parse `abc` to a `i64`"),
+        "{}",
+        not_a_number.text()
+    );
+
     let wrong_method = server.get("/form").send().await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong_method.header("allow"), Some("POST"));

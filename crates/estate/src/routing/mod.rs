@@ -5,11 +5,13 @@
 //! - [`Urls`] (an extractor) and [`UrlTable`] turn names back into paths.
 
 mod layer;
+mod path;
 mod route;
 mod routes;
 pub(crate) mod urls;
 
 pub use layer::RouteLayer;
+pub use path::Path;
 pub use route::{HandlerInfo, Route, RouteExt, any, delete, get, head, options, patch, post, put};
 pub(crate) use routes::RouteFlags;
 pub use routes::{RouteInfo, Routes};
