@@ -75,6 +75,7 @@ pub mod routing;
 pub mod server;
 pub mod sessions;
 pub mod settings;
+pub mod shortcuts;
 pub mod signing;
 mod suggest;
 pub mod templates;

@@ -84,6 +84,7 @@ fn notes_app() -> AppModule {
                 Ok(estate::templates::ContextValue::from(3))
             }),
         )
+        .route("/plain/{id}/", get(plain_title))
         .route(
             "/new/",
             CreateView::<Note>::new()
@@ -110,6 +111,12 @@ fn notes_app() -> AppModule {
                 .success_url("/notes/")
                 .name("delete_author"),
         )
+}
+
+/// A plain handler with Django's shortcut.
+async fn plain_title(db: estate::db::Db, Path(id): Path<i64>) -> estate::Result<String> {
+    let note = estate::shortcuts::get_object_or_404(&*db, Note::ID.eq(id)).await?;
+    Ok(note.title)
 }
 
 async fn start(db: &estate::orm::Database) -> (TestServer, i64) {
@@ -192,6 +199,17 @@ async fn lists_and_details_render_djangos_templates_and_contexts() {
         let by_slug = server.get("/notes/by-slug/cherries/").send().await;
         assert_eq!(by_slug.status, StatusCode::OK);
         assert!(by_slug.text().contains("<h1>Cherries</h1>"));
+        // The shortcut: the row, or a 404 in Django's words.
+        let plain = server.get(&format!("/notes/plain/{apples}/")).send().await;
+        assert_eq!(plain.text(), "Apples");
+        let gone = server.get("/notes/plain/999999/").send().await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+        assert!(
+            gone.text().contains("No Note matches the given query."),
+            "{}",
+            gone.text()
+        );
+
         // More context from the object and the database.
         let extra = server
             .get(&format!("/notes/{apples}/with-author/"))

@@ -3,9 +3,9 @@
 
 use estate::db::Db;
 use estate::forms::FormData;
-use estate::orm::ErrorKind;
 use estate::orm::chrono::Utc;
 use estate::prelude::*;
+use estate::shortcuts::get_object_or_404;
 use estate::templates::{ContextValue, Template, context};
 use estate::views::{DetailView, ListView};
 
@@ -53,7 +53,7 @@ pub(crate) async fn vote(
     Path(question_id): Path<i64>,
     data: FormData,
 ) -> estate::Result<Response> {
-    let question = get_question_or_404(&db, question_id).await?;
+    let question = get_object_or_404(&*db, Question::ID.eq(question_id)).await?;
     let choice_id = data.get("choice").and_then(|id| id.parse::<i64>().ok());
     let counted = match choice_id {
         // One UPDATE ... SET votes = votes + 1: the database adds, so two
@@ -95,18 +95,4 @@ async fn choices_of(db: &Db, question_id: i64) -> estate::Result<Vec<Choice>> {
         .all(&**db)
         .await?;
     Ok(choices)
-}
-
-/// The question `question_id`, or a 404 page (Django's `get_object_or_404`).
-async fn get_question_or_404(db: &Db, question_id: i64) -> estate::Result<Question> {
-    match Question::objects()
-        .get(&**db, Question::ID.eq(question_id))
-        .await
-    {
-        Ok(question) => Ok(question),
-        Err(err) if err.kind() == ErrorKind::DoesNotExist => {
-            Err(Error::not_found("Question does not exist"))
-        }
-        Err(err) => Err(err.into()),
-    }
 }
