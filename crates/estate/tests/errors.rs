@@ -125,7 +125,9 @@ async fn production_error_pages_leak_nothing() {
     let not_a_number = server.get("/questions/abc").send().await;
     assert_eq!(not_a_number.status, StatusCode::NOT_FOUND);
     assert!(
-        not_a_number.text().contains("Cannot parse `abc` to a `i64`"),
+        not_a_number
+            .text()
+            .contains("Cannot parse `abc` to a `i64`"),
         "{}",
         not_a_number.text()
     );
