@@ -38,6 +38,13 @@ pub(crate) fn check_project(name: &str) -> Result<(), String> {
              project name, e.g. `{name}_site`"
         ));
     }
+    // Cargo refuses binaries named like the folders of its target folder.
+    if ["build", "deps", "examples", "incremental"].contains(&name) {
+        return Err(format!(
+            "`{name}` is a folder name cargo keeps for itself, so a binary cannot have it; \
+             choose another project name, e.g. `{name}_site`"
+        ));
+    }
     Ok(())
 }
 
@@ -142,6 +149,8 @@ mod tests {
         assert!(err.contains("Rust keyword"), "{err}");
         let err = check_project("2cool").unwrap_err();
         assert!(err.contains("start with a letter"), "{err}");
+        let err = check_project("deps").unwrap_err();
+        assert!(err.contains("cargo keeps for itself"), "{err}");
         let err = check_project("estate").unwrap_err();
         assert!(err.contains("crate every Estate project uses"), "{err}");
         let err = check_app("Blog").unwrap_err();

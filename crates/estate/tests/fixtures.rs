@@ -278,6 +278,21 @@ async fn dumpdata_prints_djangos_json_fixture() {
         let written: Vec<serde_json::Value> =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(written.len(), 7);
+
+        // A dump that fails half-way leaves the file it would have replaced.
+        std::fs::write(&path, "yesterday's dump").unwrap();
+        db.execute(&format!("DROP TABLE {}", Category::META.table), vec![])
+            .await
+            .unwrap();
+        fails(
+            &db,
+            &["dumpdata", "library", "--output", path.to_str().unwrap()],
+        )
+        .await;
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "yesterday's dump");
+        let mut partial = path.clone().into_os_string();
+        partial.push(".partial");
+        assert!(!std::path::Path::new(&partial).exists());
         std::fs::remove_file(path).unwrap();
     })
     .await;

@@ -492,13 +492,35 @@ pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
+    // The authority ends at the first `/`, `?` or `#`, and its user part at
+    // the last `@` in it — as URL parsers (and so the drivers) read it, even
+    // when the password holds an unencoded `@`.
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:****@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:****@{host}"),
-        None => url.to_owned(),
-    }
+    // A password may also come as a query parameter (`?password=...`).
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.to_ascii_lowercase().contains("pass") => {
+                        format!("{key}=****")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 #[cfg(test)]
@@ -539,5 +561,20 @@ mod tests {
             "{err}"
         );
         assert_eq!(redact("postgres://u@h/d"), "postgres://u@h/d");
+    }
+
+    #[test]
+    fn passwords_are_masked_wherever_the_drivers_find_them() {
+        // An unencoded `@` in the password: the last `@` ends the user part.
+        assert_eq!(
+            redact("postgres://ann:p@ss@db:5432/site"),
+            "postgres://ann:****@db:5432/site"
+        );
+        assert_eq!(
+            redact("postgres://db/site?user=ann&password=secret&sslmode=require"),
+            "postgres://db/site?user=ann&password=****&sslmode=require"
+        );
+        assert_eq!(redact("mysql://root@h/d?x=@y"), "mysql://root@h/d?x=@y");
+        assert_eq!(redact("sqlite://db.sqlite3"), "sqlite://db.sqlite3");
     }
 }

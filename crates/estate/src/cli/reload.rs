@@ -73,7 +73,7 @@ pub(crate) async fn supervise(mut out: CommandOutput, addr: &str, grace: Duratio
         listener.local_addr()?,
         build.root.display()
     )?;
-    let mut seen = sources(&build.root);
+    let mut seen = sources(&build.root, &build.watched);
     let mut server = Some(build.start_server(&listener)?);
     let mut page: Option<JoinHandle<()>> = None;
     let mut shutdown = std::pin::pin!(crate::server::shutdown_signal());
@@ -97,12 +97,12 @@ pub(crate) async fn supervise(mut out: CommandOutput, addr: &str, grace: Duratio
                 stopped_page(&status.to_string()),
             )?);
         }
-        let now = sources(&build.root);
+        let now = sources(&build.root, &build.watched);
         if now == seen {
             continue;
         }
         tokio::time::sleep(SETTLE).await;
-        let now = sources(&build.root);
+        let now = sources(&build.root, &build.watched);
         writeln!(out, "{} changed: rebuilding", changed(&seen, &now))?;
         seen = now;
         let building = build.clone();
@@ -115,6 +115,8 @@ pub(crate) async fn supervise(mut out: CommandOutput, addr: &str, grace: Duratio
             Ok(()) => {
                 if let Some(task) = page.take() {
                     task.abort();
+                    // Aborting is asynchronous: wait, so it accepts no more.
+                    let _ = task.await;
                 }
                 // The new server shares the socket before the old one
                 // stops accepting: no gap.
@@ -130,6 +132,8 @@ pub(crate) async fn supervise(mut out: CommandOutput, addr: &str, grace: Duratio
                 }
                 if let Some(task) = page.take() {
                     task.abort();
+                    // Aborting is asynchronous: wait, so it accepts no more.
+                    let _ = task.await;
                 }
                 page = Some(serve_page(
                     &listener,
@@ -163,6 +167,9 @@ struct Build {
     cargo: OsString,
     /// `--bin NAME` or `--example NAME`, the profile and the target folder.
     cargo_args: Vec<OsString>,
+    /// The folders of Rust sources, relative to `root`: `src`, and
+    /// `examples` for an example.
+    watched: Vec<PathBuf>,
 }
 
 impl Build {
@@ -182,8 +189,10 @@ impl Build {
             .to_owned();
         let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut cargo_args: Vec<OsString> = Vec::new();
+        let mut watched = vec![PathBuf::from("src")];
         if dir.file_name().is_some_and(|n| n == "examples") {
             cargo_args.extend(["--example".into(), name]);
+            watched.push(PathBuf::from("examples"));
             dir.pop();
         } else {
             cargo_args.extend(["--bin".into(), name]);
@@ -214,6 +223,7 @@ impl Build {
             exe,
             cargo,
             cargo_args,
+            watched,
         })
     }
 
@@ -242,11 +252,14 @@ impl Build {
             })?;
         let mut output = String::new();
         if let Some(stderr) = cargo.stderr.take() {
-            for line in BufReader::new(stderr).lines() {
-                let line = line?;
-                eprintln!("{line}");
-                output.push_str(&strip_ansi(&line));
-                output.push('\n');
+            let mut reader = BufReader::new(stderr);
+            let mut line = Vec::new();
+            // Bytes, not `lines()`: a line that is not UTF-8 must not end
+            // the supervisor (and leave cargo unwaited).
+            while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+                let _ = std::io::stderr().write_all(&line);
+                output.push_str(&strip_ansi(&String::from_utf8_lossy(&line)));
+                line.clear();
             }
         }
         Ok(if cargo.wait()?.success() {
@@ -258,7 +271,7 @@ impl Build {
 
     /// This binary again with the same arguments but `--reload`, on
     /// `listener`.
-    fn start_server(&self, listener: &TcpListener) -> Result<Child> {
+    fn start_server(&self, listener: &TcpListener) -> Result<Server> {
         let args: Vec<OsString> = std::env::args_os()
             .skip(1)
             .filter(|arg| arg != "--reload")
@@ -275,12 +288,39 @@ impl Build {
                 child_fd: 3,
             }])
             .map_err(|_| Error::msg("runserver --reload: file descriptor 3 mapped twice"))?;
-        command.spawn().map_err(|err| {
+        command.spawn().map(Server).map_err(|err| {
             Error::msg(format!(
                 "runserver --reload cannot start {}: {err}",
                 self.exe.display()
             ))
         })
+    }
+}
+
+/// A server process that is killed if the supervisor lets go of it on an
+/// error path (a plain `Child` would keep serving stale code on the port).
+struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 
@@ -308,7 +348,7 @@ async fn stop(child: &mut Child, grace: Duration) {
 }
 
 /// The files whose change needs a rebuild, with their modification times.
-fn sources(root: &Path) -> BTreeMap<PathBuf, SystemTime> {
+fn sources(root: &Path, watched: &[PathBuf]) -> BTreeMap<PathBuf, SystemTime> {
     let mut found = BTreeMap::new();
     for name in [
         "Cargo.toml",
@@ -319,7 +359,7 @@ fn sources(root: &Path) -> BTreeMap<PathBuf, SystemTime> {
     ] {
         note(&root.join(name), &mut found);
     }
-    let mut folders = vec![root.join("src")];
+    let mut folders: Vec<PathBuf> = watched.iter().map(|folder| root.join(folder)).collect();
     while let Some(folder) = folders.pop() {
         let Ok(entries) = std::fs::read_dir(&folder) else {
             continue;
@@ -508,7 +548,7 @@ mod tests {
         ] {
             std::fs::write(root.join(file), "").unwrap();
         }
-        let mut watched: Vec<String> = sources(&root)
+        let mut watched: Vec<String> = sources(&root, &[PathBuf::from("src")])
             .keys()
             .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
             .collect();

@@ -2,6 +2,7 @@
 //! except that a value that cannot be the asked type is a 404, as in
 //! Django, where `/polls/abc/` does not match `<int:question_id>`.
 
+use axum::extract::path::ErrorKind;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
@@ -42,9 +43,19 @@ impl<T> std::ops::DerefMut for Path<T> {
     }
 }
 
-/// A client's bad value: 404 naming it; the route's own mistake: 500.
+/// A client's bad value: 404 naming it; the route's own mistake (the
+/// parameters cannot fill the type: a missing field, a wrong count): 500.
 fn reject(rejection: PathRejection) -> Error {
-    if rejection.status().is_client_error() {
+    let mistake = match &rejection {
+        PathRejection::FailedToDeserializePathParams(failed) => matches!(
+            failed.kind(),
+            ErrorKind::Message(_)
+                | ErrorKind::WrongNumberOfParameters { .. }
+                | ErrorKind::UnsupportedType { .. }
+        ),
+        _ => true,
+    };
+    if !mistake && rejection.status().is_client_error() {
         Error::not_found(format!("No such page: {}", rejection.body_text()))
     } else {
         Error::msg(format!("path parameters: {}", rejection.body_text()))

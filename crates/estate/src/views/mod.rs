@@ -293,7 +293,11 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'?')
     .add(b'`')
     .add(b'{')
-    .add(b'}');
+    .add(b'}')
+    // Browsers read `\` as `/` (`/\evil.example` leaves the site), and a
+    // `:` could start a scheme.
+    .add(b'\\')
+    .add(b':');
 
 /// A route serving `router`, listed as `View<Model>` by the `routes` command.
 fn route<M: Model>(
@@ -365,5 +369,11 @@ mod tests {
         assert_eq!(fill("/posts/{id}/", &post), "/posts/7/");
         assert_eq!(fill("/posts/{pk}/{slug}/", &post), "/posts/7/a%20b%2Fc/");
         assert_eq!(fill("/x/{nope}/{", &post), "/x/{nope}/{");
+        // No way off the site through a value.
+        let sneaky = Post {
+            id: estate_orm::Auto::Set(1),
+            slug: "\\evil.example:80".into(),
+        };
+        assert_eq!(fill("/{slug}/", &sneaky), "/%5Cevil.example%3A80/");
     }
 }
