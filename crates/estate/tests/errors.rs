@@ -28,6 +28,17 @@ async fn missing_question(Path(id): Path<i64>) -> estate::Result<&'static str> {
     Err(Error::not_found(format!("No question {id}.")))
 }
 
+/// Parameters the route cannot fill (it names `pk`, not `id`).
+#[derive(serde::Deserialize)]
+struct WrongParams {
+    #[allow(dead_code)]
+    id: i64,
+}
+
+async fn wrong_params(Path(_): Path<WrongParams>) -> &'static str {
+    "never"
+}
+
 async fn panics() -> &'static str {
     panic!("secret panic detail")
 }
@@ -38,6 +49,7 @@ fn routes(app: App) -> App {
         .route("/panic", get(panics))
         .route("/questions/{id}", get(missing_question).name("question"))
         .route("/form", post(|| async { "posted" }))
+        .route("/wrong/{pk}", get(wrong_params))
 }
 
 #[tokio::test]
@@ -131,6 +143,10 @@ async fn production_error_pages_leak_nothing() {
         "{}",
         not_a_number.text()
     );
+
+    // The route's own mistake is not the client's: 500, whatever the value.
+    let mistake = server.get("/wrong/7").send().await;
+    assert_eq!(mistake.status, StatusCode::INTERNAL_SERVER_ERROR);
 
     let wrong_method = server.get("/form").send().await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
