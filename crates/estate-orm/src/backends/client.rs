@@ -59,33 +59,9 @@ pub fn client_command(url: &str) -> Result<ClientCommand, DbError> {
 /// The password in a server URL's user part (`scheme://user:password@host`),
 /// percent-decoded; `None` when there is none.
 pub(crate) fn url_password(url: &str) -> Option<String> {
-    let (_, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let (userinfo, _) = authority.rsplit_once('@')?;
-    let (_, password) = userinfo.split_once(':')?;
-    Some(percent_decode(password)).filter(|p| !p.is_empty())
-}
-
-/// Decodes `%XX` escapes (anything else, including a stray `%`, is kept).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&high), Some(&low)) if hex(high).is_some() && hex(low).is_some() => {
-                let value = hex(high).unwrap_or(0) * 16 + hex(low).unwrap_or(0);
-                out.push(u8::try_from(value).unwrap_or(b'?'));
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let (_, password) = super::url_credentials(url)?;
+    let password = percent_encoding::percent_decode_str(password?).decode_utf8_lossy();
+    Some(password.into_owned()).filter(|p| !p.is_empty())
 }
 
 #[cfg(test)]

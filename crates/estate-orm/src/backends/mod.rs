@@ -486,26 +486,35 @@ pub(crate) fn decode_uuid(row: &Row, index: usize) -> Result<uuid::Uuid, DbError
     })
 }
 
+/// A server URL's user part: `(user, password)` of
+/// `scheme://user:password@host/...`, the password still percent-encoded.
+/// The authority ends at the first `/`, `?` or `#`, and its user part at the
+/// last `@` in it — as URL parsers (and so the drivers) read it, even when
+/// the password holds an unencoded `@`.
+pub(crate) fn url_credentials(url: &str) -> Option<(&str, Option<&str>)> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    Some(match userinfo.split_once(':') {
+        Some((user, password)) => (user, Some(password)),
+        None => (userinfo, None),
+    })
+}
+
 /// A URL with its password hidden, for messages and logs:
 /// `postgres://ann:secret@db/site` becomes `postgres://ann:****@db/site`.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    // The authority ends at the first `/`, `?` or `#`, and its user part at
-    // the last `@` in it — as URL parsers (and so the drivers) read it, even
-    // when the password holds an unencoded `@`.
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{user}:****@{host}"),
-            None => authority.to_owned(),
-        },
-        None => authority.to_owned(),
+    let masked = match url_credentials(url) {
+        Some((user, Some(password))) => {
+            // The user part is `user:password@`, right after `://`.
+            let (scheme, rest) = url.split_once("://").unwrap_or_default();
+            let host = &rest[user.len() + 1 + password.len() + 1..];
+            format!("{scheme}://{user}:****@{host}")
+        }
+        _ => url.to_owned(),
     };
     // A password may also come as a query parameter (`?password=...`).
-    let tail = match tail.split_once('?') {
+    match masked.split_once('?') {
         Some((path, query)) => {
             let query: Vec<String> = query
                 .split('&')
@@ -518,9 +527,8 @@ pub fn redact(url: &str) -> String {
                 .collect();
             format!("{path}?{}", query.join("&"))
         }
-        None => tail.to_owned(),
-    };
-    format!("{scheme}://{authority}{tail}")
+        None => masked,
+    }
 }
 
 #[cfg(test)]
