@@ -560,6 +560,8 @@ fn core_config(
         for (path, route) in flags {
             let entry = merged.entry(path.as_str()).or_default();
             entry.csrf_exempt |= route.csrf_exempt;
+            entry.csrf_exempt_bearer |= route.csrf_exempt_bearer;
+            entry.json_errors |= route.json_errors;
             entry.max_body_size = entry.max_body_size.max(route.max_body_size);
         }
         let mut table = matchit::Router::new();

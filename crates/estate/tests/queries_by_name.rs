@@ -307,3 +307,95 @@ async fn a_whole_table_count_may_come_from_the_statistics() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn lookups_named_at_run_time() {
+    each_backend(async |db| {
+        create_table(&db, Book::META).await.unwrap();
+        for (title, pages, subtitle) in [
+            ("Rust in Action", 450, None),
+            ("The Rust Book", 550, Some("2024 edition")),
+            ("100% Django", 300, None),
+        ] {
+            let mut book = Book {
+                id: Auto::new(),
+                title: title.into(),
+                pages,
+                subtitle: subtitle.map(Into::into),
+            };
+            book.save(&db).await.unwrap();
+        }
+        let titles = async |condition: Condition<Book>| {
+            Book::objects()
+                .filter(condition)
+                .order_by([Book::PAGES.asc()])
+                .all(&db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|b| b.title)
+                .collect::<Vec<_>>()
+        };
+        let lookup = |field: &str, lookup: &str, value: Value| {
+            Condition::<Book>::field_lookup(field, lookup, value).unwrap()
+        };
+        assert_eq!(
+            titles(lookup("pages", "gt", Value::I32(300))).await,
+            ["Rust in Action", "The Rust Book"]
+        );
+        assert_eq!(
+            titles(lookup("pages", "lte", Value::I32(450))).await,
+            ["100% Django", "Rust in Action"]
+        );
+        assert_eq!(
+            titles(lookup("pages", "gte", Value::I32(550))).await,
+            ["The Rust Book"]
+        );
+        assert_eq!(
+            titles(lookup("pages", "lt", Value::I32(301))).await,
+            ["100% Django"]
+        );
+        assert_eq!(
+            titles(lookup("subtitle", "isnull", Value::Bool(false))).await,
+            ["The Rust Book"]
+        );
+        assert_eq!(
+            titles(lookup("title", "istartswith", Value::String("the".into()))).await,
+            ["The Rust Book"]
+        );
+        assert_eq!(
+            titles(lookup("title", "startswith", Value::String("the".into()))).await,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            titles(lookup("title", "endswith", Value::String("Action".into()))).await,
+            ["Rust in Action"]
+        );
+        assert_eq!(
+            titles(lookup("title", "contains", Value::String("0%".into()))).await,
+            ["100% Django"]
+        );
+        assert_eq!(
+            titles(lookup(
+                "title",
+                "iexact",
+                Value::String("the rust book".into())
+            ))
+            .await,
+            ["The Rust Book"]
+        );
+
+        // Mistakes are errors that say what is possible, never SQL.
+        let err = Condition::<Book>::field_lookup("pages", "between", Value::I32(1)).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown lookup `between`"),
+            "{err}"
+        );
+        let err = Condition::<Book>::field_lookup("pages", "icontains", Value::String("1".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("not a text field"), "{err}");
+        let err = Condition::<Book>::field_lookup("nope", "gt", Value::I32(1)).unwrap_err();
+        assert!(err.to_string().contains("its fields are"), "{err}");
+    })
+    .await;
+}

@@ -370,3 +370,47 @@ pub async fn flush(
     backends::flush(db, &tables).await?;
     Ok(tables)
 }
+
+/// Checks one value against its field's declared rules (max_length,
+/// decimal digits, NULL in a NOT NULL field) before any SQL runs, as
+/// [`save_row`] does; the error names the field.
+///
+/// # Errors
+/// A [`Validation`](ErrorKind::Validation) error naming the field.
+pub fn validate_value(field: &FieldMeta, value: &Value) -> Result<(), DbError> {
+    super::persist::validate_value(field, value)
+}
+
+/// The rows of `meta` whose key is in `keys` (each read once, in no
+/// particular order), one value per field in field order: what an API
+/// reads to nest related rows without their Rust type. Keys are sent in
+/// chunks that stay under every backend's parameter limit.
+///
+/// # Errors
+/// The database's.
+pub async fn rows_by_key<E: Executor + ?Sized>(
+    db: &E,
+    meta: &'static ModelMeta,
+    keys: &[Value],
+) -> Result<Vec<Vec<Value>>, DbError> {
+    let pk = meta.pk();
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(KEYS_PER_QUERY) {
+        let mut statement = Query::select();
+        statement
+            .columns(meta.fields.iter().map(|f| (meta.table, f.column)))
+            .from(meta.table)
+            .and_where(Expr::col((meta.table, pk.column)).is_in(chunk.iter().cloned().map(to_sea)));
+        let (sql, params) = build(&statement, db.backend());
+        for row in executor::fetch_all(db.target(), &sql, params).await? {
+            found.push(
+                meta.fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, field)| row.get_value(i, field.field_type.kind()))
+                    .collect::<Result<Vec<Value>, DbError>>()?,
+            );
+        }
+    }
+    Ok(found)
+}

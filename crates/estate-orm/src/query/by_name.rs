@@ -114,6 +114,79 @@ impl<M: Model> Condition<M> {
         ))
     }
 
+    /// `field <lookup> value`, field and lookup named at run time (Django's
+    /// `field__lookup=value`, what API filters take from a query string):
+    /// `exact`, `gt`, `gte`, `lt`, `lte`; on text fields also `iexact`,
+    /// `contains`, `icontains`, `startswith`, `istartswith`, `endswith`,
+    /// `iendswith`; `isnull` takes a `Bool`. For `in`, use
+    /// [`field_in`](Self::field_in). `%` and `_` in text match literally.
+    ///
+    /// # Errors
+    /// When `M` has no such field, the lookup is unknown, or it is a text
+    /// lookup on a field that does not hold text.
+    pub fn field_lookup(field: &str, lookup: &str, value: Value) -> Result<Condition<M>, DbError> {
+        let meta = field_named::<M>(field)?;
+        let column = Expr::col((M::META.table, meta.column));
+        let text = |op: TextOp, case_insensitive: bool| -> Result<Condition<M>, DbError> {
+            let Value::String(text) = &value else {
+                return Err(DbError::new(
+                    ErrorKind::Other,
+                    format!(
+                        "{}.{field}__{lookup} compares text: it needs a text value",
+                        M::META.name
+                    ),
+                ));
+            };
+            if meta.field_type != FieldType::String {
+                return Err(DbError::new(
+                    ErrorKind::Other,
+                    format!(
+                        "{}.{field} is not a text field: `{lookup}` applies to text only",
+                        M::META.name
+                    ),
+                ));
+            }
+            Ok(Condition::from_node(Node::Text {
+                table: M::META.table,
+                column: meta.column,
+                op,
+                value: text.clone(),
+                case_insensitive,
+            }))
+        };
+        match lookup {
+            "exact" => Self::field_equals(field, value),
+            "gt" => Ok(Condition::new(column.gt(to_sea(value)))),
+            "gte" => Ok(Condition::new(column.gte(to_sea(value)))),
+            "lt" => Ok(Condition::new(column.lt(to_sea(value)))),
+            "lte" => Ok(Condition::new(column.lte(to_sea(value)))),
+            "isnull" => match value {
+                Value::Bool(true) => Ok(Condition::new(column.is_null())),
+                Value::Bool(false) => Ok(Condition::new(column.is_not_null())),
+                _ => Err(DbError::new(
+                    ErrorKind::Other,
+                    format!("{}.{field}__isnull takes true or false", M::META.name),
+                )),
+            },
+            "iexact" => text(TextOp::Exact, true),
+            "contains" => text(TextOp::Contains, false),
+            "icontains" => text(TextOp::Contains, true),
+            "startswith" => text(TextOp::StartsWith, false),
+            "istartswith" => text(TextOp::StartsWith, true),
+            "endswith" => text(TextOp::EndsWith, false),
+            "iendswith" => text(TextOp::EndsWith, true),
+            other => Err(DbError::new(
+                ErrorKind::Other,
+                format!(
+                    "unknown lookup `{other}` on {}.{field}; the lookups are: exact, gt, gte, \
+                     lt, lte, isnull, iexact, contains, icontains, startswith, istartswith, \
+                     endswith, iendswith (and in)",
+                    M::META.name
+                ),
+            )),
+        }
+    }
+
     /// The text field `field` contains `text`, ignoring case (Django's
     /// `field__icontains`, what admin search uses). `%` and `_` match
     /// literally. `field` may follow foreign keys and many-to-many fields

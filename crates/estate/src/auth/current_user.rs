@@ -163,19 +163,7 @@ impl CurrentUser {
         }
         let permissions = match self.id() {
             None => HashSet::new(),
-            Some(id) => {
-                let direct = User::USER_PERMISSIONS.reverse_any(User::ID.eq(id));
-                let through_groups =
-                    Group::PERMISSIONS.reverse_any(User::GROUPS.reverse_any(User::ID.eq(id)));
-                Permission::objects()
-                    .filter(direct | through_groups)
-                    .values((Permission::APP_LABEL, Permission::CODENAME))
-                    .all(&self.0.db)
-                    .await?
-                    .into_iter()
-                    .map(|(app, codename)| format!("{app}.{codename}"))
-                    .collect()
-            }
+            Some(id) => user_permissions(&self.0.db, id).await?,
         };
         let permissions = Arc::new(permissions);
         *cached = Some(permissions.clone());
@@ -294,6 +282,28 @@ impl CurrentUser {
         }
         Ok(())
     }
+}
+
+/// Every permission of the user whose id is `user_id`, as
+/// `app_label.codename`, given directly or through a group (superuser
+/// status not considered: check `is_superuser` first). What
+/// [`CurrentUser::permissions`] loads, for users authenticated otherwise
+/// (an API token).
+///
+/// # Errors
+/// Database errors.
+pub async fn user_permissions(db: &Database, user_id: i64) -> Result<HashSet<String>, Error> {
+    let direct = User::USER_PERMISSIONS.reverse_any(User::ID.eq(user_id));
+    let through_groups =
+        Group::PERMISSIONS.reverse_any(User::GROUPS.reverse_any(User::ID.eq(user_id)));
+    Ok(Permission::objects()
+        .filter(direct | through_groups)
+        .values((Permission::APP_LABEL, Permission::CODENAME))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(app, codename)| format!("{app}.{codename}"))
+        .collect())
 }
 
 /// Builds (once per request) the request's `CurrentUser`.

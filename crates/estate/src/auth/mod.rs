@@ -61,7 +61,7 @@ use http::request::Parts;
 use serde::Deserialize;
 
 pub(crate) use context::AuthLayer;
-pub use current_user::CurrentUser;
+pub use current_user::{CurrentUser, user_permissions};
 pub use guards::{
     LoginRequired, PermissionRequired, RequiredPermission, StaffRequired, login_required,
     permission_required, staff_required,

@@ -321,7 +321,9 @@ fn start(
                 None => super::csrf::Verdict::Pass,
                 Some(csrf) => {
                     let state = super::csrf::CsrfState::from_headers(request.headers());
-                    let exempt = route_flags(config, request.uri().path()).csrf_exempt;
+                    let flags = route_flags(config, request.uri().path());
+                    let exempt = flags.csrf_exempt
+                        || (flags.csrf_exempt_bearer && super::csrf::has_bearer_token(&request));
                     let verdict =
                         super::csrf::check_headers(csrf, &request, &state, summary.secure, exempt);
                     request.extensions_mut().insert(state.clone());
@@ -790,7 +792,8 @@ fn render_error(
         method: &summary.method,
         path: summary.uri.path(),
         request_id: request_id.as_deref(),
-        wants_json: wants_json(summary.accept.as_ref(), summary.content_type.as_ref()),
+        wants_json: route_flags(config, summary.uri.path()).json_errors
+            || wants_json(summary.accept.as_ref(), summary.content_type.as_ref()),
         routes: if config.debug {
             config.context.routes()
         } else {

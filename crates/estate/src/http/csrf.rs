@@ -231,6 +231,17 @@ fn trusted(config: &CsrfConfig, origin: &str) -> bool {
     })
 }
 
+/// Whether the request carries an `Authorization: Bearer ...` header (which
+/// a browser never sends on its own).
+pub(crate) fn has_bearer_token(request: &Request<Body>) -> bool {
+    request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.get(..7))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+}
+
 /// The checks that need no body: method, exemption, origin, referer,
 /// cookie, and the header token. `exempt`: the route is `.csrf_exempt()`.
 pub(crate) fn check_headers(

@@ -40,6 +40,8 @@ pub struct Route {
     pub(crate) name: Option<String>,
     pub(crate) max_body_size: Option<u64>,
     pub(crate) csrf_exempt: bool,
+    pub(crate) csrf_exempt_bearer: bool,
+    pub(crate) json_errors: bool,
 }
 
 impl Route {
@@ -74,6 +76,25 @@ impl Route {
         self
     }
 
+    /// Requests that carry an `Authorization: Bearer ...` header skip the
+    /// CSRF check; every other unsafe request is still checked. A browser
+    /// never adds a bearer token on its own, so a forged cross-site request
+    /// cannot carry one. The handler **must** then authenticate the token
+    /// and refuse the request when it is not valid, never fall back to the
+    /// session (what `estate-api` does).
+    pub fn csrf_exempt_bearer(mut self) -> Self {
+        self.csrf_exempt_bearer = true;
+        self
+    }
+
+    /// Error pages for this route (400, 403, 404, 413, 500... whether from
+    /// the handler or from Estate's own checks) are RFC 9457 problem JSON
+    /// whatever the client's `Accept` says: for JSON APIs.
+    pub fn json_errors(mut self) -> Self {
+        self.json_errors = true;
+        self
+    }
+
     /// Applies a tower layer to this route only.
     pub fn layer<L: RouteLayer>(mut self, layer: L) -> Self {
         self.router = self.router.layer(layer);
@@ -103,6 +124,8 @@ impl From<MethodRouter> for Route {
             name: None,
             max_body_size: None,
             csrf_exempt: false,
+            csrf_exempt_bearer: false,
+            json_errors: false,
         }
     }
 }
@@ -128,6 +151,8 @@ macro_rules! method_fns {
                     name: None,
                     max_body_size: None,
                     csrf_exempt: false,
+                    csrf_exempt_bearer: false,
+                    json_errors: false,
                 }
             }
 

@@ -54,6 +54,11 @@ pub(crate) struct RouteFlags {
     pub(crate) max_body_size: Option<u64>,
     /// Marked `.csrf_exempt()`.
     pub(crate) csrf_exempt: bool,
+    /// Marked `.csrf_exempt_bearer()`: requests carrying a bearer token
+    /// skip the CSRF check.
+    pub(crate) csrf_exempt_bearer: bool,
+    /// Marked `.json_errors()`: error pages are problem JSON.
+    pub(crate) json_errors: bool,
 }
 
 impl Routes {
@@ -151,6 +156,8 @@ impl Routes {
                 RouteFlags {
                     max_body_size: route.max_body_size,
                     csrf_exempt: route.csrf_exempt,
+                    csrf_exempt_bearer: route.csrf_exempt_bearer,
+                    json_errors: route.json_errors,
                 },
             ));
             if let Some(limit) = route.max_body_size {
