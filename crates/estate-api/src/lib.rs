@@ -46,6 +46,7 @@ pub mod problem;
 mod query;
 mod resource;
 mod serializer;
+pub mod throttle;
 pub mod token;
 
 use std::io::Write as _;
@@ -67,7 +68,8 @@ pub use query::Pagination;
 pub use resource::{Action, ActionRequest, Resource};
 pub use token::ApiToken;
 
-use resource::ResourceEntry;
+use resource::{Defaults, ResourceEntry};
+use throttle::{Throttle, ThrottleStore};
 
 /// A REST API: resources under one prefix, its OpenAPI document and docs
 /// page. Install it with `.app(api.app())`.
@@ -76,7 +78,18 @@ pub struct Api {
     info: openapi::Info,
     resources: Vec<Arc<dyn ResourceEntry>>,
     permission: Arc<dyn Permission>,
+    throttles: Vec<Throttle>,
     docs: bool,
+}
+
+/// The `[api]` settings.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Where throttling counts requests, shared by every instance
+    /// (`redis://127.0.0.1:6379`); by default `sessions.redis_url` when
+    /// sessions are in Redis, else each process counts its own.
+    pub throttle_redis_url: Option<String>,
 }
 
 impl Default for Api {
@@ -99,6 +112,7 @@ impl Api {
             },
             resources: Vec::new(),
             permission: Arc::new(ModelPermissions::default()),
+            throttles: Vec::new(),
             docs: true,
         }
     }
@@ -138,6 +152,21 @@ impl Api {
         self
     }
 
+    /// Limits every resource's callers (unless the resource sets its own
+    /// throttles): 429 with `Retry-After` past the rate. See [`throttle`].
+    #[must_use]
+    pub fn throttle(mut self, throttle: Throttle) -> Api {
+        self.throttles.push(throttle);
+        self
+    }
+
+    fn defaults(&self) -> Defaults {
+        Defaults {
+            permission: self.permission.clone(),
+            throttles: Arc::new(self.throttles.clone()),
+        }
+    }
+
     /// Serves no docs page (the document stays at `openapi.json`).
     #[must_use]
     pub fn without_docs(mut self) -> Api {
@@ -159,8 +188,9 @@ impl Api {
     /// The OpenAPI 3.1 document.
     pub fn openapi(&self) -> serde_json::Value {
         let mut builder = openapi::Builder::new();
+        let defaults = self.defaults();
         for resource in &self.resources {
-            resource.document(&self.prefix, self.permission.as_ref(), &mut builder);
+            resource.document(&self.prefix, &defaults, &mut builder);
         }
         builder.finish(&self.info)
     }
@@ -181,9 +211,16 @@ impl Api {
                 migrations::all,
             )
             .command(token::createtoken())
-            .command(openapi_command(document));
+            .command(openapi_command(document))
+            .settings::<ApiSettings>("api")
+            .on_startup(|mut startup| async move {
+                let store = throttle_store(&startup).await?;
+                startup.provide(store);
+                Ok(startup)
+            });
+        let defaults = self.defaults();
         for resource in self.resources {
-            for (path, route) in resource.routes(self.permission.clone()) {
+            for (path, route) in resource.routes(&defaults) {
                 module = module.route(&path, api_route(route));
             }
         }
@@ -199,6 +236,13 @@ impl Api {
         })
         .name("openapi");
         module = module.route("/openapi.json", api_route(document_route));
+        // Anything else under the prefix: a problem document, not a page.
+        module = module.route(
+            "/{*unknown}",
+            api_route(any(|| async {
+                Problem::not_found("The requested resource was not found on this server.")
+            })),
+        );
         if self.docs {
             let spec_url = format!("{}/openapi.json", self.prefix);
             let assets = format!("{}/docs/assets", self.prefix);
@@ -217,6 +261,37 @@ impl Api {
         }
         module
     }
+}
+
+/// Where throttles count: Redis when configured for it (or for
+/// sessions), else this process.
+async fn throttle_store(startup: &estate::Startup) -> estate::Result<ThrottleStore> {
+    let settings = startup.settings().section::<ApiSettings>();
+    let redis_url = settings.throttle_redis_url.clone().or_else(|| {
+        startup
+            .get::<estate::sessions::Sessions>()
+            .filter(|s| s.settings().engine == estate::sessions::SessionEngine::Redis)
+            .and_then(|s| s.settings().redis_url.clone())
+    });
+    let counter = match redis_url {
+        Some(url) => {
+            // Instances of one site share counts; other sites on the same
+            // Redis (another secret key) do not.
+            let namespace = estate::signing::salted_hmac_hex(
+                "estate.api.throttle.namespace",
+                "",
+                startup.settings().secret_key.expose(),
+            );
+            estate::ratelimit::RateCounter::redis(
+                &url,
+                &format!("estate:api-throttle:{}", &namespace[..16]),
+            )
+            .await
+            .map_err(|err| Error::msg(format!("api.throttle_redis_url: {err}")))?
+        }
+        None => estate::ratelimit::RateCounter::memory(),
+    };
+    Ok(ThrottleStore(counter))
 }
 
 /// Every API route: errors as problem JSON, and no CSRF check for requests
@@ -284,3 +359,9 @@ fn openapi_command(document: Arc<serde_json::Value>) -> ManagementCommand {
             .help("Compare with an older document; exit 1 on breaking changes"),
     )
 }
+
+/// `docs/api.md`, whose code blocks run as doctests: the guide cannot drift
+/// from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/api.md")]
+pub struct ApiGuide;

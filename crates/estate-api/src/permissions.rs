@@ -12,7 +12,7 @@
 //! A refusal is 401 for an anonymous caller (with `WWW-Authenticate`), 403
 //! for an authenticated one.
 
-use futures_util::future::BoxFuture;
+pub use futures_util::future::BoxFuture;
 use http::Method;
 
 use crate::auth::ApiUser;
@@ -144,23 +144,52 @@ impl Permission for ModelPermissions {
     }
 }
 
-/// A policy from a plain function of the request.
+/// A policy from a plain function of the request. Say what it lets
+/// anonymous callers do with [`FnPermission::anonymous_reads`] and
+/// [`FnPermission::anonymous_writes`], so the OpenAPI document marks those
+/// operations as needing no credentials.
 ///
 /// ```
 /// use estate_api::permissions::{permission_fn, PermissionRequest};
 /// // Only staff may write; everyone may read.
 /// let staff_writes = permission_fn(|request: &PermissionRequest<'_>| {
 ///     request.is_read() || request.user.user().is_some_and(|u| u.is_staff)
-/// });
+/// })
+/// .anonymous_reads();
 /// ```
-pub fn permission_fn<F>(check: F) -> impl Permission
+pub fn permission_fn<F>(check: F) -> FnPermission<F>
 where
     F: Fn(&PermissionRequest<'_>) -> bool + Send + Sync + 'static,
 {
-    FnPermission(check)
+    FnPermission {
+        check,
+        anonymous_reads: false,
+        anonymous_writes: false,
+    }
 }
 
-struct FnPermission<F>(F);
+/// A policy made by [`permission_fn`].
+pub struct FnPermission<F> {
+    check: F,
+    anonymous_reads: bool,
+    anonymous_writes: bool,
+}
+
+impl<F> FnPermission<F> {
+    /// The function lets anonymous callers read (for the docs).
+    #[must_use]
+    pub fn anonymous_reads(mut self) -> Self {
+        self.anonymous_reads = true;
+        self
+    }
+
+    /// The function lets anonymous callers write (for the docs).
+    #[must_use]
+    pub fn anonymous_writes(mut self) -> Self {
+        self.anonymous_writes = true;
+        self
+    }
+}
 
 impl<F> Permission for FnPermission<F>
 where
@@ -170,7 +199,13 @@ where
         &'a self,
         request: &'a PermissionRequest<'a>,
     ) -> BoxFuture<'a, Result<bool, estate::Error>> {
-        let allowed = (self.0)(request);
+        let allowed = (self.check)(request);
         Box::pin(async move { Ok(allowed) })
+    }
+    fn allows_anonymous_reads(&self) -> bool {
+        self.anonymous_reads
+    }
+    fn allows_anonymous_writes(&self) -> bool {
+        self.anonymous_writes
     }
 }

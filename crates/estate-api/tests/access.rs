@@ -25,11 +25,14 @@ fn api() -> Api {
         .resource(categories("readable").permission(IsAuthenticatedOrReadOnly))
         .resource(categories("managed")) // the default: ModelPermissions
         .resource(categories("viewers").permission(ModelPermissions::view_required()))
-        .resource(categories("weekdays").permission(permission_fn(
-            |request: &PermissionRequest<'_>| {
-                request.is_read() || request.user.user().is_some_and(|u| u.username == "plain")
-            },
-        )))
+        .resource(
+            categories("weekdays").permission(
+                permission_fn(|request: &PermissionRequest<'_>| {
+                    request.is_read() || request.user.user().is_some_and(|u| u.username == "plain")
+                })
+                .anonymous_reads(),
+            ),
+        )
         .resource(
             Resource::<Product>::new("mine")
                 .fields(&["id", "name", "owner"])
@@ -370,6 +373,27 @@ async fn document_docs_page_and_commands() {
             "bearer"
         );
         assert!(document["paths"]["/api/mine/{pk}/"]["get"].is_object());
+        let weekdays = &document["paths"]["/api/weekdays/"];
+        assert!(
+            weekdays["get"]["security"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({}))
+        );
+        assert!(
+            !weekdays["post"]["security"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({}))
+        );
+        assert_eq!(
+            document["components"]["schemas"]["CategoryRequest"]["additionalProperties"],
+            false
+        );
+        // Unknown paths under the API answer in its own error shape.
+        let unknown = server.get("/api/nothing/here/").send().await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert_eq!(unknown.content_type(), Some("application/problem+json"));
         assert!(
             document["paths"]["/api/mine/{pk}/"]["delete"].is_null(),
             "read-only resource"

@@ -163,6 +163,14 @@ async fn create_read_update_delete() {
             .send()
             .await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        // No body at all: the action decides (here, a field error, not a 415).
+        let bodiless = server
+            .post(&format!("/api/products/{id}/restock/"))
+            .header("authorization", &auth)
+            .send()
+            .await;
+        assert_eq!(bodiless.status, StatusCode::BAD_REQUEST, "{}", bodiless.text());
+        assert_eq!(bodiless.json()["errors"]["amount"][0], "A whole number is required.");
 
         // Delete; then it is gone.
         let deleted = server.request(Method::DELETE, &format!("/api/products/{id}/")).header("authorization", &auth).send().await;

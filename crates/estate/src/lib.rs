@@ -71,6 +71,7 @@ pub mod mail;
 pub mod messages;
 pub mod orm;
 pub mod pagination;
+pub mod ratelimit;
 pub mod routing;
 pub mod server;
 pub mod sessions;

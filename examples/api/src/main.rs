@@ -91,7 +91,7 @@ impl estate_api::Permission for ReadOrModelPermissions {
     fn has_permission<'a>(
         &'a self,
         request: &'a estate_api::permissions::PermissionRequest<'a>,
-    ) -> futures_util::future::BoxFuture<'a, Result<bool, estate::Error>> {
+    ) -> estate_api::permissions::BoxFuture<'a, Result<bool, estate::Error>> {
         Box::pin(async move {
             if request.is_read() {
                 return Ok(true);

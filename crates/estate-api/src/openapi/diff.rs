@@ -121,6 +121,17 @@ impl<'a> Diff<'a> {
     }
 
     fn parameters(&mut self, loc: &str, old: &Params<'a>, new: &Params<'a>) {
+        // Estate refuses query parameters it does not know (400), so a
+        // filter or option that goes away breaks the clients that send it.
+        for (key, &old_param) in old {
+            if key.0 == "query" && !new.contains_key(key) {
+                let name = str_at(old_param, "name").unwrap_or_default();
+                self.report(
+                    &format!("{loc} query parameter {name} "),
+                    "parameter removed (clients sending it now get 400)",
+                );
+            }
+        }
         for (key, &new_param) in new {
             let name = str_at(new_param, "name").unwrap_or_default();
             let loc = format!("{loc} {} parameter {name} ", key.0);
@@ -612,6 +623,17 @@ mod tests {
         ]));
         let expected = "GET /q/ query parameter page: new required parameter";
         assert_eq!(diff(&params(json!([])), &new), expected);
+    }
+
+    #[test]
+    fn removed_query_parameter() {
+        let old = params(json!([
+            {"in": "query", "name": "search", "schema": {"type": "string"}},
+            {"in": "header", "name": "x-trace", "schema": {"type": "string"}}
+        ]));
+        let expected =
+            "GET /q/ query parameter search: parameter removed (clients sending it now get 400)";
+        assert_eq!(diff(&old, &params(json!([]))), expected);
     }
 
     #[test]

@@ -230,6 +230,7 @@ pub(crate) fn document_resource<M: Model>(
     resource: &Compiled<M>,
     prefix: &str,
     permission: &dyn Permission,
+    throttled: bool,
     doc: &mut Builder,
 ) {
     let meta = M::META;
@@ -300,11 +301,13 @@ pub(crate) fn document_resource<M: Model>(
     }
     doc.schemas.insert(
         format!("{name}Request"),
-        json!({"type": "object", "properties": input, "required": input_required}),
+        // Unknown members are refused (400), so the schema says so: a
+        // field removed later is then a breaking change `openapi --diff` sees.
+        json!({"type": "object", "properties": input, "required": input_required, "additionalProperties": false}),
     );
     doc.schemas.insert(
         format!("Patched{name}Request"),
-        json!({"type": "object", "properties": input}),
+        json!({"type": "object", "properties": input, "additionalProperties": false}),
     );
     let page_schema = match resource.query.pagination {
         Pagination::PageNumber { .. } => json!({
@@ -349,7 +352,10 @@ pub(crate) fn document_resource<M: Model>(
         "description": format!("The {}'s key.", meta.verbose_name),
         "schema": field_schema(&FieldMeta { null: false, ..*meta.pk() })
     });
-    let operation = |summary: String, id: String, write: bool, responses: Map<String, Json>| {
+    let operation = |summary: String, id: String, write: bool, mut responses: Map<String, Json>| {
+        if throttled {
+            error_refs(&mut responses, &["429"]);
+        }
         json!({
             "tags": [tag],
             "summary": summary,

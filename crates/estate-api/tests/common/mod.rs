@@ -71,9 +71,17 @@ async fn login(auth: Auth, db: Db, current: CurrentUser, form: FormData) -> Resp
 
 /// A DEBUG site with sessions, auth, the shop and `api`.
 pub fn site(db: &Database, api: Api) -> App {
+    site_with(db, api, |settings| settings)
+}
+
+/// [`site`] with more settings.
+pub fn site_with(
+    db: &Database,
+    api: Api,
+    settings: impl FnOnce(SettingsLoader) -> SettingsLoader,
+) -> App {
     App::with_settings(
-        SettingsLoader::new()
-            .set("debug", true)
+        settings(SettingsLoader::new().set("debug", true))
             .load()
             .expect("valid settings"),
     )

@@ -266,9 +266,12 @@ async fn login_throttle(
                 startup.settings().secret_key.expose(),
             )[..16]
                 .to_owned();
-            throttle::Counters::Redis(connection, namespace)
+            crate::ratelimit::RateCounter::from_connection(
+                connection,
+                &format!("estate:login-failures:{namespace}"),
+            )
         }
-        None => throttle::Counters::Memory(Default::default()),
+        None => crate::ratelimit::RateCounter::memory(),
     };
     Ok(throttle::LoginThrottle::new(
         counters,
