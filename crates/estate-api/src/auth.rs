@@ -138,3 +138,20 @@ pub(crate) async fn authenticate(parts: &mut Parts, db: &Database) -> Result<Api
     }
     Ok(ApiUser::new(None, AuthMethod::Anonymous, db.clone()))
 }
+
+/// The caller, as a handler argument of plain API handlers
+/// ([`Api::route`](crate::Api::route)): a bad token is a 401 before the
+/// handler runs; an anonymous caller is an `ApiUser` without a user.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let context = estate::AppContext::from_request_parts(parts, &()).await?;
+        let db = context.get::<Database>().cloned().ok_or_else(|| {
+            estate::Error::msg(
+                "the API needs a database: set DATABASE_URL (e.g. sqlite://db.sqlite3)",
+            )
+        })?;
+        authenticate(parts, &db).await
+    }
+}

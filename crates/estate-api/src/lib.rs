@@ -39,6 +39,7 @@
 
 pub mod auth;
 mod docs;
+pub mod handler;
 mod migrations;
 pub mod openapi;
 pub mod permissions;
@@ -68,6 +69,9 @@ pub use query::Pagination;
 pub use resource::{Action, ActionRequest, Resource};
 pub use token::ApiToken;
 
+/// JSON Schema for handler types: `#[derive(estate_api::schemars::JsonSchema)]`.
+pub use schemars;
+
 use resource::{Defaults, ResourceEntry};
 use throttle::{Throttle, ThrottleStore};
 
@@ -77,6 +81,7 @@ pub struct Api {
     prefix: String,
     info: openapi::Info,
     resources: Vec<Arc<dyn ResourceEntry>>,
+    operations: Vec<(String, handler::Operation)>,
     permission: Arc<dyn Permission>,
     throttles: Vec<Throttle>,
     docs: bool,
@@ -111,6 +116,7 @@ impl Api {
                 description: String::new(),
             },
             resources: Vec::new(),
+            operations: Vec::new(),
             permission: Arc::new(ModelPermissions::default()),
             throttles: Vec::new(),
             docs: true,
@@ -185,12 +191,39 @@ impl Api {
         self
     }
 
+    /// A plain handler at `path` (under the prefix), documented from its
+    /// types: see [`handler`]. Several operations may share a path (one per
+    /// method). Permissions and throttles of the API do not apply: take
+    /// [`ApiUser`] and check what the handler needs.
+    ///
+    /// # Panics
+    /// When `path` does not start with `/`.
+    #[must_use]
+    pub fn route(mut self, path: &str, operation: handler::Operation) -> Api {
+        assert!(
+            path.starts_with('/'),
+            "Api::route: {path:?} must start with `/` (it goes under the API's prefix)"
+        );
+        self.operations.push((path.to_owned(), operation));
+        self
+    }
+
     /// The OpenAPI 3.1 document.
     pub fn openapi(&self) -> serde_json::Value {
         let mut builder = openapi::Builder::new();
         let defaults = self.defaults();
         for resource in &self.resources {
             resource.document(&self.prefix, &defaults, &mut builder);
+        }
+        for (path, operation) in &self.operations {
+            let full = format!("{}{path}", self.prefix);
+            let (entry, schemas) = operation.document(&full);
+            builder.schemas(schemas);
+            builder.operation(
+                &full,
+                &operation.method.as_str().to_ascii_lowercase(),
+                entry,
+            );
         }
         builder.finish(&self.info)
     }
@@ -223,6 +256,20 @@ impl Api {
             for (path, route) in resource.routes(&defaults) {
                 module = module.route(&path, api_route(route));
             }
+        }
+        // Typed handlers, one route per path with each method's handler.
+        let mut by_path: Vec<(String, Route)> = Vec::new();
+        for (path, operation) in self.operations {
+            match by_path.iter().position(|(p, _)| *p == path) {
+                Some(at) => {
+                    let (path, route) = by_path.remove(at);
+                    by_path.insert(at, (path, (operation.add)(Some(route))));
+                }
+                None => by_path.push((path, (operation.add)(None))),
+            }
+        }
+        for (path, route) in by_path {
+            module = module.route(&path, api_route(route));
         }
         let document_route = get(move || {
             let body = body.clone();

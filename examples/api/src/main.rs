@@ -14,7 +14,9 @@ mod polls;
 
 use estate::orm::chrono::Utc;
 use estate::orm::{Col, Model as _};
+use estate_api::handler::Operation;
 use estate_api::{Api, ApiError, IsAuthenticatedOrReadOnly, Pagination, Problem, Resource};
+use schemars::JsonSchema;
 use polls::models::{Choice, Question};
 use serde_json::json;
 
@@ -63,6 +65,39 @@ fn api() -> Api {
                 .detail_action("vote", estate::prelude::Method::POST, vote)
                 .permission(IsAuthenticatedOrReadOnly),
         )
+        .route("/stats/", Operation::get(stats).summary("Vote totals"))
+}
+
+/// Which votes to count.
+#[derive(serde::Deserialize, JsonSchema)]
+struct StatsQuery {
+    /// Only the choices of this question.
+    question: Option<i64>,
+}
+
+/// Vote totals.
+#[derive(serde::Serialize, JsonSchema)]
+struct Stats {
+    /// Choices counted.
+    choices: i64,
+    /// Their votes, in all.
+    votes: i64,
+}
+
+/// `GET /api/stats/`: a plain handler, documented from its types.
+async fn stats(
+    db: estate::db::Db,
+    estate::prelude::Query(query): estate::prelude::Query<StatsQuery>,
+) -> Result<estate::prelude::Json<Stats>, ApiError> {
+    let mut choices = Choice::objects();
+    if let Some(question) = query.question {
+        choices = choices.filter(Choice::QUESTION.eq(question));
+    }
+    let rows = choices.all(&*db).await?;
+    Ok(estate::prelude::Json(Stats {
+        choices: i64::try_from(rows.len()).unwrap_or(i64::MAX),
+        votes: rows.iter().map(|c| i64::from(c.votes)).sum(),
+    }))
 }
 
 /// `POST /api/choices/{id}/vote/`: one more vote, counted in the database

@@ -30,7 +30,26 @@ impl Builder {
         }
     }
 
-    fn operation(&mut self, path: &str, method: &str, operation: Json) {
+    /// Adds the schemas a typed handler refers to.
+    ///
+    /// # Panics
+    /// When a schema of the same name but another shape is there already
+    /// (a Rust type named like a resource's model, say).
+    pub(crate) fn schemas(&mut self, schemas: &Map<String, Json>) {
+        for (name, schema) in schemas {
+            match self.schemas.get(name) {
+                Some(existing) if existing != schema => panic!(
+                    "the OpenAPI document has two different schemas named `{name}`: rename \
+                     the Rust type of a handler (or use #[schemars(rename = \"...\")])"
+                ),
+                _ => {
+                    self.schemas.insert(name.clone(), schema.clone());
+                }
+            }
+        }
+    }
+
+    pub(crate) fn operation(&mut self, path: &str, method: &str, operation: Json) {
         let item = self
             .paths
             .entry(path.to_owned())

@@ -577,10 +577,48 @@ async fn await_router(
         None => future.await,
     };
     match outcome {
-        Ok(Ok(response)) => response,
+        Ok(Ok(response)) => plain_rejection_to_report(config, response, summary).await,
         Ok(Err(never)) => match never {},
         Err(panic) => panic_response(panic.as_ref(), summary),
     }
+}
+
+/// On a `.json_errors()` route, a plain-text error response (what axum's
+/// extractors answer when a body or query string does not parse) becomes
+/// an error report, so the client gets the route's problem JSON; its text
+/// is the message. Other responses pass untouched.
+async fn plain_rejection_to_report(
+    config: &CoreConfig,
+    response: Response,
+    summary: &RequestSummary,
+) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<Arc<ErrorReport>>().is_some()
+    {
+        return response;
+    }
+    let plain = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| c.starts_with("text/plain"));
+    if !plain || !route_flags(config, summary.uri.path()).json_errors {
+        return response;
+    }
+    let message = match axum::body::to_bytes(response.into_body(), 64 * 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_owned()
+    } else {
+        message
+    };
+    // A server error's own text may say too much: shown in DEBUG only.
+    let mut report = ErrorReport::new(status, message);
+    report.public = !status.is_server_error();
+    axum::response::IntoResponse::into_response(report)
 }
 
 /// The 500 for a panic in a handler or layer, logged with the request.
