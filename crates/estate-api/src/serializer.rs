@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use estate::orm::model::serialization::{value_from_json, value_to_json};
-use estate::orm::{ChoiceValue, FieldMeta, FieldType, Model, ModelMeta, Value};
+use estate::orm::{ChoiceValue, FieldMeta, FieldType, ManyToManyMeta, Model, ModelMeta, Value};
 use serde_json::{Map, Value as Json};
 
 use crate::problem::{FieldErrors, NON_FIELD_ERRORS};
@@ -33,6 +33,14 @@ pub(crate) struct Nested {
     pub(crate) fields: Vec<usize>,
 }
 
+/// A many-to-many field: shown as the list of linked keys, accepted as one
+/// (replacing the links) when its links live in a generated table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Many {
+    pub(crate) meta: &'static ManyToManyMeta,
+    pub(crate) writable: bool,
+}
+
 /// What a resource shows and accepts, resolved once at startup.
 pub(crate) struct Serializer<M> {
     pub(crate) meta: &'static ModelMeta,
@@ -44,6 +52,8 @@ pub(crate) struct Serializer<M> {
     pub(crate) write_only: Vec<usize>,
     pub(crate) computed: Vec<ComputedField<M>>,
     pub(crate) nested: Vec<Nested>,
+    /// Many-to-many fields shown (and, when writable, accepted).
+    pub(crate) many: Vec<Many>,
     /// Names ignored in input (read-only and computed fields): a client
     /// may send back what it read.
     pub(crate) ignored_inputs: Vec<&'static str>,
@@ -117,14 +127,28 @@ impl<M: Model> Serializer<M> {
             }
             nested.push(by_key);
         }
+        let keys: Vec<Value> = values
+            .iter()
+            .map(|row| row[self.meta.primary_key].clone())
+            .collect();
+        let mut links = Vec::with_capacity(self.many.len());
+        for many in &self.many {
+            links.push(estate::orm::model::rows::links_by_owner(db, many.meta, &keys).await?);
+        }
         Ok(rows
             .iter()
             .zip(&values)
-            .map(|(row, values)| self.render_with(row, values, &nested))
+            .map(|(row, values)| self.render_with(row, values, &nested, &links))
             .collect())
     }
 
-    fn render_with(&self, row: &M, values: &[Value], nested: &[HashMap<String, Json>]) -> Json {
+    fn render_with(
+        &self,
+        row: &M,
+        values: &[Value],
+        nested: &[HashMap<String, Json>],
+        links: &[HashMap<String, Vec<Value>>],
+    ) -> Json {
         let mut object = Map::with_capacity(self.output.len() + self.computed.len());
         for &index in &self.output {
             let field = &self.meta.fields[index];
@@ -148,6 +172,14 @@ impl<M: Model> Serializer<M> {
             };
             object.insert(field.name.to_owned(), json);
         }
+        let key = value_to_json(&values[self.meta.primary_key]).to_string();
+        for (many, by_owner) in self.many.iter().zip(links) {
+            let linked = by_owner.get(&key).map_or(&[][..], Vec::as_slice);
+            object.insert(
+                many.meta.name.to_owned(),
+                Json::Array(linked.iter().map(value_to_json).collect()),
+            );
+        }
         for computed in &self.computed {
             object.insert(computed.name.to_owned(), (computed.compute)(row));
         }
@@ -161,6 +193,7 @@ impl<M: Model> Serializer<M> {
                 .writable
                 .iter()
                 .any(|&i| self.meta.fields[i].name == name)
+                || self.many.iter().any(|m| m.writable && m.meta.name == name)
                 || self.ignored_inputs.contains(&name.as_str());
             if !known {
                 errors.insert(name.clone(), vec!["Unknown field.".to_owned()]);
@@ -267,6 +300,54 @@ impl<M: Model> Serializer<M> {
             instance
                 .check_fields()
                 .map_err(|err| db_error_to_fields(&err))
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl<M: Model> Serializer<M> {
+    /// The links sent for writable many-to-many fields: a list of keys
+    /// each. Fields not sent are left out (unchanged on update, none on
+    /// create).
+    pub(crate) fn parse_links(
+        &self,
+        input: &Map<String, Json>,
+    ) -> Result<Vec<(&'static ManyToManyMeta, Vec<Value>)>, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut links = Vec::new();
+        for many in self.many.iter().filter(|m| m.writable) {
+            let Some(json) = input.get(many.meta.name) else {
+                continue;
+            };
+            let target = (many.meta.target)().pk();
+            let parsed = match json.as_array() {
+                None => Err(format!("Expected a list of keys, but got {json}.")),
+                Some(items) => items
+                    .iter()
+                    .map(|item| {
+                        if item.is_null() {
+                            return Err("This list may not contain null.".to_owned());
+                        }
+                        value_from_json(target, item).map_err(|message| {
+                            format!("Invalid pk {item} - {}", capitalised(&message))
+                        })
+                    })
+                    .collect::<Result<Vec<Value>, String>>(),
+            };
+            match parsed {
+                Ok(mut keys) => {
+                    let mut seen = std::collections::HashSet::new();
+                    keys.retain(|key| seen.insert(value_to_json(key).to_string()));
+                    links.push((many.meta, keys));
+                }
+                Err(message) => {
+                    errors.insert(many.meta.name.to_owned(), vec![message]);
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(links)
         } else {
             Err(errors)
         }

@@ -527,3 +527,80 @@ async fn filters_search_ordering_and_pages() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn many_to_many_fields_are_lists_of_keys() {
+    each_backend(async |db| {
+        let shop = Shop::start(db, api).await;
+        let server = &shop.server;
+        let auth = bearer(&shop.admin);
+        let mut tags = Vec::new();
+        for label in ["new", "sale", "eco"] {
+            let mut tag = common::Tag { id: Auto::new(), label: label.into() };
+            tag.save(&shop.db).await.unwrap();
+            tags.push(tag.id.get().unwrap());
+        }
+        let created = server
+            .post("/api/products/")
+            .header("authorization", &auth)
+            .json(&json!({"name": "Lamp", "price": "5", "category": shop.tools, "tags": [tags[1], tags[0], tags[1]]}))
+            .send()
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+        let id = created.json()["id"].as_i64().unwrap();
+        assert_eq!(created.json()["tags"], json!([tags[0], tags[1]]), "smallest first, once each");
+        // Replaced on PATCH; left alone when not sent.
+        let patched = server
+            .request(Method::PATCH, &format!("/api/products/{id}/"))
+            .header("authorization", &auth)
+            .json(&json!({"tags": [tags[2]]}))
+            .send()
+            .await;
+        assert_eq!(patched.json()["tags"], json!([tags[2]]));
+        let renamed = server
+            .request(Method::PATCH, &format!("/api/products/{id}/"))
+            .header("authorization", &auth)
+            .json(&json!({"name": "Desk lamp"}))
+            .send()
+            .await;
+        assert_eq!(renamed.json()["tags"], json!([tags[2]]));
+        // A key to nothing: 400 on the field, and neither row nor links change.
+        let before = shop.count().await;
+        let bad = server
+            .post("/api/products/")
+            .header("authorization", &auth)
+            .json(&json!({"name": "Ghost", "price": "5", "category": shop.tools, "tags": [tags[0], 999_999]}))
+            .send()
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
+        assert_eq!(bad.json()["errors"]["tags"][0], "Invalid pk - object does not exist.");
+        assert_eq!(shop.count().await, before, "the row was rolled back with its links");
+        for (tags_json, says) in [(json!("1"), "Expected a list of keys"), (json!(["x"]), "Invalid pk"), (json!([null]), "may not contain null")] {
+            let response = server
+                .request(Method::PATCH, &format!("/api/products/{id}/"))
+                .header("authorization", &auth)
+                .json(&json!({"tags": tags_json}))
+                .send()
+                .await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST);
+            let message = response.json()["errors"]["tags"][0].as_str().unwrap().to_owned();
+            assert!(message.contains(says), "{message}");
+        }
+        // Lists show every row's links.
+        shop.product("Plain", "1.00", 1, shop.books).await;
+        let list = server.get("/api/products/?ordering=name").header("authorization", &auth).send().await.json();
+        let tags_of: Vec<&Json> = list["results"].as_array().unwrap().iter().map(|r| &r["tags"]).collect();
+        assert_eq!(tags_of, [&json!([tags[2]]), &json!([])]);
+        let document = server.get("/api/openapi.json").send().await.json();
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(schemas["ProductRequest"]["properties"]["tags"]["type"], "array");
+        // The second resource over Product has schemas of its own.
+        assert_eq!(
+            document["paths"]["/api/feed/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/PaginatedProductFeedList"
+        );
+        assert!(schemas["ProductFeed"]["properties"]["price"].is_null());
+        assert!(schemas["Product"]["properties"]["price"].is_object());
+    })
+    .await;
+}

@@ -244,6 +244,20 @@ fn schema_name(meta: &ModelMeta) -> String {
     meta.name.to_owned()
 }
 
+/// `recent-questions` → `RecentQuestions`.
+fn camel_case(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// Adds a resource's schemas and operations.
 pub(crate) fn document_resource<M: Model>(
     resource: &Compiled<M>,
@@ -254,7 +268,13 @@ pub(crate) fn document_resource<M: Model>(
 ) {
     let meta = M::META;
     let serializer = &resource.serializer;
-    let name = schema_name(meta);
+    // Two resources over one model show different fields: the second
+    // gets schemas named after it (`ProductFeed`), not the model's.
+    let name = if doc.schemas.contains_key(meta.name) {
+        format!("{}{}", meta.name, camel_case(&resource.name))
+    } else {
+        schema_name(meta)
+    };
     let base = format!("{prefix}/{}/", resource.name);
     let item_path = format!("{base}{{pk}}/");
     let tag = resource.name.clone();
@@ -291,6 +311,18 @@ pub(crate) fn document_resource<M: Model>(
         properties.insert(field.name.to_owned(), schema);
         required.push(field.name);
     }
+    let key_list = |many: &crate::serializer::Many| {
+        let target = (many.meta.target)();
+        json!({"type": "array", "items": field_schema(&FieldMeta { null: false, ..*target.pk() })})
+    };
+    for many in &serializer.many {
+        let mut schema = key_list(many);
+        if !many.writable {
+            schema["readOnly"] = Json::Bool(true);
+        }
+        properties.insert(many.meta.name.to_owned(), schema);
+        required.push(many.meta.name);
+    }
     for computed in &serializer.computed {
         let mut schema = computed.schema.clone();
         if schema.is_object() {
@@ -317,6 +349,9 @@ pub(crate) fn document_resource<M: Model>(
         if !field.null && field.default.is_none() && !field.is_auto() {
             input_required.push(field.name);
         }
+    }
+    for many in serializer.many.iter().filter(|m| m.writable) {
+        input.insert(many.meta.name.to_owned(), key_list(many));
     }
     doc.schemas.insert(
         format!("{name}Request"),

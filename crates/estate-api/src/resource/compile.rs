@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use estate::orm::{Condition, FieldType, Model};
 
 use crate::query::{Pagination, QueryOptions};
-use crate::serializer::{Nested, Serializer, needs_server_value};
+use crate::serializer::{Many, Nested, Serializer, needs_server_value};
 
 use super::{Action, Compiled, Resource};
 
@@ -21,9 +21,11 @@ impl<M: Model> Resource<M> {
                 .iter()
                 .position(|f| f.name == name)
                 .unwrap_or_else(|| {
-                    let names: Vec<&str> = meta.fields.iter().map(|f| f.name).collect();
+                    let mut names: Vec<&str> = meta.fields.iter().map(|f| f.name).collect();
+                    names.extend(meta.many_to_many.iter().map(|m| m.name));
                     let hint = if meta.many_to_many(name).is_some() {
-                        " (many-to-many fields are not offered by resources yet)"
+                        " (a many-to-many field: it can be listed in fields, exclude and \
+                         read_only only)"
                     } else {
                         ""
                     };
@@ -39,18 +41,41 @@ impl<M: Model> Resource<M> {
             !resource.is_empty() && !resource.contains(['{', '}', '/']),
             "API resource name {resource:?} must be a plain path segment such as \"questions\""
         );
+        // Many-to-many fields are listed by name like the others, and
+        // handled apart: they have no column.
+        let is_many = |name: &&'static str| meta.many_to_many(name).is_some();
+        let many: Vec<Many> = meta
+            .many_to_many
+            .iter()
+            .filter(|m| {
+                self.fields.as_ref().is_none_or(|f| f.contains(&m.name))
+                    && !self.exclude.contains(&m.name)
+                    && !self.write_only.contains(&m.name)
+            })
+            .map(|m| Many {
+                meta: m,
+                // Links through a model of your own are rows of their own.
+                writable: m.auto_created && !self.read_only.contains(&m.name),
+            })
+            .collect();
         let listed: Vec<usize> = match &self.fields {
-            Some(fields) => fields.iter().map(|f| index_of(f, "fields")).collect(),
+            Some(fields) => fields
+                .iter()
+                .filter(|f| !is_many(f))
+                .map(|f| index_of(f, "fields"))
+                .collect(),
             None => (0..meta.fields.len()).collect(),
         };
         let excluded: Vec<usize> = self
             .exclude
             .iter()
+            .filter(|f| !is_many(f))
             .map(|f| index_of(f, "exclude"))
             .collect();
         let read_only: Vec<usize> = self
             .read_only
             .iter()
+            .filter(|f| !is_many(f))
             .map(|f| index_of(f, "read_only"))
             .collect();
         let mut write_only: Vec<usize> = self
@@ -86,6 +111,7 @@ impl<M: Model> Resource<M> {
             .map(|&i| meta.fields[i].name)
             .collect();
         ignored_inputs.extend(self.computed.iter().map(|c| c.name));
+        ignored_inputs.extend(many.iter().filter(|m| !m.writable).map(|m| m.meta.name));
         if self.actions.contains(&Action::Create) && self.on_create.is_none() {
             let missing: Vec<&str> = meta
                 .fields
@@ -212,6 +238,7 @@ impl<M: Model> Resource<M> {
                 write_only,
                 computed: self.computed,
                 nested,
+                many,
                 ignored_inputs,
             },
             query: QueryOptions {

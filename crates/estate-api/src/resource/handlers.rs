@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use estate::AppContext;
 use estate::db::{Database, DbError, ErrorKind};
 use estate::orm::model::serialization::{value_from_json, value_to_json};
-use estate::orm::{Condition, Model, OrderBy, QuerySet, Value};
+use estate::orm::{Condition, ManyToManyMeta, Model, OrderBy, QuerySet, Value};
 use http::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use http::request::Parts;
 use http::{HeaderValue, Method, StatusCode};
@@ -344,16 +344,49 @@ impl<M: Model> Compiled<M> {
         call: &Call,
         row: &mut M,
         original_key: Option<Value>,
+        links: Vec<(&'static ManyToManyMeta, Vec<Value>)>,
     ) -> Result<(), ApiError> {
         self.serializer.validate(row).map_err(Problem::invalid)?;
         for validator in &self.validators {
             validator(row).map_err(Problem::invalid)?;
         }
-        let result = match original_key {
-            None => row.insert(&call.db).await.map(|()| true),
-            Some(key) => row.update_row(&call.db, key).await,
+        // The row and its links are written together, or not at all.
+        let in_links: std::sync::Mutex<Option<&'static str>> = std::sync::Mutex::new(None);
+        let result = if links.is_empty() {
+            match original_key {
+                None => row.insert(&call.db).await.map(|()| true),
+                Some(key) => row.update_row(&call.db, key).await,
+            }
+        } else {
+            let in_links = &in_links;
+            estate::orm::atomic(&call.db, async move |tx| {
+                let written = match original_key {
+                    None => row.insert(tx).await.map(|()| true)?,
+                    Some(key) => row.update_row(tx, key).await?,
+                };
+                if written {
+                    for (many, keys) in links {
+                        *in_links
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(many.name);
+                        estate::orm::set_links(tx, many, row.pk_value(), keys).await?;
+                    }
+                }
+                Ok(written)
+            })
+            .await
         };
+        let failed_link = *in_links
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match result {
+            Err(err) if err.kind() == ErrorKind::ForeignKeyViolation && failed_link.is_some() => {
+                Err(Problem::invalid_field(
+                    failed_link.unwrap_or(NON_FIELD_ERRORS),
+                    "Invalid pk - object does not exist.",
+                )
+                .into())
+            }
             Ok(true) => Ok(()),
             Ok(false) => Err(Problem::not_found(format!(
                 "No {} matches the given query.",
@@ -429,14 +462,15 @@ impl<M: Model> Compiled<M> {
         body: Body,
     ) -> Result<Response, ApiError> {
         let input = json_body(parts, body).await?;
-        let mut row = self
-            .serializer
-            .parse_new(&input)
-            .map_err(Problem::invalid)?;
+        let (row, links) = both(
+            self.serializer.parse_new(&input),
+            self.serializer.parse_links(&input),
+        )?;
+        let mut row = row;
         if let Some(hook) = &self.on_create {
             hook(&mut row, &call.user);
         }
-        self.write(&call, &mut row, None).await?;
+        self.write(&call, &mut row, None, links).await?;
         let json = self.render_one(&call, &row).await?;
         let mut response = json_response(StatusCode::CREATED, &json);
         let key = value_to_json(&row.pk_value());
@@ -461,10 +495,11 @@ impl<M: Model> Compiled<M> {
         let mut row = self.object(&call, key).await?;
         let input = json_body(parts, body).await?;
         let original = row.pk_value();
-        self.serializer
-            .apply(&mut row, &input, partial)
-            .map_err(Problem::invalid)?;
-        self.write(&call, &mut row, Some(original)).await?;
+        let ((), links) = both(
+            self.serializer.apply(&mut row, &input, partial),
+            self.serializer.parse_links(&input),
+        )?;
+        self.write(&call, &mut row, Some(original), links).await?;
         Ok(json_response(
             StatusCode::OK,
             &self.render_one(&call, &row).await?,
@@ -549,4 +584,16 @@ fn page_link(parts: &Parts, name: &str, value: &str) -> String {
     }
     query.append_pair(name, value);
     format!("{}?{}", parts.uri.path(), query.finish())
+}
+
+/// Both results, or the field errors of both.
+fn both<A, B>(a: Result<A, FieldErrors>, b: Result<B, FieldErrors>) -> Result<(A, B), Problem> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(mut errors), Err(more)) => {
+            errors.extend(more);
+            Err(Problem::invalid(errors))
+        }
+        (Err(errors), _) | (_, Err(errors)) => Err(Problem::invalid(errors)),
+    }
 }

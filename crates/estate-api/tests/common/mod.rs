@@ -31,6 +31,14 @@ pub struct Category {
 }
 
 #[derive(Model, Clone, Debug)]
+#[model(table = "shop_tag", ordering = "label")]
+pub struct Tag {
+    pub id: Auto<i64>,
+    #[model(max_length = 20)]
+    pub label: String,
+}
+
+#[derive(Model, Clone, Debug)]
 #[model(table = "shop_product", ordering = "name")]
 pub struct Product {
     pub id: Auto<i64>,
@@ -48,12 +56,14 @@ pub struct Product {
     pub created: DateTime<Utc>,
     #[model(on_delete = SetNull)]
     pub owner: Option<ForeignKey<User>>,
+    pub tags: estate::orm::ManyToMany<Tag>,
 }
 
 /// The shop's models, installed as an app (for permission names).
 pub fn shop_app() -> AppModule {
     AppModule::new("shop")
         .model::<Category>()
+        .model::<Tag>()
         .model::<Product>()
 }
 
@@ -122,6 +132,7 @@ impl Shop {
         let (result, out) = command(site(&db, api()), &["migrate"]).await;
         result.unwrap_or_else(|err| panic!("migrate: {err}\n{out}"));
         create_table(&db, Category::META).await.unwrap();
+        create_table(&db, Tag::META).await.unwrap();
         create_table(&db, Product::META).await.unwrap();
         let server = TestServer::start(site(&db, api())).await;
         let auth = server.context().get::<Auth>().unwrap().clone();
@@ -166,6 +177,7 @@ impl Shop {
             created: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
                 + estate::orm::chrono::TimeDelta::days(i64::from(stock)),
             owner: None,
+            tags: Default::default(),
         };
         product.save(&self.db).await.unwrap();
         product.id.get().unwrap()

@@ -135,6 +135,21 @@ where
     }
 }
 
+/// The keys of the rows linked to each of `owners` through the
+/// many-to-many `link`, smallest first, by the owner key's JSON text
+/// (`serialization::value_to_json(key).to_string()`); owners without links
+/// are absent. A query per 500 owners, not one per owner.
+///
+/// # Errors
+/// The database's.
+pub async fn links_by_owner<E: Executor + ?Sized>(
+    db: &E,
+    link: &'static ManyToManyMeta,
+    owners: &[Value],
+) -> Result<HashMap<String, Vec<Value>>, DbError> {
+    links_of(db, link, owners).await
+}
+
 /// The targets linked to each of `owners` through `link`, by owner key.
 async fn links_of<E: Executor + ?Sized>(
     db: &E,
