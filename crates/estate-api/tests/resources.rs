@@ -67,7 +67,11 @@ fn api() -> Api {
                     max_page_size: 3,
                 }),
         )
-        .resource(Resource::<common::Category>::new("categories"))
+        .resource(Resource::<common::Category>::new("categories").list_action(
+            "explode",
+            Method::GET,
+            |_request| async { Err(estate::Error::msg("the disk is on fire").into()) },
+        ))
 }
 
 #[tokio::test]
@@ -331,6 +335,29 @@ async fn bad_input_is_a_field_error_and_writes_nothing() {
             .await;
         assert_eq!(html.status, StatusCode::NOT_ACCEPTABLE);
         assert_eq!(html.content_type(), Some("application/problem+json"));
+        // Too big a body: 413 before the handler reads it, as a problem.
+        let huge = server
+            .post("/api/products/")
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .body(format!("{{\"name\": \"{}\"}}", "x".repeat(3 * 1024 * 1024)))
+            .send()
+            .await;
+        assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(huge.content_type(), Some("application/problem+json"));
+        // A server error: 500 as a problem (the cause shown in DEBUG only).
+        let broken = server
+            .get("/api/categories/explode/")
+            .header("authorization", &auth)
+            .send()
+            .await;
+        assert_eq!(broken.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(broken.content_type(), Some("application/problem+json"));
+        assert!(
+            broken.text().contains("the disk is on fire"),
+            "DEBUG: {}",
+            broken.text()
+        );
         assert_eq!(shop.count().await, 1);
     })
     .await;
