@@ -16,8 +16,8 @@ use estate::orm::chrono::Utc;
 use estate::orm::{Col, Model as _};
 use estate_api::handler::Operation;
 use estate_api::{Api, ApiError, IsAuthenticatedOrReadOnly, Pagination, Problem, Resource};
-use schemars::JsonSchema;
 use polls::models::{Choice, Question};
+use schemars::JsonSchema;
 use serde_json::json;
 
 /// The API: questions and choices, readable by everyone, writable with the
