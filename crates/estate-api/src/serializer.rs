@@ -9,8 +9,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use estate::orm::model::serialization::{value_from_json, value_to_json};
+use estate::orm::model::serialization::{moment_text, value_from_json, value_to_json};
 use estate::orm::{ChoiceValue, FieldMeta, FieldType, ManyToManyMeta, Model, ModelMeta, Value};
+use serde::Serialize;
+use serde::ser::{SerializeMap as _, SerializeSeq as _};
 use serde_json::{Map, Value as Json};
 
 use crate::problem::{FieldErrors, NON_FIELD_ERRORS};
@@ -91,13 +93,13 @@ fn placeholder(field: &FieldMeta) -> Value {
 }
 
 impl<M: Model> Serializer<M> {
-    /// The JSON of rows, with nested relations loaded in one query per
-    /// relation (never one per row).
-    pub(crate) async fn render_many<E: estate::db::Executor + ?Sized>(
-        &self,
+    /// The rows, ready to be written as JSON, with what they show from
+    /// other tables loaded in one query per relation (never one per row).
+    pub(crate) async fn render_many<'a, E: estate::db::Executor + ?Sized>(
+        &'a self,
         db: &E,
-        rows: &[M],
-    ) -> Result<Vec<Json>, estate::db::DbError> {
+        rows: &'a [M],
+    ) -> Result<Rendered<'a, M>, estate::db::DbError> {
         let values: Vec<Vec<Value>> = rows.iter().map(Model::to_values).collect();
         let mut nested: Vec<HashMap<String, Json>> = Vec::with_capacity(self.nested.len());
         for relation in &self.nested {
@@ -127,63 +129,23 @@ impl<M: Model> Serializer<M> {
             }
             nested.push(by_key);
         }
-        let keys: Vec<Value> = values
-            .iter()
-            .map(|row| row[self.meta.primary_key].clone())
-            .collect();
         let mut links = Vec::with_capacity(self.many.len());
-        for many in &self.many {
-            links.push(estate::orm::model::rows::links_by_owner(db, many.meta, &keys).await?);
+        if !self.many.is_empty() {
+            let keys: Vec<Value> = values
+                .iter()
+                .map(|row| row[self.meta.primary_key].clone())
+                .collect();
+            for many in &self.many {
+                links.push(estate::orm::model::rows::links_by_owner(db, many.meta, &keys).await?);
+            }
         }
-        Ok(rows
-            .iter()
-            .zip(&values)
-            .map(|(row, values)| self.render_with(row, values, &nested, &links))
-            .collect())
-    }
-
-    fn render_with(
-        &self,
-        row: &M,
-        values: &[Value],
-        nested: &[HashMap<String, Json>],
-        links: &[HashMap<String, Vec<Value>>],
-    ) -> Json {
-        let mut object = Map::with_capacity(self.output.len() + self.computed.len());
-        for &index in &self.output {
-            let field = &self.meta.fields[index];
-            let value = &values[index];
-            let json = match self.nested.iter().position(|n| n.index == index) {
-                Some(at) if !matches!(value, Value::Null(_)) => nested[at]
-                    .get(&value_to_json(value).to_string())
-                    .cloned()
-                    .unwrap_or(Json::Null),
-                _ => match (value, field.decimal_places) {
-                    // Every row shows the field's decimal places, whatever
-                    // scale the backend returned ("20" on SQLite, "20.00"
-                    // elsewhere), as Django REST Framework does.
-                    (Value::Decimal(number), Some(places)) => {
-                        let mut number = *number;
-                        number.rescale(places);
-                        Json::String(number.to_string())
-                    }
-                    _ => value_to_json(value),
-                },
-            };
-            object.insert(field.name.to_owned(), json);
-        }
-        let key = value_to_json(&values[self.meta.primary_key]).to_string();
-        for (many, by_owner) in self.many.iter().zip(links) {
-            let linked = by_owner.get(&key).map_or(&[][..], Vec::as_slice);
-            object.insert(
-                many.meta.name.to_owned(),
-                Json::Array(linked.iter().map(value_to_json).collect()),
-            );
-        }
-        for computed in &self.computed {
-            object.insert(computed.name.to_owned(), (computed.compute)(row));
-        }
-        Json::Object(object)
+        Ok(Rendered {
+            serializer: self,
+            rows,
+            values,
+            nested,
+            links,
+        })
     }
 
     /// Refuses input members that are not fields of the resource.
@@ -425,4 +387,117 @@ pub(crate) fn db_error_to_fields(err: &estate::db::DbError) -> FieldErrors {
     let key = err.field().unwrap_or(NON_FIELD_ERRORS).to_owned();
     errors.insert(key, vec![capitalised(err.message())]);
     errors
+}
+
+/// Rows ready to be written as JSON (a list; [`Rendered::row`] for one):
+/// serialized straight from the rows' values, members in the model's field
+/// order, then many-to-many fields, then computed ones.
+pub(crate) struct Rendered<'a, M> {
+    serializer: &'a Serializer<M>,
+    rows: &'a [M],
+    values: Vec<Vec<Value>>,
+    nested: Vec<HashMap<String, Json>>,
+    links: Vec<HashMap<String, Vec<Value>>>,
+}
+
+impl<'a, M: Model> Rendered<'a, M> {
+    /// Row number `index`.
+    pub(crate) fn row(&self, index: usize) -> RenderedRow<'_, 'a, M> {
+        RenderedRow {
+            rendered: self,
+            index,
+        }
+    }
+}
+
+impl<M: Model> Serialize for Rendered<'_, M> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut list = serializer.serialize_seq(Some(self.rows.len()))?;
+        for index in 0..self.rows.len() {
+            list.serialize_element(&self.row(index))?;
+        }
+        list.end()
+    }
+}
+
+/// One row of [`Rendered`].
+pub(crate) struct RenderedRow<'r, 'a, M> {
+    rendered: &'r Rendered<'a, M>,
+    index: usize,
+}
+
+impl<M: Model> Serialize for RenderedRow<'_, '_, M> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let rendered = self.rendered;
+        let fields = rendered.serializer;
+        let values = &rendered.values[self.index];
+        let members = fields.output.len() + fields.many.len() + fields.computed.len();
+        let mut object = serializer.serialize_map(Some(members))?;
+        // Related rows are found by the key's JSON text; only worked out
+        // when the resource shows related rows.
+        let text = |value: &Value| value_to_json(value).to_string();
+        for &index in &fields.output {
+            let field = &fields.meta.fields[index];
+            let value = &values[index];
+            match fields.nested.iter().position(|n| n.index == index) {
+                Some(at) if !matches!(value, Value::Null(_)) => {
+                    let related = rendered.nested[at].get(&text(value));
+                    object.serialize_entry(field.name, &related)?;
+                }
+                _ => object.serialize_entry(field.name, &FieldOut(field, value))?,
+            }
+        }
+        if !fields.many.is_empty() {
+            let key = text(&values[fields.meta.primary_key]);
+            for (many, by_owner) in fields.many.iter().zip(&rendered.links) {
+                let linked = by_owner.get(&key).map_or(&[][..], Vec::as_slice);
+                let keys: Vec<ValueOut<'_>> = linked.iter().map(ValueOut).collect();
+                object.serialize_entry(many.meta.name, &keys)?;
+            }
+        }
+        for computed in &fields.computed {
+            object.serialize_entry(
+                computed.name,
+                &(computed.compute)(&rendered.rows[self.index]),
+            )?;
+        }
+        object.end()
+    }
+}
+
+/// A field's value as JSON: decimals with the field's places, whatever
+/// scale the backend returned ("20" on SQLite, "20.00" elsewhere), as
+/// Django REST Framework shows them.
+struct FieldOut<'a>(&'a FieldMeta, &'a Value);
+
+impl Serialize for FieldOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match (self.1, self.0.decimal_places) {
+            (Value::Decimal(number), Some(places)) => {
+                let mut number = *number;
+                number.rescale(places);
+                serializer.collect_str(&number)
+            }
+            _ => ValueOut(self.1).serialize(serializer),
+        }
+    }
+}
+
+/// A value in the JSON form of `value_to_json`, written without building
+/// a `serde_json::Value` for the common kinds.
+struct ValueOut<'a>(&'a Value);
+
+impl Serialize for ValueOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Null(_) => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::I16(n) => serializer.serialize_i16(*n),
+            Value::I32(n) => serializer.serialize_i32(*n),
+            Value::I64(n) => serializer.serialize_i64(*n),
+            Value::String(text) => serializer.serialize_str(text),
+            Value::DateTime(moment) => serializer.serialize_str(&moment_text(moment)),
+            other => value_to_json(other).serialize(serializer),
+        }
+    }
 }

@@ -92,6 +92,12 @@ async fn create_read_update_delete() {
         let id = body["id"].as_i64().unwrap();
         assert_eq!(created.header("location"), Some(format!("/api/products/{id}/").as_str()));
         assert_eq!(body["name"], "Hammer");
+        // Members come in the model's field order (as in DRF), then the
+        // computed ones.
+        let text = created.text();
+        let at = |member: &str| text.find(&format!("\"{member}\":")).unwrap();
+        assert!(at("id") < at("name") && at("name") < at("price") && at("owner") < at("tags"));
+        assert!(at("tags") < at("in_stock"), "{text}");
         assert_eq!(body["price"], "12.50");
         assert_eq!(body["stock"], 0, "the default");
         assert_eq!(body["status"], "draft");

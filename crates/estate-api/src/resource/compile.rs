@@ -257,6 +257,7 @@ impl<M: Model> Resource<M> {
             description: self.description,
             throttles: self.throttles,
             app_label: OnceLock::new(),
+            model_lowercase: meta.name.to_lowercase(),
         }
     }
 }

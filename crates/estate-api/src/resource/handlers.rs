@@ -93,8 +93,26 @@ async fn json_body(parts: &Parts, body: Body) -> Result<Map<String, Json>, Probl
     }
 }
 
-fn json_response(status: StatusCode, json: &Json) -> Response {
-    let mut response = Response::new(Body::from(json.to_string()));
+/// A page of a list: DRF's shape.
+#[derive(serde::Serialize)]
+struct Page<R> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+    next: Option<String>,
+    previous: Option<String>,
+    results: R,
+}
+
+/// A JSON response, written straight to bytes.
+fn json_response(status: StatusCode, json: &impl serde::Serialize) -> Response {
+    let body = match serde_json::to_vec(json) {
+        Ok(body) => body,
+        Err(err) => {
+            return estate::Error::msg(format!("the response did not serialize: {err}"))
+                .into_response();
+        }
+    };
+    let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -144,12 +162,12 @@ impl<M: Model> Compiled<M> {
         let user = authenticate(parts, &db).await?;
         let permission = self.permission.as_ref().unwrap_or(&defaults.permission);
         let app_label = self.app_label(&context);
-        let model = M::META.name.to_lowercase();
+        let model = &self.model_lowercase;
         let request = PermissionRequest {
             method: &parts.method,
             user: &user,
             app_label: &app_label,
-            model: &model,
+            model,
         };
         if !permission.has_permission(&request).await? {
             return Err(if user.is_authenticated() {
@@ -196,12 +214,18 @@ impl<M: Model> Compiled<M> {
             .ok_or_else(|| not_found().into())
     }
 
-    async fn render_one(&self, call: &Call, row: &M) -> Result<Json, ApiError> {
-        let mut rendered = self
+    /// A response with one row.
+    async fn row_response(
+        &self,
+        call: &Call,
+        status: StatusCode,
+        row: &M,
+    ) -> Result<Response, ApiError> {
+        let rendered = self
             .serializer
             .render_many(&call.db, std::slice::from_ref(row))
             .await?;
-        Ok(rendered.pop().unwrap_or(Json::Null))
+        Ok(json_response(status, &rendered.row(0)))
     }
 
     /// `GET /items/`.
@@ -212,7 +236,7 @@ impl<M: Model> Compiled<M> {
             rows = rows.filter(condition);
         }
         let pk = M::META.pk().name;
-        let body = match query.page {
+        match query.page {
             PageRequest::Number { page, size } => {
                 let count = u64::try_from(rows.count(&call.db).await?).unwrap_or(0);
                 let last = count.div_ceil(size).max(1);
@@ -227,19 +251,19 @@ impl<M: Model> Compiled<M> {
                     .offset((page - 1) * size)
                     .all(&call.db)
                     .await?;
-                let link = |page: u64| Json::String(page_link(parts, "page", &page.to_string()));
-                serde_json::json!({
-                    "count": count,
-                    "next": if page < last { link(page + 1) } else { Json::Null },
-                    "previous": if page > 1 { link(page - 1) } else { Json::Null },
-                    "results": self.serializer.render_many(&call.db, &found).await?,
-                })
+                let link = |page: u64| page_link(parts, "page", &page.to_string());
+                let page = Page {
+                    count: Some(count),
+                    next: (page < last).then(|| link(page + 1)),
+                    previous: (page > 1).then(|| link(page - 1)),
+                    results: self.serializer.render_many(&call.db, &found).await?,
+                };
+                Ok(json_response(StatusCode::OK, &page))
             }
             PageRequest::Cursor { after, size } => {
-                self.cursor_page(parts, &call, rows, after, size).await?
+                self.cursor_page(parts, &call, rows, after, size).await
             }
-        };
-        Ok(json_response(StatusCode::OK, &body))
+        }
     }
 
     /// A page in cursor order: rows after (or, for a "previous" cursor,
@@ -251,7 +275,7 @@ impl<M: Model> Compiled<M> {
         mut rows: QuerySet<M>,
         after: Option<CursorPosition>,
         size: u64,
-    ) -> Result<Json, ApiError> {
+    ) -> Result<Response, ApiError> {
         let meta = M::META;
         let spec = &self.query.cursor_ordering;
         let descending = spec.starts_with('-');
@@ -304,8 +328,7 @@ impl<M: Model> Compiled<M> {
                 reverse,
             }
         };
-        let link =
-            |position: CursorPosition| Json::String(page_link(parts, "cursor", &position.encode()));
+        let link = |position: CursorPosition| page_link(parts, "cursor", &position.encode());
         // Forward: more rows mean a next page; a cursor means a previous one.
         // Backward: the other way round.
         let (has_next, has_previous) = if reverse {
@@ -314,27 +337,26 @@ impl<M: Model> Compiled<M> {
             (more, after.is_some())
         };
         let next = match (has_next, found.last()) {
-            (true, Some(last)) => link(position(last, false)),
-            _ => Json::Null,
+            (true, Some(last)) => Some(link(position(last, false))),
+            _ => None,
         };
         let previous = match (has_previous, found.first()) {
-            (true, Some(first)) => link(position(first, true)),
-            _ => Json::Null,
+            (true, Some(first)) => Some(link(position(first, true))),
+            _ => None,
         };
-        Ok(serde_json::json!({
-            "next": next,
-            "previous": previous,
-            "results": self.serializer.render_many(&call.db, &found).await?,
-        }))
+        let page = Page {
+            count: None,
+            next,
+            previous,
+            results: self.serializer.render_many(&call.db, &found).await?,
+        };
+        Ok(json_response(StatusCode::OK, &page))
     }
 
     /// `GET /items/{id}/`.
     pub(super) async fn retrieve(&self, call: Call, key: &str) -> Result<Response, ApiError> {
         let row = self.object(&call, key).await?;
-        Ok(json_response(
-            StatusCode::OK,
-            &self.render_one(&call, &row).await?,
-        ))
+        self.row_response(&call, StatusCode::OK, &row).await
     }
 
     /// Runs the validators and writes the row; unique and foreign-key
@@ -471,8 +493,7 @@ impl<M: Model> Compiled<M> {
             hook(&mut row, &call.user);
         }
         self.write(&call, &mut row, None, links).await?;
-        let json = self.render_one(&call, &row).await?;
-        let mut response = json_response(StatusCode::CREATED, &json);
+        let mut response = self.row_response(&call, StatusCode::CREATED, &row).await?;
         let key = value_to_json(&row.pk_value());
         let key = key.as_str().map_or_else(|| key.to_string(), str::to_owned);
         let encoded: String = form_urlencoded::byte_serialize(key.as_bytes()).collect();
@@ -500,10 +521,7 @@ impl<M: Model> Compiled<M> {
             self.serializer.parse_links(&input),
         )?;
         self.write(&call, &mut row, Some(original), links).await?;
-        Ok(json_response(
-            StatusCode::OK,
-            &self.render_one(&call, &row).await?,
-        ))
+        self.row_response(&call, StatusCode::OK, &row).await
     }
 
     /// `DELETE /items/{id}/`: 409 when protected rows still point at it.

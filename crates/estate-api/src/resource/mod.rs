@@ -380,6 +380,8 @@ pub(crate) struct Compiled<M: Model> {
     pub(crate) description: String,
     throttles: Option<Vec<Throttle>>,
     app_label: OnceLock<String>,
+    /// The model's name in permission codenames (`question`).
+    model_lowercase: String,
 }
 
 /// What resources take from the API unless they set their own.

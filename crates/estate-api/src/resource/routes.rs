@@ -114,16 +114,18 @@ impl<M: Model> Compiled<M> {
         let key = path_key(&parts);
         let result = match self.begin(&mut parts, defaults).await {
             Err(err) => Err(err),
+            // Each action's future is boxed: inline, the request's future
+            // would be as large as the largest action's, and axum moves it.
             Ok(call) => match kind {
-                Kind::List => self.list(&parts, call).await,
-                Kind::Create => self.create(&parts, call, body).await,
-                Kind::Retrieve => self.retrieve(call, &key).await,
-                Kind::Update => self.update(&parts, call, &key, body, false).await,
-                Kind::PartialUpdate => self.update(&parts, call, &key, body, true).await,
-                Kind::Destroy => self.destroy(call, &key).await,
+                Kind::List => Box::pin(self.list(&parts, call)).await,
+                Kind::Create => Box::pin(self.create(&parts, call, body)).await,
+                Kind::Retrieve => Box::pin(self.retrieve(call, &key)).await,
+                Kind::Update => Box::pin(self.update(&parts, call, &key, body, false)).await,
+                Kind::PartialUpdate => Box::pin(self.update(&parts, call, &key, body, true)).await,
+                Kind::Destroy => Box::pin(self.destroy(call, &key)).await,
                 Kind::Custom(index) => {
                     let key = self.custom[index].detail.then_some(key.as_str());
-                    self.custom(index, &parts, call, key, body).await
+                    Box::pin(self.custom(index, &parts, call, key, body)).await
                 }
             },
         };

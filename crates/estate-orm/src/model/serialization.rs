@@ -76,14 +76,43 @@ fn time_text(time: &NaiveTime) -> String {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.mmm]Z`, as Django writes an aware UTC datetime.
-fn moment_text(moment: &DateTime<Utc>) -> String {
+/// Written digit by digit: chrono's `format` parses its pattern on every
+/// call, and API lists write many moments.
+pub fn moment_text(moment: &DateTime<Utc>) -> String {
+    use chrono::Datelike as _;
     let micros = moment.nanosecond() / 1000 % 1_000_000;
-    let whole = moment.format("%Y-%m-%dT%H:%M:%S");
-    if micros == 0 {
-        format!("{whole}Z")
-    } else {
-        format!("{whole}.{:03}Z", micros / 1000)
+    let year = moment.year();
+    if !(0..=9999).contains(&year) {
+        let whole = moment.format("%Y-%m-%dT%H:%M:%S");
+        return if micros == 0 {
+            format!("{whole}Z")
+        } else {
+            format!("{whole}.{:03}Z", micros / 1000)
+        };
     }
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    let mut two = |at: usize, n: u32| {
+        text[at] = b'0' + (n / 10 % 10) as u8;
+        text[at + 1] = b'0' + (n % 10) as u8;
+    };
+    let year = year.unsigned_abs();
+    two(0, year / 100);
+    two(2, year % 100);
+    two(5, moment.month());
+    two(8, moment.day());
+    two(11, moment.hour());
+    two(14, moment.minute());
+    two(17, moment.second());
+    let millis = micros / 1000;
+    two(21, millis % 100);
+    let len = if micros == 0 {
+        text[19] = b'Z';
+        20
+    } else {
+        text[20] = b'0' + (millis / 100) as u8;
+        24
+    };
+    String::from_utf8_lossy(&text[..len]).into_owned()
 }
 
 /// Reads `json` as a value of `field` (a relation reads as the related key).
@@ -260,6 +289,33 @@ fn moment(text: &str) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn moments_are_written_like_chronos_format() {
+        use chrono::TimeZone as _;
+        let slow = |m: &DateTime<Utc>| {
+            let micros = m.nanosecond() / 1000 % 1_000_000;
+            let whole = m.format("%Y-%m-%dT%H:%M:%S");
+            if micros == 0 {
+                format!("{whole}Z")
+            } else {
+                format!("{whole}.{:03}Z", micros / 1000)
+            }
+        };
+        let base = Utc.with_ymd_and_hms(2024, 2, 29, 23, 59, 58).unwrap();
+        for moment in [
+            base,
+            base + chrono::TimeDelta::milliseconds(7),
+            base + chrono::TimeDelta::microseconds(250_999),
+            Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap()
+                + chrono::TimeDelta::nanoseconds(999),
+        ] {
+            assert_eq!(moment_text(&moment), slow(&moment), "{moment:?}");
+        }
+        assert_eq!(moment_text(&base), "2024-02-29T23:59:58Z");
+    }
+
     use super::*;
     use serde_json::json;
 
