@@ -29,6 +29,18 @@ impl Default for PoolSettings {
     }
 }
 
+/// How many connections a pool holds right now, for monitoring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStatus {
+    /// Open connections, in use or idle.
+    pub size: u32,
+    /// Open connections waiting for a query.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
@@ -101,6 +113,22 @@ impl Database {
             Pool::Sqlite(pool) => pool.close().await,
             Pool::Postgres(pool) => pool.close().await,
             Pool::MySql(pool) => pool.close().await,
+        }
+    }
+
+    /// The pool's connections right now (for metrics). Cheap: no query.
+    pub fn pool_status(&self) -> PoolStatus {
+        fn status<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> PoolStatus {
+            PoolStatus {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max_connections: pool.options().get_max_connections(),
+            }
+        }
+        match &self.0.pool {
+            Pool::Sqlite(pool) => status(pool),
+            Pool::Postgres(pool) => status(pool),
+            Pool::MySql(pool) => status(pool),
         }
     }
 

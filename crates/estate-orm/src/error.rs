@@ -83,6 +83,15 @@ impl DbError {
         &self.message
     }
 
+    /// Whether the database could not be reached: connecting failed, the
+    /// connection broke, the server is shutting down, or no connection
+    /// became free in time ([`ErrorKind::Connection`] and
+    /// [`ErrorKind::PoolTimeout`]). The web layer answers these with `503
+    /// Service Unavailable`; retrying later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.kind, ErrorKind::Connection | ErrorKind::PoolTimeout)
+    }
+
     /// The violated constraint's name, when the database reports it.
     pub fn constraint(&self) -> Option<&str> {
         self.constraint.as_deref()
@@ -133,6 +142,9 @@ impl From<sqlx::Error> for DbError {
                     sqlx::error::ErrorKind::ForeignKeyViolation => ErrorKind::ForeignKeyViolation,
                     sqlx::error::ErrorKind::NotNullViolation => ErrorKind::NotNullViolation,
                     sqlx::error::ErrorKind::CheckViolation => ErrorKind::CheckViolation,
+                    _ if db.code().as_deref().is_some_and(is_connection_state) => {
+                        ErrorKind::Connection
+                    }
                     _ => ErrorKind::Other,
                 };
                 let constraint = db
@@ -150,9 +162,9 @@ impl From<sqlx::Error> for DbError {
             }
             sqlx::Error::PoolTimedOut => DbError::new(
                 ErrorKind::PoolTimeout,
-                "timed out waiting for a free database connection (is every connection held \
-                 by a long transaction? inside `atomic`, run queries on the transaction, not \
-                 on the database)",
+                "timed out waiting for a database connection (is the database down or \
+                 unreachable? or is every connection held by a long transaction? inside \
+                 `atomic`, run queries on the transaction, not on the database)",
             )
             .with_source(err),
             sqlx::Error::Configuration(_) => {
@@ -230,6 +242,14 @@ impl DbError {
     }
 }
 
+/// SQLSTATEs that mean the connection, not the query, failed: class 08
+/// (connection exception; MySQL's "server shutdown" is 08S01) and
+/// PostgreSQL's shutdown states (57P01 admin shutdown, 57P02 crash
+/// shutdown, 57P03 cannot connect now).
+fn is_connection_state(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
 /// SQLite and MySQL do not report the constraint separately; dig the name
 /// (or the columns) out of their message.
 fn constraint_from_message(kind: ErrorKind, message: &str) -> Option<String> {
@@ -251,6 +271,15 @@ fn constraint_from_message(kind: ErrorKind, message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_states() {
+        assert!(is_connection_state("08006"));
+        assert!(is_connection_state("08S01"));
+        assert!(is_connection_state("57P01"));
+        assert!(!is_connection_state("23505"));
+        assert!(!is_connection_state("57014"));
+    }
 
     #[test]
     fn constraint_names_from_messages() {

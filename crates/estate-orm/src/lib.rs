@@ -35,7 +35,7 @@ mod transaction;
 mod value;
 
 pub use backends::{Backend, Features};
-pub use database::{Database, PoolSettings};
+pub use database::{Database, PoolSettings, PoolStatus};
 pub use error::{DbError, ErrorKind};
 pub use executor::{Executor, RawSql, atomic};
 
