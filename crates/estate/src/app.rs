@@ -55,6 +55,7 @@ struct CoreOptions {
     compression: bool,
     request_ids: bool,
     csrf: bool,
+    health_endpoints: bool,
 }
 
 /// An Estate application under construction.
@@ -104,6 +105,7 @@ impl App {
                 compression: true,
                 request_ids: true,
                 csrf: true,
+                health_endpoints: true,
             },
         }
     }
@@ -279,6 +281,14 @@ impl App {
         self
     }
 
+    /// Serves no health probes (`health.liveness_path`, `/healthz`, and
+    /// `health.readiness_path`, `/readyz`). A route of the app at one of
+    /// those paths takes its place anyway, without this.
+    pub fn without_health_endpoints(mut self) -> Self {
+        self.options.health_endpoints = false;
+        self
+    }
+
     /// Runs the management command line with the process's arguments:
     /// `runserver`, `check`, `routes` and the apps' commands. Blocks until the
     /// command ends; meant for `main`.
@@ -433,7 +443,13 @@ impl App {
         // error names the URL (password hidden).
         match (self.database, &settings.database_url) {
             (Some(database), _) => startup.provide(database),
-            (None, Some(url)) => startup.provide(estate_orm::Database::connect(url).await?),
+            (None, Some(url)) => {
+                let pool = estate_orm::PoolSettings {
+                    max_connections: settings.database.max_connections,
+                    acquire_timeout: settings.database.acquire_timeout,
+                };
+                startup.provide(estate_orm::Database::connect_with(url, &pool).await?);
+            }
             (None, None) => {}
         }
         if let Some(database) = startup.get::<estate_orm::Database>() {
@@ -442,6 +458,14 @@ impl App {
                     database.register(&models.0);
                 }
             }
+        }
+        // Made before the apps' hooks, so they can add their own metrics.
+        if settings.metrics.enabled {
+            let metrics = crate::metrics::Metrics::new();
+            if let Some(database) = startup.get::<estate_orm::Database>() {
+                crate::metrics::pool_gauges(&metrics, database);
+            }
+            startup.provide(metrics);
         }
         // Made before the apps' hooks, so they can send mail (or replace it).
         startup.provide(
@@ -515,15 +539,28 @@ impl App {
         if let Some(sessions) = startup.get::<crate::sessions::Sessions>() {
             router = router.layer(crate::sessions::SessionLayer(sessions.clone()));
         }
-        let context = AppContext::new(
-            settings.clone(),
-            urls,
-            built.listing,
-            apps,
-            startup.provided,
+        // Health probes and metrics, unless a route of the app has the path.
+        let ops = ops_endpoints(
+            &settings,
+            self.options,
+            &built.listing,
+            startup.get::<estate_orm::Database>(),
+            startup.get::<crate::metrics::Metrics>(),
         );
+        let mut listing = built.listing;
+        for (path, what) in ops.as_ref().map(|o| o.listing()).unwrap_or_default() {
+            listing.push(crate::routing::RouteInfo {
+                path,
+                name: None,
+                handlers: vec![crate::routing::HandlerInfo {
+                    method: "GET",
+                    handler: what.to_owned(),
+                }],
+            });
+        }
+        let context = AppContext::new(settings.clone(), urls, listing, apps, startup.provided);
 
-        let core = core_config(
+        let mut core = core_config(
             &settings,
             self.options,
             self.error_pages,
@@ -531,6 +568,11 @@ impl App {
             context.clone(),
             static_sources,
         )?;
+        core.metrics = ops
+            .as_ref()
+            .and_then(|o| o.metrics.as_ref())
+            .map(|m| m.metrics.clone());
+        core.ops = ops;
         Ok(BuiltApp {
             service: EstateService::new(core, router, self.options.compression),
             context,
@@ -616,6 +658,8 @@ fn core_config(
         // DEBUG serves the folders; otherwise what collectstatic gathered.
         capture_headers,
         compression: false,
+        ops: None,
+        metrics: None,
         static_files: static_config(settings, static_sources)
             .into_iter()
             .chain(media_config(settings))
@@ -627,6 +671,42 @@ fn core_config(
             },
         ),
     })
+}
+
+/// The built-in endpoints this app serves, or `None` for none.
+fn ops_endpoints(
+    settings: &Settings,
+    options: CoreOptions,
+    routes: &[crate::routing::RouteInfo],
+    database: Option<&estate_orm::Database>,
+    metrics: Option<&crate::metrics::Metrics>,
+) -> Option<crate::http::ops::OpsEndpoints> {
+    let free = |path: &String| !routes.iter().any(|route| &route.path == path);
+    let health = &settings.health;
+    let probe = |path: &String| (options.health_endpoints && free(path)).then(|| path.clone());
+    let endpoints = crate::http::ops::OpsEndpoints {
+        liveness: probe(&health.liveness_path),
+        readiness: probe(&health.readiness_path),
+        readiness_timeout: health.readiness_timeout,
+        database: database.cloned(),
+        metrics: metrics
+            .filter(|_| free(&settings.metrics.path))
+            .map(|metrics| crate::http::ops::MetricsEndpoint {
+                path: settings.metrics.path.clone(),
+                metrics: metrics.clone(),
+                token: settings.metrics.token.clone(),
+                allowed: settings
+                    .metrics
+                    .allowed_ips
+                    .iter()
+                    .filter_map(|ip| crate::metrics::IpNetwork::parse(ip))
+                    .collect(),
+            }),
+    };
+    let any = endpoints.liveness.is_some()
+        || endpoints.readiness.is_some()
+        || endpoints.metrics.is_some();
+    any.then_some(endpoints)
 }
 
 fn static_config(

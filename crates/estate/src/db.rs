@@ -22,8 +22,8 @@ use crate::context::AppContext;
 use crate::error::Error;
 
 pub use estate_orm::{
-    Backend, Database, DbError, ErrorKind, Executor, Features, PoolSettings, RawSql, Row,
-    Transaction, Value, params,
+    Backend, Database, DbError, ErrorKind, Executor, Features, PoolSettings, PoolStatus, RawSql,
+    Row, Transaction, Value, params,
 };
 
 /// The app's database, as a handler argument. Derefs to [`Database`].

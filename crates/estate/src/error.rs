@@ -74,6 +74,12 @@ impl Error {
         Self::new(StatusCode::CONFLICT, message)
     }
 
+    /// `503 Service Unavailable`: something the site needs (the database)
+    /// cannot be reached right now; the client may retry later.
+    pub fn service_unavailable(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
     /// `500 Internal Server Error` caused by `source`. The cause is logged and
     /// shown in DEBUG only; the client sees a generic message.
     pub fn internal(source: impl Into<BoxError>) -> Self {
@@ -154,12 +160,25 @@ where
     E: StdError + Send + Sync + 'static,
 {
     fn from(err: E) -> Self {
+        // The database being unreachable is no bug of the site: a 503 the
+        // client (or load balancer) may retry, not a 500.
+        if (&err as &dyn std::any::Any)
+            .downcast_ref::<estate_orm::DbError>()
+            .is_some_and(estate_orm::DbError::is_unavailable)
+        {
+            return Error::service_unavailable(DATABASE_UNAVAILABLE).with_source(err);
+        }
         // Developer errors that already explain themselves (settings, reverse,
         // startup) keep their text as the message; it is still only shown to
         // clients in DEBUG because the status is 500.
         Error::msg(err.to_string()).with_source(err)
     }
 }
+
+/// The client-facing message of a request that failed because the
+/// database could not be reached.
+const DATABASE_UNAVAILABLE: &str =
+    "The service is temporarily unavailable. Please try again in a moment.";
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -212,6 +231,19 @@ impl ErrorReport {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
+        // `Error::internal(db_error)` and errors wrapping a database error:
+        // an unreachable database is a 503 however it travelled.
+        if self.status() == StatusCode::INTERNAL_SERVER_ERROR
+            && self
+                .downcast_ref::<estate_orm::DbError>()
+                .is_some_and(estate_orm::DbError::is_unavailable)
+        {
+            let mut unavailable = self;
+            unavailable.inner.status = StatusCode::SERVICE_UNAVAILABLE;
+            unavailable.inner.message = DATABASE_UNAVAILABLE.into();
+            unavailable.inner.public = true;
+            return unavailable.into_response();
+        }
         let status = self.status();
         if status.is_server_error() {
             tracing::error!(target: "estate::request", status = status.as_u16(), error = %self, "request failed");

@@ -45,6 +45,8 @@
 //!   [`CurrentUser`](auth::CurrentUser) and guards; password hashing
 //!   (argon2id; Django's hashes verified) and validation.
 //! - [`cli`]: management commands and system checks.
+//! - [`metrics`]: the Prometheus `/metrics` endpoint (off by default) and
+//!   its registry; `/healthz` and `/readyz` are served by every app.
 //! - [`test`](mod@test): a real server on an ephemeral port and a client, plus the
 //!   helper that decides whether backend tests run.
 //! - [`Error`] is the one error type handlers return.
@@ -69,6 +71,7 @@ pub mod http;
 mod logging;
 pub mod mail;
 pub mod messages;
+pub mod metrics;
 pub mod orm;
 pub mod pagination;
 pub mod ratelimit;

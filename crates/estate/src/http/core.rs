@@ -5,7 +5,8 @@
 //! 1. `ALLOWED_HOSTS` check → 400;
 //! 2. HTTPS redirect (opt-in);
 //! 3. body limit by `Content-Length` → 413 before a byte of the body is read;
-//!    chunked bodies are wrapped so they stop at the limit;
+//!    chunked bodies are wrapped so they stop at the limit; the health
+//!    probes and `/metrics` are answered here, without routing;
 //! 4. request id and [`AppContext`] into the request's extensions;
 //! 5. the router, under the request timeout (→ 503) with panics caught (→ 500);
 //! 6. error pages for [`Error`](crate::Error) responses, rendered for the
@@ -74,6 +75,10 @@ pub(crate) struct CoreConfig {
     /// Static files (their folders in DEBUG, the collected root otherwise),
     /// then uploaded media (DEBUG only).
     pub(crate) static_files: Vec<super::static_files::StaticConfig>,
+    /// Health probes and metrics, answered before routing.
+    pub(crate) ops: Option<super::ops::OpsEndpoints>,
+    /// Request measurements, when metrics are on.
+    pub(crate) metrics: Option<crate::metrics::Metrics>,
 }
 
 /// The whole app as one tower service: the core around the router. Serve it
@@ -104,6 +109,10 @@ impl EstateService {
         // Everything up to calling the router is synchronous; the future only
         // holds what is needed after it, so it stays small and cheap to move.
         let config = self.config.clone();
+        let probe = config
+            .metrics
+            .as_ref()
+            .map(crate::metrics::Metrics::request_started);
         let (summary, routed) = start(&config, &self.routers, request.map(Body::new));
         // Only a form whose CSRF token is in the body routes later.
         let routers = matches!(routed, Routed::CsrfBody { .. }).then(|| self.routers.clone());
@@ -145,6 +154,10 @@ impl EstateService {
             let response = match routed {
                 Routed::Stop(response) => response,
                 Routed::CsrfBody { .. } => unreachable!("handled above"),
+                Routed::Ready => match &config.ops {
+                    Some(ops) => ops.ready().await,
+                    None => unreachable!("only routed with the endpoints on"),
+                },
                 Routed::Static {
                     index,
                     relative,
@@ -183,7 +196,11 @@ impl EstateService {
                     }
                 }
             };
-            Ok(finish(&config, response, &summary))
+            let response = finish(&config, response, &summary);
+            if let Some(probe) = probe {
+                probe.finish(&summary.method, response.status());
+            }
+            Ok(response)
         })
     }
 
@@ -251,6 +268,8 @@ enum Routed {
         request: Request<Body>,
         limited: bool,
     },
+    /// The readiness probe (the database is asked).
+    Ready,
     /// A static or media file: which folder set, and the path after its URL.
     Static {
         index: usize,
@@ -299,7 +318,17 @@ fn start(
                 .wants(request.method(), request.uri().path())
                 .map(|relative| (index, relative))
         });
-    let routed = match (preflight(config, &mut request), static_hit) {
+    let preflight = preflight(config, &mut request);
+    if let (Preflight::Pass { .. }, Some(ops)) = (&preflight, &config.ops)
+        && let Some(endpoint) = ops.claims(request.uri().path())
+    {
+        let routed = match ops.answer(endpoint, &request) {
+            super::ops::OpsAnswer::Now(response) => Routed::Stop(response),
+            super::ops::OpsAnswer::Readiness => Routed::Ready,
+        };
+        return (summary, routed);
+    }
+    let routed = match (preflight, static_hit) {
         (Preflight::Stop(response), _) => Routed::Stop(response),
         (Preflight::Pass { .. }, Some((index, relative))) => Routed::Static {
             index,
@@ -453,7 +482,10 @@ fn preflight(config: &CoreConfig, request: &mut Request<Body>) -> Preflight {
             err.message(config.debug),
         ));
     }
-    if config.ssl_redirect && !request_is_secure(config, request.headers(), request.uri()) {
+    if config.ssl_redirect
+        && !request_is_secure(config, request.headers(), request.uri())
+        && !is_probe(config, request.uri().path())
+    {
         let host = request
             .headers()
             .get(HOST)
@@ -507,6 +539,20 @@ fn preflight(config: &CoreConfig, request: &mut Request<Body>) -> Preflight {
             Preflight::Pass { limited: true }
         }
     }
+}
+
+/// Health probes answer over plain HTTP too (load balancers probe that way).
+fn is_probe(config: &CoreConfig, path: &str) -> bool {
+    config
+        .ops
+        .as_ref()
+        .and_then(|ops| ops.claims(path))
+        .is_some_and(|endpoint| {
+            matches!(
+                endpoint,
+                super::ops::Endpoint::Liveness | super::ops::Endpoint::Readiness
+            )
+        })
 }
 
 fn route_flags(config: &CoreConfig, path: &str) -> crate::routing::RouteFlags {

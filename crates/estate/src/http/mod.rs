@@ -8,6 +8,7 @@ pub mod csp;
 pub mod csrf;
 pub mod error_pages;
 pub(crate) mod hosts;
+pub(crate) mod ops;
 mod request_id;
 pub(crate) mod security_headers;
 pub mod static_files;

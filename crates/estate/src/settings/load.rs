@@ -18,6 +18,8 @@ use super::{
 };
 use crate::suggest::closest;
 
+mod ops;
+
 /// Every key Estate itself reads; used to suggest fixes for typos.
 const CORE_KEYS: &[&str] = &[
     "debug",
@@ -188,7 +190,10 @@ impl Typed {
         // confusing "missing secret_key".
         let mut ignored_env = Vec::new();
         for (key, entry) in self.raw.iter() {
-            if !is_core_key(key) || CORE_KEYS.contains(&key.as_str()) {
+            if !is_core_key(key)
+                || CORE_KEYS.contains(&key.as_str())
+                || ops::KEYS.contains(&key.as_str())
+            {
                 continue;
             }
             if matches!(entry.source, Source::Env(_)) {
@@ -200,7 +205,7 @@ impl Typed {
                 continue;
             }
             return Err(SettingsError::Unknown {
-                suggestion: closest(key, CORE_KEYS.iter().copied()),
+                suggestion: closest(key, CORE_KEYS.iter().chain(ops::KEYS).copied()),
                 key: key.clone(),
                 source: entry.source.clone(),
             });
@@ -274,6 +279,7 @@ impl Typed {
             addr: self.string("server.addr", "127.0.0.1:8000")?,
             shutdown_grace: self.duration("server.shutdown_grace", Duration::from_secs(30))?,
         };
+        let (health, metrics, database) = self.ops()?;
         let request_timeout = self.duration("limits.request_timeout", Duration::from_secs(30))?;
         let limits = Limits {
             max_body_size: self.size("limits.max_body_size", 2_621_440)?,
@@ -357,6 +363,9 @@ impl Typed {
             media_root,
             templates_from_disk,
             server,
+            health,
+            metrics,
+            database,
             limits,
             logging,
             security,
@@ -740,6 +749,7 @@ fn is_core_key(key: &str) -> bool {
         None => true,
         Some((section, _)) => {
             ["server", "limits", "logging", "security", "mail"].contains(&section)
+                || ops::SECTIONS.contains(&section)
         }
     }
 }

@@ -23,6 +23,7 @@
 
 mod error;
 pub(crate) mod load;
+mod ops;
 mod raw;
 pub(crate) mod values;
 
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 pub use error::{SettingsError, Source};
 pub use load::SettingsLoader;
+pub use ops::{DatabaseSettings, HealthSettings, MetricsSettings};
 
 /// The project's settings, validated at startup.
 ///
@@ -75,6 +77,12 @@ pub struct Settings {
     pub media_root: Option<String>,
     /// Listening and shutdown.
     pub server: ServerSettings,
+    /// Health and readiness probes.
+    pub health: HealthSettings,
+    /// The Prometheus metrics endpoint (off by default).
+    pub metrics: MetricsSettings,
+    /// The database connection pool.
+    pub database: DatabaseSettings,
     /// Request size and time limits.
     pub limits: Limits,
     /// Log level, format and access log.
