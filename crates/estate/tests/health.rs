@@ -312,6 +312,25 @@ async fn metrics_can_need_a_token_and_an_allowed_address() {
 }
 
 #[tokio::test]
+async fn check_deploy_warns_about_open_metrics() {
+    async fn deploy_check(app: App) -> String {
+        let out = CommandOutput::capture();
+        app.run_with_args(["site", "check", "--deploy"], out.clone())
+            .await
+            .unwrap();
+        out.captured()
+    }
+    let open = deploy_check(production_app(|s| s.set("metrics.enabled", true))).await;
+    assert!(open.contains("estate.W002"), "{open}");
+    let guarded = deploy_check(production_app(|s| {
+        s.set("metrics.enabled", true)
+            .set("metrics.token", "s3cret-scraper-token")
+    }))
+    .await;
+    assert!(!guarded.contains("estate.W002"), "{guarded}");
+}
+
+#[tokio::test]
 async fn bad_settings_name_the_key() {
     let err = estate::settings::SettingsLoader::new()
         .set("debug", true)

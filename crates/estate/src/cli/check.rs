@@ -182,6 +182,17 @@ pub fn deploy_checks(ctx: &CheckContext<'_>) -> Vec<CheckMessage> {
             .hint("List the site's host names in allowed_hosts."),
         );
     }
+    if s.metrics.enabled && s.metrics.token.is_none() && s.metrics.allowed_ips.is_empty() {
+        out.push(
+            CheckMessage::warning(
+                "estate.W002",
+                "The metrics endpoint is readable by anyone who can reach the site: it tells                  how busy the site is and how it is built.",
+            )
+            .hint(
+                "Set metrics.token (scrapers send it as a bearer token) or                  metrics.allowed_ips, or keep the path unreachable from outside at the proxy.",
+            ),
+        );
+    }
     if !ctx.csrf {
         out.push(CheckMessage::warning(
             "security.W003",
