@@ -174,6 +174,8 @@ pub mod guide {
     pub mod views {}
     #[doc = include_str!("../../../docs/new-project.md")]
     pub mod new_project {}
+    #[doc = include_str!("../../../docs/deployment.md")]
+    pub mod deployment {}
 }
 
 /// Re-exports of the crates Estate builds on, at the versions it uses.

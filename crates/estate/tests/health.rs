@@ -356,4 +356,17 @@ async fn bad_settings_name_the_key() {
         err.contains("metrics.enabled"),
         "suggests the right key: {err}"
     );
+    let settings = estate::settings::SettingsLoader::new()
+        .set("debug", true)
+        .env([
+            ("ESTATE_DATABASE__ACQUIRE_TIMEOUT", "500ms"),
+            ("ESTATE_METRICS__ENABLED", "true"),
+        ])
+        .load()
+        .unwrap();
+    assert_eq!(
+        settings.database.acquire_timeout,
+        std::time::Duration::from_millis(500)
+    );
+    assert!(settings.metrics.enabled);
 }
