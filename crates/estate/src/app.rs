@@ -382,11 +382,15 @@ impl App {
 
     pub(crate) async fn build_with(mut self, init_logging: bool) -> Result<BuiltApp> {
         let mut settings = self.load_settings()?;
-        let sections: Vec<SectionDecl> = self
-            .modules
-            .iter_mut()
-            .flat_map(|m| std::mem::take(&mut m.sections))
-            .collect();
+        // The core's own sections, then the apps'.
+        let sections: Vec<SectionDecl> =
+            std::iter::once(SectionDecl::new::<crate::cache::CacheSettings>("cache"))
+                .chain(
+                    self.modules
+                        .iter_mut()
+                        .flat_map(|m| std::mem::take(&mut m.sections)),
+                )
+                .collect();
         settings.resolve_sections(&sections)?;
         if init_logging {
             logging::init(&settings.logging);
@@ -473,6 +477,10 @@ impl App {
                 .take()
                 .unwrap_or_else(|| crate::mail::Mailer::from_settings(&settings.mail)),
         );
+        // The cache: before the apps' hooks and templates, which use it.
+        let cache =
+            crate::cache::Cache::from_settings(settings.section::<crate::cache::CacheSettings>())?;
+        startup.provide(cache.clone());
         let urls = crate::routing::Urls(Arc::new(built.urls));
         // The project's templates first, then each app's, in app order.
         let mut sources = self.templates;
@@ -497,6 +505,7 @@ impl App {
             Some(urls.clone()),
             settings.static_url.clone(),
             static_names,
+            Some(cache),
         ));
         let mut static_sources = self.static_files;
         for app in &apps {
@@ -604,6 +613,7 @@ fn core_config(
             entry.csrf_exempt |= route.csrf_exempt;
             entry.csrf_exempt_bearer |= route.csrf_exempt_bearer;
             entry.json_errors |= route.json_errors;
+            entry.cache_page = entry.cache_page.or(route.cache_page);
             entry.max_body_size = entry.max_body_size.max(route.max_body_size);
         }
         let mut table = matchit::Router::new();

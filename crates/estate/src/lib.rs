@@ -36,6 +36,8 @@
 //!   [`crypto`]: random strings and constant-time comparison.
 //! - [`sessions`]: per-visitor data in the database, a signed cookie or
 //!   Redis; the [`Session`](sessions::Session) extractor.
+//! - [`cache`]: the cache framework (memory or Redis), per-view and
+//!   template fragment caching, locks across instances.
 //! - [`mail`]: sending email ([`Mailer`](mail::Mailer), [`send_mail`](mail::send_mail))
 //!   through SMTP, the console, files or an in-memory outbox for tests.
 //! - [`messages`]: one-time notices shown on the next page.
@@ -61,6 +63,7 @@ pub mod admin;
 pub mod app;
 mod app_module;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 mod context;
 pub mod crypto;
@@ -148,6 +151,8 @@ pub mod guide {
     pub mod security {}
     #[doc = include_str!("../../../docs/sessions.md")]
     pub mod sessions {}
+    #[doc = include_str!("../../../docs/cache.md")]
+    pub mod cache {}
     #[doc = include_str!("../../../docs/auth.md")]
     pub mod auth {}
     #[doc = include_str!("../../../docs/messages.md")]

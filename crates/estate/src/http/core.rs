@@ -113,9 +113,11 @@ impl EstateService {
             .metrics
             .as_ref()
             .map(crate::metrics::Metrics::request_started);
-        let (summary, routed) = start(&config, &self.routers, request.map(Body::new));
-        // Only a form whose CSRF token is in the body routes later.
-        let routers = matches!(routed, Routed::CsrfBody { .. }).then(|| self.routers.clone());
+        let (mut summary, routed) = start(&config, &self.routers, request.map(Body::new));
+        // Only a form whose CSRF token is in the body, and a cached page's
+        // route, route later.
+        let routers = matches!(routed, Routed::CsrfBody { .. } | Routed::Page { .. })
+            .then(|| self.routers.clone());
         Box::pin(async move {
             let routed = match (routed, routers) {
                 (Routed::CsrfBody { request, limited }, Some(routers)) => {
@@ -149,11 +151,31 @@ impl EstateService {
                         }
                     }
                 }
+                (
+                    Routed::Page {
+                        request,
+                        limited,
+                        page,
+                    },
+                    Some(routers),
+                ) => {
+                    let cache = config.context.get::<crate::cache::Cache>();
+                    match cache {
+                        Some(cache) => match crate::cache::page::fetch(cache, &page).await {
+                            Some(hit) => Routed::Stop(hit),
+                            None => {
+                                summary.page = Some(page);
+                                call_router(&routers, request, limited, &summary)
+                            }
+                        },
+                        None => call_router(&routers, request, limited, &summary),
+                    }
+                }
                 (routed, _) => routed,
             };
             let response = match routed {
                 Routed::Stop(response) => response,
-                Routed::CsrfBody { .. } => unreachable!("handled above"),
+                Routed::CsrfBody { .. } | Routed::Page { .. } => unreachable!("handled above"),
                 Routed::Ready => match &config.ops {
                     Some(ops) => ops.ready().await,
                     None => unreachable!("only routed with the endpoints on"),
@@ -197,6 +219,10 @@ impl EstateService {
                 }
             };
             let response = finish(&config, response, &summary);
+            let response = match (&summary.page, config.context.get::<crate::cache::Cache>()) {
+                (Some(page), Some(cache)) => crate::cache::page::store(cache, page, response).await,
+                _ => response,
+            };
             if let Some(probe) = probe {
                 probe.finish(&summary.method, response.status());
             }
@@ -251,6 +277,8 @@ struct RequestSummary {
     /// `Accept-Encoding`, kept when compression is on (template pages are
     /// rendered after the compression layer, so the core compresses them).
     accept_encoding: Option<HeaderValue>,
+    /// A `.cache_page(..)` request that missed: its response is stored.
+    page: Option<crate::cache::page::PageRequest>,
 }
 
 /// The router's response future, boxed.
@@ -270,6 +298,12 @@ enum Routed {
     },
     /// The readiness probe (the database is asked).
     Ready,
+    /// A `.cache_page(..)` route: look in the cache before routing.
+    Page {
+        request: Request<Body>,
+        limited: bool,
+        page: crate::cache::page::PageRequest,
+    },
     /// A static or media file: which folder set, and the path after its URL.
     Static {
         index: usize,
@@ -300,6 +334,7 @@ fn start(
         } else {
             None
         },
+        page: None,
     };
     request
         .extensions_mut()
@@ -361,7 +396,14 @@ fn start(
                 }
             };
             match verdict {
-                super::csrf::Verdict::Pass => call_router(routers, request, limited, &summary),
+                super::csrf::Verdict::Pass => match page_request(config, &request, &summary) {
+                    Some(page) => Routed::Page {
+                        request,
+                        limited,
+                        page,
+                    },
+                    None => call_router(routers, request, limited, &summary),
+                },
                 super::csrf::Verdict::Reject(reason) => Routed::Stop(csrf_failure(reason)),
                 super::csrf::Verdict::ReadBody => Routed::CsrfBody { request, limited },
             }
@@ -553,6 +595,27 @@ fn is_probe(config: &CoreConfig, path: &str) -> bool {
                 super::ops::Endpoint::Liveness | super::ops::Endpoint::Readiness
             )
         })
+}
+
+/// The page-cache identity of a GET or HEAD request to a `.cache_page(..)`
+/// route, when the app has a cache.
+fn page_request(
+    config: &CoreConfig,
+    request: &Request<Body>,
+    summary: &RequestSummary,
+) -> Option<crate::cache::page::PageRequest> {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return None;
+    }
+    let duration = route_flags(config, request.uri().path()).cache_page?;
+    config.context.get::<crate::cache::Cache>()?;
+    crate::cache::page::PageRequest::new(
+        request.method(),
+        request.uri(),
+        request.headers(),
+        summary.secure,
+        duration,
+    )
 }
 
 fn route_flags(config: &CoreConfig, path: &str) -> crate::routing::RouteFlags {

@@ -42,6 +42,7 @@ pub struct Route {
     pub(crate) csrf_exempt: bool,
     pub(crate) csrf_exempt_bearer: bool,
     pub(crate) json_errors: bool,
+    pub(crate) cache_page: Option<std::time::Duration>,
 }
 
 impl Route {
@@ -95,6 +96,25 @@ impl Route {
         self
     }
 
+    /// Caches this route's GET responses in the app's
+    /// [`Cache`](crate::cache::Cache) for `duration` (Django's
+    /// `@cache_page`): later GET and HEAD requests for the same URL get the
+    /// stored response without running the handler.
+    ///
+    /// Like Django, a response is stored only when it is a 200 without
+    /// `Set-Cookie`, `Cache-Control: private`, `no-store`, `no-cache` or
+    /// `Vary: *`, and separately for each value of the request headers
+    /// its `Vary` names (so pages that read the session, which adds
+    /// `Vary: Cookie`, are cached per visitor). Its own
+    /// `Cache-Control: max-age` wins over `duration`; when it has no
+    /// `Cache-Control`, `max-age` is added. Requests carrying
+    /// `Authorization` are cached only when the response says `public`.
+    /// Bodies over 1 MiB are not stored.
+    pub fn cache_page(mut self, duration: std::time::Duration) -> Self {
+        self.cache_page = Some(duration);
+        self
+    }
+
     /// Applies a tower layer to this route only.
     pub fn layer<L: RouteLayer>(mut self, layer: L) -> Self {
         self.router = self.router.layer(layer);
@@ -126,6 +146,7 @@ impl From<MethodRouter> for Route {
             csrf_exempt: false,
             csrf_exempt_bearer: false,
             json_errors: false,
+            cache_page: None,
         }
     }
 }
@@ -153,6 +174,7 @@ macro_rules! method_fns {
                     csrf_exempt: false,
                     csrf_exempt_bearer: false,
                     json_errors: false,
+                    cache_page: None,
                 }
             }
 

@@ -59,6 +59,8 @@ pub(crate) struct RouteFlags {
     pub(crate) csrf_exempt_bearer: bool,
     /// Marked `.json_errors()`: error pages are problem JSON.
     pub(crate) json_errors: bool,
+    /// Marked `.cache_page(..)`: GET responses are cached this long.
+    pub(crate) cache_page: Option<std::time::Duration>,
 }
 
 impl Routes {
@@ -158,6 +160,7 @@ impl Routes {
                     csrf_exempt: route.csrf_exempt,
                     csrf_exempt_bearer: route.csrf_exempt_bearer,
                     json_errors: route.json_errors,
+                    cache_page: route.cache_page,
                 },
             ));
             if let Some(limit) = route.max_body_size {

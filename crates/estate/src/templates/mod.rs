@@ -111,6 +111,7 @@ impl Templates {
         urls: Option<Urls>,
         static_url: String,
         static_names: std::collections::BTreeMap<String, String>,
+        cache: Option<crate::cache::Cache>,
     ) -> Templates {
         let mut env = Environment::new();
         // Reloading (DEBUG) always reads the disk.
@@ -191,6 +192,12 @@ impl Templates {
                 })
             });
         }
+        // Fragment caching; tools and tests without an app get a cache of
+        // their own.
+        crate::cache::register_template_function(
+            &mut env,
+            cache.unwrap_or_else(crate::cache::Cache::memory),
+        );
         Templates(Arc::new(Inner {
             env: RwLock::new(env),
             reload,
@@ -206,6 +213,7 @@ impl Templates {
             None,
             "/static/".to_owned(),
             Default::default(),
+            None,
         )
     }
 
