@@ -38,6 +38,7 @@
 //!   Redis; the [`Session`](sessions::Session) extractor.
 //! - [`cache`]: the cache framework (memory or Redis), per-view and
 //!   template fragment caching, locks across instances.
+//! - [`tasks`]: background tasks in the database, the `worker` command.
 //! - [`mail`]: sending email ([`Mailer`](mail::Mailer), [`send_mail`](mail::send_mail))
 //!   through SMTP, the console, files or an in-memory outbox for tests.
 //! - [`messages`]: one-time notices shown on the next page.
@@ -85,6 +86,7 @@ pub mod settings;
 pub mod shortcuts;
 pub mod signing;
 mod suggest;
+pub mod tasks;
 pub mod templates;
 pub mod test;
 pub mod views;
@@ -153,6 +155,8 @@ pub mod guide {
     pub mod sessions {}
     #[doc = include_str!("../../../docs/cache.md")]
     pub mod cache {}
+    #[doc = include_str!("../../../docs/tasks.md")]
+    pub mod tasks {}
     #[doc = include_str!("../../../docs/auth.md")]
     pub mod auth {}
     #[doc = include_str!("../../../docs/messages.md")]
