@@ -14,9 +14,9 @@ use estate::db::Database;
 use estate::orm::Model;
 use estate::prelude::*;
 use estate::tasks::{
-    Enqueue, Task, TaskContext, TaskOptions, TaskRecord, TaskStatus, Tasks, Worker,
+    Enqueue, Task, TaskContext, TaskId, TaskOptions, TaskRecord, TaskStatus, Tasks, Worker,
 };
-use estate::test::{TestServer, each_backend};
+use estate::test::{REDIS, TestServer, each_backend, service};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -160,9 +160,15 @@ fn site(db: &Database) -> App {
 }
 
 fn site_with(db: &Database, debug: bool) -> App {
-    common::production_app(|s| s.set("tasks.poll_interval_ms", 20).set("debug", debug))
-        .database(db.clone())
-        .app(estate::tasks::app())
+    with_tasks(
+        common::production_app(|s| s.set("tasks.poll_interval_ms", 20).set("debug", debug))
+            .database(db.clone()),
+    )
+}
+
+/// The tasks app, the test tasks, and routes enqueueing them.
+fn with_tasks(app: App) -> App {
+    app.app(estate::tasks::app())
         .app(
             AppModule::new("jobs")
                 .task::<Add>()
@@ -196,25 +202,69 @@ fn tasks_of(server: &TestServer) -> Tasks {
     server.context().get::<Tasks>().unwrap().clone()
 }
 
-async fn record(db: &Database, id: i64) -> TaskRecord {
-    TaskRecord::objects()
-        .filter(TaskRecord::ID.eq(id))
-        .first(db)
+async fn record(tasks: &Tasks, id: i64) -> TaskRecord {
+    tasks
+        .record(TaskId(id))
         .await
         .unwrap()
         .expect("the task's row")
 }
 
 /// Waits (up to 20 s) until task `id` has finished.
-async fn finished(db: &Database, id: i64) -> TaskRecord {
+async fn finished(tasks: &Tasks, id: i64) -> TaskRecord {
     for _ in 0..2000 {
-        let row = record(db, id).await;
+        let row = record(tasks, id).await;
         if row.task_status().is_finished() {
             return row;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("task {id} did not finish: {:?}", record(db, id).await);
+    panic!("task {id} did not finish: {:?}", record(tasks, id).await);
+}
+
+/// Runs `test` on a served site for each place tasks can be kept: the
+/// database on SQLite, PostgreSQL and MySQL, then Redis.
+async fn each_queue(test: impl AsyncFn(&TestServer, &Tasks)) {
+    each_backend(async |db| {
+        let server = serve(&db).await;
+        test(&server, &tasks_of(&server)).await;
+        server.shutdown().await;
+    })
+    .await;
+    let Some(url) = service(REDIS) else { return };
+    let prefix = format!("test:tasks:{}", estate::crypto::get_random_string(10));
+    let app = common::production_app(|s| {
+        s.set("tasks.poll_interval_ms", 20)
+            .set("tasks.backend", "redis")
+            .set("tasks.redis_url", url.clone())
+            .set("tasks.redis_prefix", prefix.clone())
+    });
+    let server = TestServer::start(with_tasks(app)).await;
+    let tasks = tasks_of(&server);
+    assert_eq!(tasks.backend_name(), "redis");
+    let outcome =
+        futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(test(&server, &tasks)))
+            .await;
+    // Remove the test's keys.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: i64 = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    }
+    server.shutdown().await;
+    if let Err(panic) = outcome {
+        eprintln!("the test failed on the Redis queue");
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// A worker running in the background until the returned sender fires.
@@ -233,9 +283,7 @@ fn spawn_worker(
 
 #[tokio::test]
 async fn tasks_run_in_priority_order_and_keep_their_results() {
-    each_backend(async |db| {
-        let server = serve(&db).await;
-        let tasks = tasks_of(&server);
+    each_queue(async |server, tasks| {
         let response = server.post("/add/2/3").send().await;
         assert_eq!(response.status, StatusCode::OK);
         let first: i64 = response.text().parse().unwrap();
@@ -254,7 +302,7 @@ async fn tasks_run_in_priority_order_and_keep_their_results() {
             )
             .await
             .unwrap();
-        assert_eq!(record(&db, first).await.task_status(), TaskStatus::Ready);
+        assert_eq!(record(tasks, first).await.task_status(), TaskStatus::Ready);
 
         let worker = Worker::new(server.context()).unwrap();
         assert_eq!(
@@ -271,10 +319,10 @@ async fn tasks_run_in_priority_order_and_keep_their_results() {
         assert_eq!(result.value, Some(5));
         assert_eq!(result.attempts, 1);
         assert!(result.error.is_none());
-        let (high, low) = (record(&db, high.0).await, record(&db, low.0).await);
+        let (high, low) = (record(tasks, high.0).await, record(tasks, low.0).await);
         assert!(
-            high.started_at.unwrap() <= record(&db, first).await.started_at.unwrap()
-                && record(&db, first).await.started_at.unwrap() <= low.started_at.unwrap(),
+            high.started_at.unwrap() <= record(tasks, first).await.started_at.unwrap()
+                && record(tasks, first).await.started_at.unwrap() <= low.started_at.unwrap(),
             "higher priority first"
         );
         assert_eq!(high.result.as_deref(), Some("20"));
@@ -282,12 +330,12 @@ async fn tasks_run_in_priority_order_and_keep_their_results() {
         tokio::time::sleep(Duration::from_millis(450)).await;
         assert_eq!(worker.run_pending().await.unwrap(), 1);
         assert_eq!(
-            record(&db, later.0).await.task_status(),
+            record(tasks, later.0).await.task_status(),
             TaskStatus::Successful
         );
         assert!(
             tasks
-                .result::<Add>(estate::tasks::TaskId(999_999))
+                .result::<Add>(TaskId(999_999))
                 .await
                 .unwrap()
                 .is_none()
@@ -296,15 +344,6 @@ async fn tasks_run_in_priority_order_and_keep_their_results() {
         // A task no app registered is refused when enqueued.
         let refused = server.post("/unknown").send().await;
         assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(
-            TaskRecord::objects()
-                .filter(TaskRecord::NAME.eq("jobs.not_registered"))
-                .count(&db)
-                .await
-                .unwrap(),
-            0
-        );
-        server.shutdown().await;
     })
     .await;
 }
@@ -350,7 +389,7 @@ async fn tasks_enqueued_in_a_rolled_back_transaction_never_run() {
         let worker = Worker::new(server.context()).unwrap();
         assert_eq!(worker.run_pending().await.unwrap(), 1);
         assert_eq!(
-            record(&db, committed.0.0).await.result.as_deref(),
+            record(&tasks, committed.0.0).await.result.as_deref(),
             Some("3")
         );
         server.shutdown().await;
@@ -360,9 +399,7 @@ async fn tasks_enqueued_in_a_rolled_back_transaction_never_run() {
 
 #[tokio::test]
 async fn failed_attempts_are_retried_with_backoff_then_given_up() {
-    each_backend(async |db| {
-        let server = serve(&db).await;
-        let tasks = tasks_of(&server);
+    each_queue(async |server, tasks| {
         let recovers = tasks.enqueue(Flaky { fail_first: 2 }).await.unwrap();
         let never = tasks.enqueue(Flaky { fail_first: 5 }).await.unwrap();
         let slow = tasks.enqueue(Sleepy { millis: 5_000 }).await.unwrap();
@@ -370,7 +407,7 @@ async fn failed_attempts_are_retried_with_backoff_then_given_up() {
         let panics = tasks.enqueue(Panics).await.unwrap();
         let (stop, handle) = spawn_worker(Worker::new(server.context()).unwrap().concurrency(4));
 
-        let row = finished(&db, recovers.0).await;
+        let row = finished(tasks, recovers.0).await;
         assert_eq!(row.task_status(), TaskStatus::Successful);
         assert_eq!(row.attempts, 3);
         assert_eq!(row.result.as_deref(), Some("\"done on attempt 3\""));
@@ -381,21 +418,21 @@ async fn failed_attempts_are_retried_with_backoff_then_given_up() {
             "{waited}"
         );
 
-        let row = finished(&db, never.0).await;
+        let row = finished(tasks, never.0).await;
         assert_eq!(row.task_status(), TaskStatus::Failed);
         assert_eq!(row.attempts, 3);
         assert!(row.error.contains("boom on attempt 3"), "{}", row.error);
         let result = tasks.result::<Flaky>(never).await.unwrap().unwrap();
         assert_eq!(result.value, None);
 
-        let row = finished(&db, slow.0).await;
+        let row = finished(tasks, slow.0).await;
         assert_eq!(row.task_status(), TaskStatus::Failed);
         assert!(row.error.contains("timed out after 200ms"), "{}", row.error);
         assert_eq!(
-            finished(&db, quick.0).await.task_status(),
+            finished(tasks, quick.0).await.task_status(),
             TaskStatus::Successful
         );
-        let row = finished(&db, panics.0).await;
+        let row = finished(tasks, panics.0).await;
         assert_eq!(row.task_status(), TaskStatus::Failed);
         assert!(
             row.error.contains("panicked: the task exploded"),
@@ -405,16 +442,13 @@ async fn failed_attempts_are_retried_with_backoff_then_given_up() {
 
         stop.send(()).unwrap();
         handle.await.unwrap().unwrap();
-        server.shutdown().await;
     })
     .await;
 }
 
 #[tokio::test]
 async fn a_killed_workers_task_is_taken_over_when_its_lease_ends() {
-    each_backend(async |db| {
-        let server = serve(&db).await;
-        let tasks = tasks_of(&server);
+    each_queue(async |server, tasks| {
         let id = tasks.enqueue(HangsOnce).await.unwrap();
         let lease = Duration::from_millis(900);
         let first = Worker::new(server.context())
@@ -425,7 +459,7 @@ async fn a_killed_workers_task_is_taken_over_when_its_lease_ends() {
         // Wait for the first worker to hold it, then kill the worker (no
         // shutdown: as if the process died).
         loop {
-            if record(&db, id.0).await.task_status() == TaskStatus::Running {
+            if record(tasks, id.0).await.task_status() == TaskStatus::Running {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -433,7 +467,7 @@ async fn a_killed_workers_task_is_taken_over_when_its_lease_ends() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         killed.abort();
         let _ = killed.await;
-        let held = record(&db, id.0).await;
+        let held = record(tasks, id.0).await;
         assert_eq!(held.worker, first_name);
         let lease_end = held.locked_until.expect("a running task has a lease");
 
@@ -443,7 +477,7 @@ async fn a_killed_workers_task_is_taken_over_when_its_lease_ends() {
             .poll_interval(Duration::from_millis(20));
         let second_name = second.name().to_owned();
         let (stop, handle) = spawn_worker(second);
-        let row = finished(&db, id.0).await;
+        let row = finished(tasks, id.0).await;
         assert_eq!(row.task_status(), TaskStatus::Successful);
         assert_eq!(row.worker, second_name);
         assert_eq!(row.result.as_deref(), Some("2"), "the second attempt");
@@ -458,17 +492,18 @@ async fn a_killed_workers_task_is_taken_over_when_its_lease_ends() {
         );
         stop.send(()).unwrap();
         handle.await.unwrap().unwrap();
-        server.shutdown().await;
     })
     .await;
 }
 
 #[tokio::test]
 async fn workers_never_run_the_same_task_twice() {
-    each_backend(async |db| {
-        let server = serve(&db).await;
-        let tasks = tasks_of(&server);
-        let tag = format!("{:?}", db.backend());
+    each_queue(async |server, tasks| {
+        let tag = format!(
+            "{}-{}",
+            tasks.backend_name(),
+            estate::crypto::get_random_string(8)
+        );
         let mut ids = Vec::new();
         for _ in 0..40 {
             ids.push(tasks.enqueue(Exclusive { tag: tag.clone() }).await.unwrap());
@@ -485,7 +520,7 @@ async fn workers_never_run_the_same_task_twice() {
             .collect();
         let mut names = HashSet::new();
         for id in &ids {
-            let row = finished(&db, id.0).await;
+            let row = finished(tasks, id.0).await;
             assert_eq!(row.task_status(), TaskStatus::Successful, "{}", row.error);
             assert_eq!(row.attempts, 1, "task {id} was claimed twice");
             names.insert(row.worker.clone());
@@ -495,29 +530,26 @@ async fn workers_never_run_the_same_task_twice() {
             handle.await.unwrap().unwrap();
         }
         assert!(!names.is_empty());
-        server.shutdown().await;
     })
     .await;
 }
 
 #[tokio::test]
 async fn stopping_a_worker_finishes_or_puts_back_its_tasks() {
-    each_backend(async |db| {
-        let server = serve(&db).await;
-        let tasks = tasks_of(&server);
+    each_queue(async |server, tasks| {
         // Finishes within the grace period.
         let short = tasks.enqueue(Sleepy { millis: 100 }).await.unwrap();
         let worker = Worker::new(server.context())
             .unwrap()
             .shutdown_grace(Duration::from_secs(5));
         let (stop, handle) = spawn_worker(worker);
-        while record(&db, short.0).await.task_status() == TaskStatus::Ready {
+        while record(tasks, short.0).await.task_status() == TaskStatus::Ready {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         stop.send(()).unwrap();
         handle.await.unwrap().unwrap();
         assert_eq!(
-            record(&db, short.0).await.task_status(),
+            record(tasks, short.0).await.task_status(),
             TaskStatus::Successful
         );
 
@@ -528,17 +560,16 @@ async fn stopping_a_worker_finishes_or_puts_back_its_tasks() {
             .unwrap()
             .shutdown_grace(Duration::from_millis(100));
         let (stop, handle) = spawn_worker(worker);
-        while record(&db, long.0).await.task_status() == TaskStatus::Ready {
+        while record(tasks, long.0).await.task_status() == TaskStatus::Ready {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         stop.send(()).unwrap();
         handle.await.unwrap().unwrap();
-        let row = record(&db, long.0).await;
+        let row = record(tasks, long.0).await;
         assert_eq!(row.task_status(), TaskStatus::Ready);
         assert_eq!(row.attempts, 0);
         assert!(row.locked_until.is_none());
         assert!(row.error.contains("put back in the queue"), "{}", row.error);
-        server.shutdown().await;
     })
     .await;
 }
@@ -552,7 +583,7 @@ async fn the_worker_command_and_the_migration() {
         let (result, out) = command(site(&db), &["worker", "--burst"]).await;
         result.unwrap();
         assert!(out.contains("Ran 1 tasks"), "{out}");
-        assert_eq!(record(&db, id.0).await.result.as_deref(), Some("42"));
+        assert_eq!(record(&tasks, id.0).await.result.as_deref(), Some("42"));
         server.shutdown().await;
     })
     .await;
@@ -639,10 +670,50 @@ async fn the_admin_shows_tasks_and_runs_them_again() {
             .send()
             .await;
         assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.text());
-        let row = record(&db, failed.0).await;
+        let row = record(&tasks, failed.0).await;
         assert_eq!(row.task_status(), TaskStatus::Ready);
         assert_eq!(row.attempts, 0);
         server.shutdown().await;
     })
     .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_queue_fails_enqueues_and_keeps_workers_waiting() {
+    // Nothing listens on port 1.
+    let app = common::production_app(|s| {
+        s.set("tasks.backend", "redis")
+            .set("tasks.redis_url", "redis://127.0.0.1:1")
+            .set("tasks.poll_interval_ms", 20)
+    });
+    let server = TestServer::start(with_tasks(app)).await;
+    let response = server.post("/add/1/2").send().await;
+    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    let (stop, handle) = spawn_worker(Worker::new(server.context()).unwrap());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !handle.is_finished(),
+        "the worker waits for Redis to come back"
+    );
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+
+    // Redis cannot join a database transaction.
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    let err = tasks_of(&server)
+        .enqueue_in(&db, Add { a: 1, b: 1 }, Enqueue::new())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot take part in a database transaction"),
+        "{err}"
+    );
+    let error = common::startup_error(with_tasks(common::production_app(|s| {
+        s.set("tasks.backend", "redis")
+    })))
+    .await;
+    assert!(error.contains("tasks.redis_url is not set"), "{error}");
+    server.shutdown().await;
 }

@@ -42,10 +42,12 @@
 //! ```
 //!
 //! Run `migrate` once (the `estate_task` table), then `worker` next to the
-//! web processes. Tasks live in the project's database: PostgreSQL and
-//! MySQL 8 / MariaDB 10.6 hand each task to one worker with `FOR UPDATE SKIP
-//! LOCKED`, so any number of workers on any number of machines share the
-//! queue; on SQLite run one worker.
+//! web processes. Tasks live in the project's database by default:
+//! PostgreSQL and MySQL 8 / MariaDB 10.6 hand each task to one worker with
+//! `FOR UPDATE SKIP LOCKED`, so any number of workers on any number of
+//! machines share the queue; on SQLite run one worker. With
+//! `tasks.backend = "redis"` they live in Redis instead (every step one Lua
+//! script; no transactional enqueueing).
 //!
 //! **Delivery is at least once.** A worker renews its lease on a running
 //! task; if the worker dies (killed, machine lost), its tasks run again on
@@ -54,9 +56,12 @@
 //! tries. Write tasks so that running one twice does no harm.
 
 mod admin;
+mod database;
 pub(crate) mod migrations;
 mod record;
+mod redis;
 mod registry;
+mod store;
 mod worker;
 
 use std::sync::{Arc, OnceLock};
@@ -73,6 +78,8 @@ pub use admin::task_admin;
 pub use record::{TaskRecord, TaskStatus};
 pub use registry::TaskRegistry;
 pub use worker::Worker;
+
+use store::TaskStore;
 
 use crate::app_module::AppModule;
 use crate::context::AppContext;
@@ -296,11 +303,29 @@ impl TaskContext {
     }
 }
 
+/// Where tasks are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskBackendKind {
+    /// The project's database, table `estate_task` (default): tasks can be
+    /// enqueued in the transaction of the write that caused them, and the
+    /// admin lists them.
+    Database,
+    /// Redis at `tasks.redis_url`.
+    Redis,
+}
+
 /// The `[tasks]` section of `estate.toml` (`ESTATE_TASKS__<KEY>`).
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TaskSettings {
+    /// `"database"` (default) or `"redis"`.
+    pub backend: TaskBackendKind,
+    /// The Redis of the `redis` backend: `redis://127.0.0.1:6379/2`.
+    pub redis_url: Option<String>,
+    /// Put before every Redis key of the queue. Default `estate:tasks`.
+    pub redis_prefix: String,
     /// Tasks a `worker` runs at once. Default 4.
     pub concurrency: usize,
     /// The queues a `worker` takes tasks from. Default `["default"]`.
@@ -323,6 +348,9 @@ pub struct TaskSettings {
 impl Default for TaskSettings {
     fn default() -> Self {
         TaskSettings {
+            backend: TaskBackendKind::Database,
+            redis_url: None,
+            redis_prefix: "estate:tasks".to_owned(),
             concurrency: 4,
             queues: vec!["default".to_owned()],
             visibility_timeout: 60,
@@ -341,7 +369,9 @@ pub struct Tasks {
 }
 
 struct TasksInner {
-    db: Database,
+    store: Arc<dyn TaskStore>,
+    /// The database holding the queue (the `database` backend).
+    db: Option<Database>,
     /// Every installed app's tasks, merged on first use.
     registry: OnceLock<Arc<TaskRegistry>>,
 }
@@ -367,12 +397,41 @@ impl Tasks {
     /// Tasks stored in `db` (the app provides one: take [`Tasks`] as an
     /// extractor instead).
     pub fn new(db: Database) -> Tasks {
+        Tasks::with_store(
+            Arc::new(database::DatabaseStore { db: db.clone() }),
+            Some(db),
+        )
+    }
+
+    /// Tasks stored in the Redis at `url`, keys under `prefix`.
+    ///
+    /// # Errors
+    /// When `url` is not a Redis URL.
+    pub fn redis(url: &str, prefix: &str) -> crate::Result<Tasks> {
+        Ok(Tasks::with_store(
+            Arc::new(redis::RedisStore::new(url, prefix)?),
+            None,
+        ))
+    }
+
+    fn with_store(store: Arc<dyn TaskStore>, db: Option<Database>) -> Tasks {
         Tasks {
             inner: Arc::new(TasksInner {
+                store,
                 db,
                 registry: OnceLock::new(),
             }),
         }
+    }
+
+    /// The queue.
+    pub(crate) fn store(&self) -> Arc<dyn TaskStore> {
+        self.inner.store.clone()
+    }
+
+    /// `database` or `redis`.
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.store.name()
     }
 
     fn registry(&self, app: Option<&AppContext>) -> Option<&TaskRegistry> {
@@ -393,7 +452,7 @@ impl Tasks {
     /// When the database fails, or the task is not registered with any
     /// installed app (a worker could not run it).
     pub async fn enqueue<T: Task>(&self, task: T) -> crate::Result<TaskId> {
-        self.enqueue_in(&self.inner.db, task, Enqueue::new()).await
+        self.enqueue_with(task, Enqueue::new()).await
     }
 
     /// Enqueues `task` with changed options (queue, priority, delay).
@@ -401,7 +460,8 @@ impl Tasks {
     /// # Errors
     /// As [`Tasks::enqueue`].
     pub async fn enqueue_with<T: Task>(&self, task: T, options: Enqueue) -> crate::Result<TaskId> {
-        self.enqueue_in(&self.inner.db, task, options).await
+        let record = self.new_record(task, options)?;
+        Ok(TaskId(self.inner.store.enqueue(record).await?))
     }
 
     /// Enqueues `task` on `db`, which may be a transaction: the task is then
@@ -409,13 +469,29 @@ impl Tasks {
     /// enqueues nothing), and workers see it only after the commit.
     ///
     /// # Errors
-    /// As [`Tasks::enqueue`].
+    /// As [`Tasks::enqueue`]; and with the Redis backend, which cannot join
+    /// a database transaction.
     pub async fn enqueue_in<T: Task, E: Executor + ?Sized>(
         &self,
         db: &E,
         task: T,
         options: Enqueue,
     ) -> crate::Result<TaskId> {
+        if self.inner.db.is_none() {
+            return Err(crate::Error::msg(format!(
+                "enqueue_in: tasks are kept in {}, which cannot take part in a database \
+                 transaction; use tasks.backend = \"database\" for transactional enqueueing, or \
+                 enqueue after the commit",
+                self.backend_name()
+            )));
+        }
+        let mut record = self.new_record(task, options)?;
+        record.insert(db).await?;
+        Ok(TaskId(record.key()))
+    }
+
+    /// The row a new task starts as.
+    fn new_record<T: Task>(&self, task: T, options: Enqueue) -> crate::Result<TaskRecord> {
         if let Some(registry) = self.registry(None) {
             if !registry.contains(T::NAME) {
                 return Err(crate::Error::msg(format!(
@@ -434,7 +510,7 @@ impl Tasks {
             ))
         })?;
         let now = Utc::now();
-        let mut record = TaskRecord {
+        Ok(TaskRecord {
             id: estate_orm::Auto::new(),
             name: T::NAME.to_owned(),
             queue: options.queue.unwrap_or(defaults.queue),
@@ -451,9 +527,7 @@ impl Tasks {
             worker: String::new(),
             result: None,
             error: String::new(),
-        };
-        record.insert(db).await?;
-        Ok(TaskId(record.key()))
+        })
     }
 
     /// The task `id` as it stands, its result read as `T::Output`; `None`
@@ -497,10 +571,7 @@ impl Tasks {
     /// # Errors
     /// When the database fails.
     pub async fn record(&self, id: TaskId) -> crate::Result<Option<TaskRecord>> {
-        Ok(TaskRecord::objects()
-            .filter(TaskRecord::ID.eq(id.0))
-            .first(&self.inner.db)
-            .await?)
+        self.inner.store.get(id.0).await
     }
 }
 
@@ -511,8 +582,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Tasks {
         let app = AppContext::from_request_parts(parts, state).await?;
         let tasks = app.get::<Tasks>().cloned().ok_or_else(|| {
             crate::Error::msg(
-                "Tasks needs the tasks app and a database: add .app(estate::tasks::app()) and \
-                 set DATABASE_URL",
+                "Tasks needs the tasks app and a queue: add .app(estate::tasks::app()) and set \
+                 DATABASE_URL (or tasks.backend = \"redis\" with tasks.redis_url)",
             )
         })?;
         tasks.registry(Some(&app));
@@ -545,18 +616,35 @@ pub fn app() -> AppModule {
             migrations::all,
         )
         .on_startup(|mut startup| async move {
-            if let Some(db) = startup.get::<Database>().cloned() {
-                startup.provide(Tasks::new(db));
+            let settings = startup.settings().section::<TaskSettings>().clone();
+            match settings.backend {
+                TaskBackendKind::Database => {
+                    if let Some(db) = startup.get::<Database>().cloned() {
+                        startup.provide(Tasks::new(db));
+                    }
+                }
+                TaskBackendKind::Redis => {
+                    let url = settings.redis_url.as_deref().ok_or_else(|| {
+                        crate::Error::msg(
+                            "tasks.backend is \"redis\" but tasks.redis_url is not set: add \
+                             redis_url = \"redis://127.0.0.1:6379/2\" under [tasks] (or \
+                             ESTATE_TASKS__REDIS_URL)",
+                        )
+                    })?;
+                    startup.provide(Tasks::redis(url, &settings.redis_prefix)?);
+                }
             }
             Ok(startup)
         })
         .check(|ctx| {
             let mut messages = Vec::new();
-            if ctx.app.get::<Database>().is_none() {
+            let settings = ctx.settings.section::<TaskSettings>();
+            if settings.backend == TaskBackendKind::Database && ctx.app.get::<Database>().is_none()
+            {
                 messages.push(crate::cli::CheckMessage::error(
                     "tasks.E001",
                     "the tasks app keeps tasks in the database, but no database is configured: \
-                     set DATABASE_URL (e.g. sqlite://db.sqlite3)",
+                     set DATABASE_URL (e.g. sqlite://db.sqlite3), or tasks.backend = \"redis\"",
                 ));
             }
             messages

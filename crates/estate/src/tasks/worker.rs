@@ -10,22 +10,23 @@ use std::time::Duration;
 
 use clap::{Arg, ArgAction};
 use estate_orm::chrono::Utc;
-use estate_orm::{Database, DbError, ForUpdate, Model};
 use futures_util::FutureExt as _;
 
-use super::{TaskContext, TaskId, TaskRecord, TaskRegistry, TaskSettings, TaskStatus};
+use super::store::{Claim, Held, TaskStore};
+use super::{TaskContext, TaskId, TaskRecord, TaskRegistry, TaskSettings, Tasks};
 use crate::cli::{CommandContext, ManagementCommand};
 use crate::context::AppContext;
 
-/// Claims beyond `max_attempts` granted to tasks whose workers died, before
-/// such a task is given up (it may be what kills them).
-const EXTRA_CLAIMS_AFTER_CRASHES: i32 = 3;
+/// The error stored on a task given up after its workers kept dying.
+pub(crate) fn given_up(attempts: i32) -> String {
+    format!("given up: its worker stopped responding during {attempts} attempts")
+}
 
 /// Runs the site's tasks. Built from the app's settings; the `worker`
 /// command runs one until SIGINT/SIGTERM.
 pub struct Worker {
     app: AppContext,
-    db: Database,
+    store: Arc<dyn TaskStore>,
     registry: Arc<TaskRegistry>,
     name: String,
     concurrency: usize,
@@ -48,16 +49,6 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-/// What a look into the queue found.
-enum Claim {
-    /// A task, now ours.
-    Task(Box<TaskRecord>),
-    /// A task given up (its workers kept dying); look again.
-    GaveUp,
-    /// Nothing due.
-    Empty,
-}
-
 /// How one attempt ended.
 enum Outcome {
     Succeeded(String),
@@ -68,24 +59,26 @@ impl Worker {
     /// A worker for the app's tasks, configured by `[tasks]`.
     ///
     /// # Errors
-    /// When the app has no database or the tasks app is not installed.
+    /// When the tasks app is not installed or has no queue (no database
+    /// for the database backend).
     pub fn new(app: &AppContext) -> crate::Result<Worker> {
-        let db = app.get::<Database>().cloned().ok_or_else(|| {
-            crate::Error::msg(
-                "the worker needs the database that holds the tasks: set DATABASE_URL",
-            )
-        })?;
         if !app.apps().iter().any(|info| info.name == "tasks") {
             return Err(crate::Error::msg(
                 "the tasks app is not installed: add .app(estate::tasks::app())",
             ));
         }
+        let store = app.get::<Tasks>().map(Tasks::store).ok_or_else(|| {
+            crate::Error::msg(
+                "the worker has no task queue: set DATABASE_URL (tasks.backend = \"database\") \
+                 or tasks.redis_url (tasks.backend = \"redis\")",
+            )
+        })?;
         let settings = app.settings().section::<TaskSettings>().clone();
         let mut random = crate::crypto::get_random_string(6);
         random.make_ascii_lowercase();
         Ok(Worker {
             app: app.clone(),
-            db,
+            store,
             registry: Arc::new(super::site_registry(app)),
             name: format!("worker-{}-{random}", std::process::id()),
             concurrency: settings.concurrency.max(1),
@@ -228,99 +221,26 @@ impl Worker {
         }
     }
 
-    /// Takes the most urgent due task: ready ones whose time has come, and
-    /// running ones whose worker's lease ended (it died).
-    async fn claim(&self) -> Result<Claim, DbError> {
-        let now = Utc::now();
-        let lease_end = now + self.visibility_timeout;
-        let due = TaskRecord::STATUS.eq(TaskStatus::Ready) & TaskRecord::RUN_AFTER.lte(now);
-        let abandoned =
-            TaskRecord::STATUS.eq(TaskStatus::Running) & TaskRecord::LOCKED_UNTIL.lt(now);
-        let query = TaskRecord::objects()
-            .filter(TaskRecord::QUEUE.in_(self.queues.clone()))
-            .filter(due | abandoned)
-            .order_by([
-                TaskRecord::PRIORITY.desc(),
-                TaskRecord::RUN_AFTER.asc(),
-                TaskRecord::ID.asc(),
-            ])
-            // PostgreSQL and MySQL: rows another worker is claiming are
-            // skipped, not waited for.
-            .select_for_update(ForUpdate::SkipLocked);
-        self.db
-            .atomic(async |tx| {
-                let Some(mut row) = query.first(tx).await? else {
-                    return Ok(Claim::Empty);
-                };
-                // Only if nobody claimed it meanwhile (SQLite has no row
-                // locks): the attempt count is the row's version.
-                let unchanged = TaskRecord::objects().filter(
-                    TaskRecord::ID.eq(row.key())
-                        & TaskRecord::ATTEMPTS.eq(row.attempts)
-                        & TaskRecord::STATUS.eq(row.status),
-                );
-                let crashed = row.task_status() == TaskStatus::Running;
-                if crashed && row.attempts >= row.max_attempts + EXTRA_CLAIMS_AFTER_CRASHES {
-                    let error = format!(
-                        "given up: its worker stopped responding during {} attempts",
-                        row.attempts
-                    );
-                    tracing::error!(target: "estate::tasks", task = row.key(), name = %row.name, "{error}");
-                    unchanged
-                        .update(
-                            tx,
-                            [
-                                TaskRecord::STATUS.set(TaskStatus::Failed),
-                                TaskRecord::LOCKED_UNTIL.set(None),
-                                TaskRecord::FINISHED_AT.set(Some(now)),
-                                TaskRecord::ERROR.set(error),
-                            ],
-                        )
-                        .await?;
-                    return Ok(Claim::GaveUp);
-                }
-                if crashed {
-                    tracing::warn!(
-                        target: "estate::tasks",
-                        task = row.key(),
-                        name = %row.name,
-                        previous_worker = %row.worker,
-                        "running a task again: its worker's lease ended"
-                    );
-                }
-                let claimed = unchanged
-                    .update(
-                        tx,
-                        [
-                            TaskRecord::STATUS.set(TaskStatus::Running),
-                            TaskRecord::ATTEMPTS.set(row.attempts + 1),
-                            TaskRecord::LOCKED_UNTIL.set(Some(lease_end)),
-                            TaskRecord::WORKER.set(self.name.clone()),
-                            TaskRecord::STARTED_AT.set(Some(now)),
-                        ],
-                    )
-                    .await?;
-                if claimed == 0 {
-                    return Ok(Claim::Empty);
-                }
-                row.status = TaskStatus::Running;
-                row.attempts += 1;
-                row.locked_until = Some(lease_end);
-                row.worker = self.name.clone();
-                row.started_at = Some(now);
-                Ok(Claim::Task(Box::new(row)))
-            })
-            .await
+    async fn claim(&self) -> crate::Result<Claim> {
+        let claim = self
+            .store
+            .claim(&self.queues, &self.name, self.visibility_timeout)
+            .await?;
+        if matches!(claim, Claim::GaveUp) {
+            tracing::error!(
+                target: "estate::tasks",
+                "gave up a task: its workers kept stopping while running it"
+            );
+        }
+        Ok(claim)
     }
 
-    /// The row of our current attempt of task `id` (nobody else's).
-    fn ours(&self, id: i64, attempt: i32) -> estate_orm::QuerySet<TaskRecord> {
-        TaskRecord::objects().filter(
-            TaskRecord::ID.eq(id)
-                & TaskRecord::ATTEMPTS.eq(attempt)
-                & TaskRecord::WORKER.eq(self.name.clone())
-                & TaskRecord::STATUS.eq(TaskStatus::Running),
-        )
+    fn held(&self, id: i64, attempt: i32) -> Held<'_> {
+        Held {
+            id,
+            attempt,
+            worker: &self.name,
+        }
     }
 
     /// Runs one claimed task and records how it ended.
@@ -366,18 +286,7 @@ impl Worker {
         let recorded = match outcome {
             Outcome::Succeeded(json) => {
                 tracing::info!(target: "estate::tasks", task = id, name = %row.name, attempt, "task succeeded");
-                self.ours(id, attempt)
-                    .update(
-                        &self.db,
-                        [
-                            TaskRecord::STATUS.set(TaskStatus::Successful),
-                            TaskRecord::RESULT.set(Some(json)),
-                            TaskRecord::ERROR.set(String::new()),
-                            TaskRecord::FINISHED_AT.set(Some(now)),
-                            TaskRecord::LOCKED_UNTIL.set(None),
-                        ],
-                    )
-                    .await
+                self.store.succeed(self.held(id, attempt), json).await
             }
             Outcome::Failed(error) if attempt < row.max_attempts => {
                 let wait = options.backoff_after(u32::try_from(attempt).unwrap_or(1));
@@ -390,16 +299,8 @@ impl Worker {
                     error = %error,
                     "task attempt failed; will retry"
                 );
-                self.ours(id, attempt)
-                    .update(
-                        &self.db,
-                        [
-                            TaskRecord::STATUS.set(TaskStatus::Ready),
-                            TaskRecord::RUN_AFTER.set(now + wait),
-                            TaskRecord::ERROR.set(error),
-                            TaskRecord::LOCKED_UNTIL.set(None),
-                        ],
-                    )
+                self.store
+                    .retry(self.held(id, attempt), now + wait, error)
                     .await
             }
             Outcome::Failed(error) => {
@@ -411,26 +312,16 @@ impl Worker {
                     error = %error,
                     "task failed"
                 );
-                self.ours(id, attempt)
-                    .update(
-                        &self.db,
-                        [
-                            TaskRecord::STATUS.set(TaskStatus::Failed),
-                            TaskRecord::ERROR.set(error),
-                            TaskRecord::FINISHED_AT.set(Some(now)),
-                            TaskRecord::LOCKED_UNTIL.set(None),
-                        ],
-                    )
-                    .await
+                self.store.fail(self.held(id, attempt), error).await
             }
         };
         match recorded {
-            Ok(0) => tracing::warn!(
+            Ok(false) => tracing::warn!(
                 target: "estate::tasks",
                 task = id,
                 "the task's lease had ended and another worker took it; this attempt's outcome is not recorded"
             ),
-            Ok(_) => {}
+            Ok(true) => {}
             Err(err) => tracing::error!(
                 target: "estate::tasks",
                 task = id,
@@ -451,17 +342,13 @@ impl Worker {
         loop {
             tokio::time::sleep(every).await;
             let until = Utc::now() + self.visibility_timeout;
-            match self
-                .ours(id, attempt)
-                .update(&self.db, [TaskRecord::LOCKED_UNTIL.set(Some(until))])
-                .await
-            {
-                Ok(0) => tracing::warn!(
+            match self.store.renew(self.held(id, attempt), until).await {
+                Ok(false) => tracing::warn!(
                     target: "estate::tasks",
                     task = id,
                     "lost the lease on a running task (another worker may run it too)"
                 ),
-                Ok(_) => {}
+                Ok(true) => {}
                 Err(err) => tracing::warn!(
                     target: "estate::tasks",
                     task = id,
@@ -482,21 +369,8 @@ impl Worker {
             .drain()
             .collect();
         for (id, attempt) in held {
-            let result = self
-                .ours(id, attempt)
-                .update(
-                    &self.db,
-                    [
-                        TaskRecord::STATUS.set(TaskStatus::Ready),
-                        TaskRecord::ATTEMPTS.set(attempt - 1),
-                        TaskRecord::LOCKED_UNTIL.set(None),
-                        TaskRecord::ERROR.set(format!(
-                            "put back in the queue when worker {} stopped",
-                            self.name
-                        )),
-                    ],
-                )
-                .await;
+            let note = format!("put back in the queue when worker {} stopped", self.name);
+            let result = self.store.put_back(self.held(id, attempt), note).await;
             match result {
                 Ok(_) => {
                     tracing::info!(target: "estate::tasks", task = id, "put a running task back in the queue")
