@@ -717,3 +717,34 @@ async fn an_unreachable_redis_queue_fails_enqueues_and_keeps_workers_waiting() {
     assert!(error.contains("tasks.redis_url is not set"), "{error}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_queue_is_counted_on_metrics() {
+    each_backend(async |db| {
+        let metered = || {
+            with_tasks(
+                common::production_app(|s| s.set("metrics.enabled", true)).database(db.clone()),
+            )
+        };
+        let (result, out) = command(metered(), &["migrate"]).await;
+        assert!(result.is_ok(), "{out}");
+        let server = TestServer::start(metered()).await;
+        let tasks = tasks_of(&server);
+        tasks.enqueue(Add { a: 1, b: 1 }).await.unwrap();
+        tasks.enqueue(Add { a: 2, b: 2 }).await.unwrap();
+        // The first scrape starts the count; a later one shows it.
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = server.get("/metrics").send().await.text();
+            if text.contains("estate_tasks{status=\"ready\"} 2") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(text.contains("# TYPE estate_tasks gauge"), "{text}");
+        assert!(text.contains("estate_tasks{status=\"ready\"} 2"), "{text}");
+        assert!(text.contains("estate_tasks{status=\"failed\"} 0"), "{text}");
+        server.shutdown().await;
+    })
+    .await;
+}

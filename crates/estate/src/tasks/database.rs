@@ -210,6 +210,25 @@ impl TaskStore for DatabaseStore {
         })
     }
 
+    fn counts(&self) -> BoxFuture<'_, StoreResult<Vec<(TaskStatus, i64)>>> {
+        Box::pin(async move {
+            let mut counts = Vec::new();
+            for status in [
+                TaskStatus::Ready,
+                TaskStatus::Running,
+                TaskStatus::Successful,
+                TaskStatus::Failed,
+            ] {
+                let n = TaskRecord::objects()
+                    .filter(TaskRecord::STATUS.eq(status))
+                    .count(&self.db)
+                    .await?;
+                counts.push((status, n));
+            }
+            Ok(counts)
+        })
+    }
+
     fn name(&self) -> &'static str {
         "database"
     }

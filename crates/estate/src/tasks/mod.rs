@@ -605,6 +605,56 @@ impl AppModule {
     }
 }
 
+/// Seconds between two counts of the queue for `/metrics`.
+const METRICS_REFRESH_SECS: u64 = 5;
+
+/// `estate_tasks{status="ready"}`... on `/metrics`: counted in the
+/// background when a scrape finds the last count older than a few seconds
+/// (so a scrape never waits for the queue, and shows the previous count).
+fn queue_metrics(metrics: &crate::metrics::Metrics, store: Arc<dyn TaskStore>) {
+    #[derive(Default)]
+    struct Counts {
+        taken: Option<std::time::Instant>,
+        values: Vec<(TaskStatus, i64)>,
+    }
+    let counts = Arc::new(std::sync::Mutex::new(Counts::default()));
+    metrics.family_fn(
+        "estate_tasks",
+        "Background tasks by status (counted at most every 5 seconds).",
+        crate::metrics::MetricKind::Gauge,
+        move |samples| {
+            let mut current = counts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let stale = current
+                .taken
+                .is_none_or(|at| at.elapsed().as_secs() >= METRICS_REFRESH_SECS);
+            if stale && let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                current.taken = Some(std::time::Instant::now());
+                let (store, counts) = (store.clone(), counts.clone());
+                runtime.spawn(async move {
+                    match store.counts().await {
+                        Ok(values) => {
+                            counts
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .values = values;
+                        }
+                        Err(err) => tracing::warn!(
+                            target: "estate::tasks",
+                            error = %err,
+                            "cannot count the task queue for /metrics"
+                        ),
+                    }
+                });
+            }
+            for (status, n) in &current.values {
+                samples.add(&[("status", status.as_str())], *n as f64);
+            }
+        },
+    );
+}
+
 /// The tasks app: the `[tasks]` settings, the `estate_task` model and its
 /// migration, the [`Tasks`] handle for handlers, and the `worker` command.
 pub fn app() -> AppModule {
@@ -633,6 +683,12 @@ pub fn app() -> AppModule {
                     })?;
                     startup.provide(Tasks::redis(url, &settings.redis_prefix)?);
                 }
+            }
+            if let (Some(metrics), Some(tasks)) = (
+                startup.get::<crate::metrics::Metrics>(),
+                startup.get::<Tasks>(),
+            ) {
+                queue_metrics(metrics, tasks.store());
             }
             Ok(startup)
         })

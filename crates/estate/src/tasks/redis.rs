@@ -146,6 +146,22 @@ redis.call('ZADD', p .. ':scheduled:' .. queue, ARGV[6], id)
 return 1
 ";
 
+/// Ready tasks in every queue (scheduled and due).
+const COUNT_READY: &str = r"
+local total, cursor = 0, '0'
+repeat
+  local page = redis.call('SCAN', cursor, 'MATCH', ARGV[1] .. ':*', 'COUNT', 1000)
+  cursor = page[1]
+  for _, key in ipairs(page[2]) do
+    local rest = string.sub(key, #ARGV[1] + 2)
+    if string.find(rest, '^scheduled:') or string.find(rest, '^due:') then
+      total = total + redis.call('ZCARD', key)
+    end
+  end
+until cursor == '0'
+return total
+";
+
 /// The queue in Redis.
 pub(crate) struct RedisStore {
     connection: ConnectionManager,
@@ -350,6 +366,22 @@ impl TaskStore for RedisStore {
                 .await
                 .map_err(failed)?;
             Ok(record(id, &fields))
+        })
+    }
+
+    fn counts(&self) -> BoxFuture<'_, StoreResult<Vec<(TaskStatus, i64)>>> {
+        Box::pin(async move {
+            let ready: i64 = self.eval(COUNT_READY, Vec::new()).await?;
+            let mut connection = self.connection.clone();
+            let running: i64 = redis::cmd("ZCARD")
+                .arg(format!("{}:running", self.prefix))
+                .query_async(&mut connection)
+                .await
+                .map_err(failed)?;
+            Ok(vec![
+                (TaskStatus::Ready, ready),
+                (TaskStatus::Running, running),
+            ])
         })
     }
 

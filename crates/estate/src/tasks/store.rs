@@ -77,6 +77,10 @@ pub(crate) trait TaskStore: Send + Sync + 'static {
     /// The task `id` as it stands.
     fn get(&self, id: i64) -> BoxFuture<'_, StoreResult<Option<TaskRecord>>>;
 
+    /// How many tasks are in each status (the Redis queue counts ready and
+    /// running ones only: finished ones are not indexed).
+    fn counts(&self) -> BoxFuture<'_, StoreResult<Vec<(super::TaskStatus, i64)>>>;
+
     /// `database` or `redis`, for messages.
     fn name(&self) -> &'static str;
 }
