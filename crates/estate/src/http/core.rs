@@ -750,7 +750,7 @@ fn panic_response(panic: &(dyn std::any::Any + Send), summary: &RequestSummary) 
     axum::response::IntoResponse::into_response(report)
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = payload.downcast_ref::<String>() {

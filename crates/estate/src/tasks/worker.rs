@@ -274,7 +274,7 @@ impl Worker {
                     finished = run => match finished {
                         Ok(Ok(Ok(value))) => Outcome::Succeeded(value.to_string()),
                         Ok(Ok(Err(err))) => Outcome::Failed(err.to_string()),
-                        Ok(Err(panic)) => Outcome::Failed(format!("panicked: {}", panic_text(panic.as_ref()))),
+                        Ok(Err(panic)) => Outcome::Failed(format!("panicked: {}", crate::http::core::panic_message(panic.as_ref()))),
                         Err(_) => Outcome::Failed(format!("timed out after {timeout:?}")),
                     },
                     never = self.keep_lease(id, attempt) => match never {},
@@ -383,16 +383,6 @@ impl Worker {
                 ),
             }
         }
-    }
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "(a panic with a non-text payload)".to_owned()
     }
 }
 
