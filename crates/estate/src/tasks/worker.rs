@@ -49,6 +49,16 @@ impl std::fmt::Debug for Worker {
     }
 }
 
+/// Times a worker tries to record an attempt's outcome.
+const RECORD_TRIES: usize = 6;
+
+/// What is written once an attempt has ended.
+enum Record {
+    Succeed(String),
+    Retry(estate_orm::chrono::DateTime<Utc>, String),
+    Fail(String),
+}
+
 /// How one attempt ended.
 enum Outcome {
     Succeeded(String),
@@ -283,10 +293,10 @@ impl Worker {
             }
         };
         let now = Utc::now();
-        let recorded = match outcome {
+        let record = match outcome {
             Outcome::Succeeded(json) => {
                 tracing::info!(target: "estate::tasks", task = id, name = %row.name, attempt, "task succeeded");
-                self.store.succeed(self.held(id, attempt), json).await
+                Record::Succeed(json)
             }
             Outcome::Failed(error) if attempt < row.max_attempts => {
                 let wait = options.backoff_after(u32::try_from(attempt).unwrap_or(1));
@@ -299,9 +309,7 @@ impl Worker {
                     error = %error,
                     "task attempt failed; will retry"
                 );
-                self.store
-                    .retry(self.held(id, attempt), now + wait, error)
-                    .await
+                Record::Retry(now + wait, error)
             }
             Outcome::Failed(error) => {
                 tracing::error!(
@@ -312,8 +320,27 @@ impl Worker {
                     error = %error,
                     "task failed"
                 );
-                self.store.fail(self.held(id, attempt), error).await
+                Record::Fail(error)
             }
+        };
+        // Tried again on errors: a deadlock between workers (MySQL) or a
+        // moment without the database must not cost a rerun of the task.
+        let mut pause = Duration::from_millis(50);
+        let mut tries = 0;
+        let recorded = loop {
+            let held = self.held(id, attempt);
+            let result = match &record {
+                Record::Succeed(json) => self.store.succeed(held, json.clone()).await,
+                Record::Retry(at, error) => self.store.retry(held, *at, error.clone()).await,
+                Record::Fail(error) => self.store.fail(held, error.clone()).await,
+            };
+            tries += 1;
+            if result.is_ok() || tries >= RECORD_TRIES {
+                break result;
+            }
+            tracing::debug!(target: "estate::tasks", task = id, "recording the outcome failed; trying again");
+            tokio::time::sleep(pause).await;
+            pause *= 2;
         };
         match recorded {
             Ok(false) => tracing::warn!(
