@@ -698,6 +698,7 @@ fn ops_endpoints(
         liveness: probe(&health.liveness_path),
         readiness: probe(&health.readiness_path),
         readiness_timeout: health.readiness_timeout,
+        draining: std::sync::atomic::AtomicBool::new(false),
         database: database.cloned(),
         metrics: metrics
             .filter(|_| free(&settings.metrics.path))
@@ -835,7 +836,8 @@ impl BuiltApp {
     }
 
     /// Serves on an already-bound listener until `shutdown` completes, then
-    /// lets in-flight requests finish within `server.shutdown_grace`.
+    /// (after `server.shutdown_delay`, with the readiness probe failing) lets
+    /// in-flight requests finish within `server.shutdown_grace`.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -846,6 +848,7 @@ impl BuiltApp {
         let options = ServerOptions {
             header_read_timeout: settings.limits.header_read_timeout,
             shutdown_grace: settings.server.shutdown_grace,
+            shutdown_delay: settings.server.shutdown_delay,
         };
         server::serve(listener, self.service, options, shutdown).await?;
         Ok(())

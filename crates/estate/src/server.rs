@@ -1,6 +1,8 @@
 //! The HTTP/1.1 server: hyper with a header-read timeout (slowloris
 //! protection), `ConnectInfo` for client addresses, and graceful shutdown on
-//! SIGINT/SIGTERM that lets in-flight requests finish within a grace period.
+//! SIGINT/SIGTERM that lets in-flight requests finish within a grace period
+//! (after an optional delay during which the readiness probe fails, for load
+//! balancers).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,10 +21,13 @@ use crate::http::EstateService;
 pub(crate) struct ServerOptions {
     pub(crate) header_read_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
+    pub(crate) shutdown_delay: Duration,
 }
 
-/// Serves `service` on `listener` until `shutdown` completes, then stops
-/// accepting and waits up to the grace period for open requests.
+/// Serves `service` on `listener` until `shutdown` completes; then the
+/// readiness probe fails while the server keeps accepting for the shutdown
+/// delay (so load balancers notice first), then it stops accepting and waits
+/// up to the grace period for open requests.
 pub(crate) async fn serve(
     listener: TcpListener,
     service: EstateService,
@@ -33,33 +38,90 @@ pub(crate) async fn serve(
     // `closed.recv()` returns None and shutdown is complete.
     let (open, mut closed) = tokio::sync::mpsc::channel::<()>(1);
     let (phase_tx, phase) = tokio::sync::watch::channel(Phase::Serving);
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(connection) => connection,
-                Err(err) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!(target: "estate::server", error = %err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
+    let connections = Connections {
+        service: service.clone(),
+        header_read_timeout: options.header_read_timeout,
+        open,
+        phase,
+    };
+    connections.accept_until(&listener, shutdown).await;
+    service.begin_draining();
+    if !options.shutdown_delay.is_zero() {
+        tracing::info!(
+            target: "estate::server",
+            delay_secs = options.shutdown_delay.as_secs_f64(),
+            "shutting down: the readiness probe answers 503; still serving during the delay"
+        );
+        connections
+            .accept_until(&listener, tokio::time::sleep(options.shutdown_delay))
+            .await;
+    }
+    drop(listener);
+    drop(connections);
+    let _ = phase_tx.send(Phase::Draining);
+    tracing::info!(
+        target: "estate::server",
+        grace_secs = options.shutdown_grace.as_secs_f64(),
+        "shutting down: no new connections; waiting for in-flight requests"
+    );
+    if tokio::time::timeout(options.shutdown_grace, closed.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            target: "estate::server",
+            "grace period over: closing connections with requests still running"
+        );
+        let _ = phase_tx.send(Phase::Closing);
+        let _ = tokio::time::timeout(Duration::from_secs(1), closed.recv()).await;
+    }
+    Ok(())
+}
+
+/// What each connection task needs.
+struct Connections {
+    service: EstateService,
+    header_read_timeout: Duration,
+    open: tokio::sync::mpsc::Sender<()>,
+    phase: tokio::sync::watch::Receiver<Phase>,
+}
+
+impl Connections {
+    /// Accepts connections and serves each in its own task until `until`
+    /// completes.
+    async fn accept_until(&self, listener: &TcpListener, until: impl Future<Output = ()>) {
+        let mut until = std::pin::pin!(until);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(connection) => connection,
+                    Err(err) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(target: "estate::server", error = %err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut until => return,
+            };
+            self.spawn(stream, peer);
+        }
+    }
+
+    fn spawn(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
+        let service = self.service.clone();
         let handler = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
             service.handle(request)
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(options.header_read_timeout)
+            .header_read_timeout(self.header_read_timeout)
             .serve_connection(TokioIo::new(stream), handler)
             .with_upgrades();
-        let open = open.clone();
-        let mut phase = phase.clone();
+        let open = self.open.clone();
+        let mut phase = self.phase.clone();
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);
             let result = tokio::select! {
@@ -80,26 +142,6 @@ pub(crate) async fn serve(
             drop(open);
         });
     }
-    drop(listener);
-    drop(open);
-    let _ = phase_tx.send(Phase::Draining);
-    tracing::info!(
-        target: "estate::server",
-        grace_secs = options.shutdown_grace.as_secs_f64(),
-        "shutting down: no new connections; waiting for in-flight requests"
-    );
-    if tokio::time::timeout(options.shutdown_grace, closed.recv())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            target: "estate::server",
-            "grace period over: closing connections with requests still running"
-        );
-        let _ = phase_tx.send(Phase::Closing);
-        let _ = tokio::time::timeout(Duration::from_secs(1), closed.recv()).await;
-    }
-    Ok(())
 }
 
 /// Where a server is in its life; connections watch it.

@@ -45,6 +45,44 @@ async fn graceful_shutdown_lets_the_request_in_flight_finish() {
     server.wait().await;
 }
 
+/// With `server.shutdown_delay`, a stopping server first fails its
+/// readiness probe while still serving, so a load balancer moves traffic
+/// away before the listener closes.
+#[tokio::test]
+async fn readiness_fails_during_the_shutdown_delay_while_requests_are_served() {
+    let mut server = TestServer::start(
+        production_app(|s| s.set("server.shutdown_delay", "800ms"))
+            .route("/", get(|| async { "home" })),
+    )
+    .await;
+    assert_eq!(server.get("/readyz").send().await.text(), "ok");
+
+    let started = Instant::now();
+    server.begin_shutdown();
+    let mut ready = server.get("/readyz").send().await;
+    for _ in 0..20 {
+        if ready.status != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        ready = server.get("/readyz").send().await;
+    }
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.text(), "shutting down");
+    // Still serving, on new connections, until the delay is over.
+    let page = server.get("/").send().await;
+    assert_eq!((page.status, page.text()), (StatusCode::OK, "home".into()));
+    assert_eq!(server.get("/healthz").send().await.status, StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_millis(800));
+
+    assert!(
+        wait_until_refused(server.addr()).await,
+        "no new connections after the delay"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    server.wait().await;
+}
+
 #[tokio::test]
 async fn requests_past_the_grace_period_are_cut_off() {
     let mut server = TestServer::start(

@@ -2,8 +2,10 @@
 //! Django's polls tutorial as an app (models, migrations, templates, a
 //! ModelForm, voting with an F-expression, its own settings section and
 //! command), sessions, users with the account pages and a signup page,
-//! messages, the admin at `/admin/` (`createsuperuser` first), and the
-//! management command line.
+//! messages, the admin at `/admin/` (`createsuperuser` first), a
+//! stylesheet (`collectstatic` for production), and the management command
+//! line. `tests/load_balanced.rs` runs two instances behind HAProxy with
+//! `deploy/haproxy.cfg`.
 //!
 //! ```text
 //! cargo run -p project -- --help
@@ -21,6 +23,7 @@ fn main() -> estate::Result<()> {
     // runs, so `--help` works even before they are complete.
     estate::App::new()
         .route("/", estate::routing::get(home).name("home"))
+        .static_files(estate::static_dir!("static"))
         .app(estate::sessions::app())
         .app(estate::auth::app())
         .app(estate::messages::app())

@@ -280,6 +280,9 @@ impl Build {
         command
             .args(args)
             .env("LISTEN_FDS", "1")
+            // The socket stays open in the supervisor: no load balancer to
+            // wait for between two builds.
+            .env("ESTATE_SERVER__SHUTDOWN_DELAY", "0s")
             .env_remove("LISTEN_PID")
             .env_remove("LISTEN_FDNAMES");
         command

@@ -99,6 +99,14 @@ struct Routers {
 }
 
 impl EstateService {
+    /// From now on the readiness probe answers 503 "shutting down" (the
+    /// server calls this when a shutdown begins).
+    pub(crate) fn begin_draining(&self) {
+        if let Some(ops) = &self.config.ops {
+            ops.begin_draining();
+        }
+    }
+
     /// Handles one request; what `Service::call` does, without needing
     /// `&mut self` (so the server need not clone the service per request).
     pub fn handle<B>(&self, request: Request<B>) -> <Self as Service<Request<B>>>::Future

@@ -3,6 +3,7 @@
 //! The host check still applies.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -20,6 +21,9 @@ pub(crate) struct OpsEndpoints {
     pub(crate) liveness: Option<String>,
     pub(crate) readiness: Option<String>,
     pub(crate) readiness_timeout: Duration,
+    /// Set when the server begins shutting down: the readiness probe fails
+    /// from then on, so load balancers stop sending new requests.
+    pub(crate) draining: AtomicBool,
     pub(crate) database: Option<estate_orm::Database>,
     pub(crate) metrics: Option<MetricsEndpoint>,
 }
@@ -104,9 +108,18 @@ impl OpsEndpoints {
         }
     }
 
-    /// The readiness probe: `SELECT 1` within the timeout.
+    /// Marks the process as shutting down (see [`ready`](Self::ready)).
+    pub(crate) fn begin_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// The readiness probe: 503 once shutdown has begun, else `SELECT 1`
+    /// within the timeout.
     pub(crate) async fn ready(&self) -> Response {
         use estate_orm::RawSql as _;
+        if self.draining.load(Ordering::Relaxed) {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+        }
         let Some(db) = &self.database else {
             return plain(StatusCode::OK, "ok");
         };

@@ -34,6 +34,7 @@ const CORE_KEYS: &[&str] = &[
     "templates_from_disk",
     "server.addr",
     "server.shutdown_grace",
+    "server.shutdown_delay",
     "limits.max_body_size",
     "limits.request_timeout",
     "limits.header_read_timeout",
@@ -278,6 +279,7 @@ impl Typed {
         let server = ServerSettings {
             addr: self.string("server.addr", "127.0.0.1:8000")?,
             shutdown_grace: self.duration("server.shutdown_grace", Duration::from_secs(30))?,
+            shutdown_delay: self.duration("server.shutdown_delay", Duration::ZERO)?,
         };
         let (health, metrics, database) = self.ops()?;
         let request_timeout = self.duration("limits.request_timeout", Duration::from_secs(30))?;

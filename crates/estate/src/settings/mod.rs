@@ -117,6 +117,11 @@ pub struct ServerSettings {
     /// Default 30s.
     #[serde(serialize_with = "values::serialize_duration")]
     pub shutdown_grace: Duration,
+    /// How long the server keeps accepting after SIGINT/SIGTERM while the
+    /// readiness probe answers 503, so load balancers take the instance out
+    /// before it stops listening. Default 0s.
+    #[serde(serialize_with = "values::serialize_duration")]
+    pub shutdown_delay: Duration,
 }
 
 /// `[limits]`: protection against oversized and slow requests.

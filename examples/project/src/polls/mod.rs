@@ -9,6 +9,7 @@ pub(crate) mod models;
 use std::io::Write;
 use std::time::Duration;
 
+use estate::cache::Cache;
 use estate::db::Db;
 use estate::forms::{FormData, ModelForm};
 use estate::orm::{ErrorKind, ForeignKey};
@@ -86,14 +87,27 @@ pub(crate) fn admin() -> AppModule {
         .app()
 }
 
-/// The latest questions.
-async fn index(ctx: AppContext, db: Db) -> estate::Result<Template> {
+/// The cache key of the number of questions asked.
+const ASKED: &str = "polls:asked";
+
+/// The latest questions, and how many were asked in all: a count kept in
+/// the cache for a minute (shared by every instance when the cache is in
+/// Redis) and forgotten when a question is asked here.
+async fn index(ctx: AppContext, db: Db, cache: Cache) -> estate::Result<Template> {
     let page_size = ctx.settings().section::<PollsSettings>().page_size;
     let questions = Question::objects()
         .limit(u64::from(page_size))
         .all(&*db)
         .await?;
-    Ok(Template::render("polls/index.html", context! { questions }))
+    let asked: i64 = cache
+        .get_or_set(ASKED, Duration::from_secs(60), || async {
+            Question::objects().count(&*db).await
+        })
+        .await?;
+    Ok(Template::render(
+        "polls/index.html",
+        context! { questions, asked },
+    ))
 }
 
 /// The question, or a 404 naming it.
@@ -108,7 +122,12 @@ async fn question(db: &Db, id: i64) -> estate::Result<Question> {
 }
 
 /// Ask a question: a ModelForm over the question's text, dated now.
-async fn new_question(db: Db, method: Method, data: FormData) -> estate::Result<Response> {
+async fn new_question(
+    db: Db,
+    cache: Cache,
+    method: Method,
+    data: FormData,
+) -> estate::Result<Response> {
     let mut form = ModelForm::<Question>::new()
         .fields(&["question_text"])
         .start_from(Question {
@@ -119,6 +138,7 @@ async fn new_question(db: Db, method: Method, data: FormData) -> estate::Result<
     if method == Method::POST {
         form = form.bind(data);
         if let Some(question) = form.save(&*db).await? {
+            cache.delete(ASKED).await?;
             let id = question.id.get().unwrap_or_default();
             return Ok(Redirect::to(&format!("/polls/{id}/")).into_response());
         }

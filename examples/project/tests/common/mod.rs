@@ -51,7 +51,12 @@ impl Drop for Server {
 }
 
 pub fn start(envs: &[(&str, &str)]) -> Server {
-    let mut child = command(&["runserver", "127.0.0.1:0"])
+    start_at("127.0.0.1:0", envs)
+}
+
+/// `runserver` on `addr` (`127.0.0.1:PORT`); returns once it serves.
+pub fn start_at(addr: &str, envs: &[(&str, &str)]) -> Server {
+    let mut child = command(&["runserver", addr])
         .envs(envs.iter().copied())
         .stdout(Stdio::inherit())
         .stderr(Stdio::piped())
