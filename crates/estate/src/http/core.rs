@@ -227,9 +227,13 @@ impl EstateService {
                 }
             };
             let response = finish(&config, response, &summary);
-            let response = match (&summary.page, config.context.get::<crate::cache::Cache>()) {
-                (Some(page), Some(cache)) => crate::cache::page::store(cache, page, response).await,
-                _ => response,
+            // (The cache is looked up only for a page to store.)
+            let response = match summary.page.as_deref() {
+                Some(page) => match config.context.get::<crate::cache::Cache>() {
+                    Some(cache) => crate::cache::page::store(cache, page, response).await,
+                    None => response,
+                },
+                None => response,
             };
             if let Some(probe) = probe {
                 probe.finish(&summary.method, response.status());
@@ -286,7 +290,9 @@ struct RequestSummary {
     /// rendered after the compression layer, so the core compresses them).
     accept_encoding: Option<HeaderValue>,
     /// A `.cache_page(..)` request that missed: its response is stored.
-    page: Option<crate::cache::page::PageRequest>,
+    /// Boxed, like the variant below: the summary lives in every request's
+    /// future, and most requests have no page to cache.
+    page: Option<Box<crate::cache::page::PageRequest>>,
 }
 
 /// The router's response future, boxed.
@@ -310,7 +316,7 @@ enum Routed {
     Page {
         request: Request<Body>,
         limited: bool,
-        page: crate::cache::page::PageRequest,
+        page: Box<crate::cache::page::PageRequest>,
     },
     /// A static or media file: which folder set, and the path after its URL.
     Static {
@@ -611,7 +617,7 @@ fn page_request(
     config: &CoreConfig,
     request: &Request<Body>,
     summary: &RequestSummary,
-) -> Option<crate::cache::page::PageRequest> {
+) -> Option<Box<crate::cache::page::PageRequest>> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return None;
     }
@@ -624,6 +630,7 @@ fn page_request(
         summary.secure,
         duration,
     )
+    .map(Box::new)
 }
 
 fn route_flags(config: &CoreConfig, path: &str) -> crate::routing::RouteFlags {
