@@ -121,125 +121,23 @@ impl EstateService {
             .metrics
             .as_ref()
             .map(crate::metrics::Metrics::request_started);
-        let (mut summary, routed) = start(&config, &self.routers, request.map(Body::new));
-        // Only a form whose CSRF token is in the body, and a cached page's
-        // route, route later.
-        let routers = matches!(routed, Routed::CsrfBody { .. } | Routed::Page { .. })
-            .then(|| self.routers.clone());
-        Box::pin(async move {
-            let routed = match (routed, routers) {
-                (Routed::CsrfBody { request, limited }, Some(routers)) => {
-                    let state = summary.csrf.clone().expect("set with the verdict");
-                    let limit = usize::try_from(body_limit(&config, request.uri().path()))
-                        .unwrap_or(usize::MAX);
-                    let read = super::csrf::check_body(request, &state, limit);
-                    // Reading the body counts against the request timeout.
-                    let checked = match config.request_timeout {
-                        Some(timeout) => tokio::time::timeout(timeout, read)
-                            .await
-                            .unwrap_or(Err(super::csrf::BodyError::TimedOut)),
-                        None => read.await,
-                    };
-                    match checked {
-                        Ok(request) => call_router(&routers, request, limited, &summary),
-                        Err(super::csrf::BodyError::TooLarge) => Routed::Stop(report_response(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            too_large_message(&config, None),
-                        )),
-                        Err(super::csrf::BodyError::Unreadable) => Routed::Stop(report_response(
-                            StatusCode::BAD_REQUEST,
-                            "The request body could not be read.",
-                        )),
-                        Err(super::csrf::BodyError::TimedOut) => Routed::Stop(report_response(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "The request took too long.",
-                        )),
-                        Err(super::csrf::BodyError::Rejected(reason)) => {
-                            Routed::Stop(csrf_failure(reason))
-                        }
-                    }
-                }
-                (
-                    Routed::Page {
-                        request,
-                        limited,
-                        page,
-                    },
-                    Some(routers),
-                ) => {
-                    let cache = config.context.get::<crate::cache::Cache>();
-                    match cache {
-                        Some(cache) => match crate::cache::page::fetch(cache, &page).await {
-                            Some(hit) => Routed::Stop(hit),
-                            None => {
-                                summary.page = Some(page);
-                                call_router(&routers, request, limited, &summary)
-                            }
-                        },
-                        None => call_router(&routers, request, limited, &summary),
-                    }
-                }
-                (routed, _) => routed,
-            };
-            let response = match routed {
-                Routed::Stop(response) => response,
-                Routed::CsrfBody { .. } | Routed::Page { .. } => unreachable!("handled above"),
-                Routed::Ready => match &config.ops {
-                    Some(ops) => ops.ready().await,
-                    None => unreachable!("only routed with the endpoints on"),
-                },
-                Routed::Static {
-                    index,
-                    relative,
-                    headers,
-                } => {
-                    super::static_files::serve(
-                        &config.static_files[index],
-                        &relative,
-                        &summary.method,
-                        &headers,
-                    )
-                    .await
-                }
-                Routed::Call { future, limited } => {
-                    let response = match config.query_log {
-                        None => await_router(&config, future, &summary).await,
-                        Some(rules) => {
-                            let (response, queries) = estate_orm::query_log::capture(await_router(
-                                &config, future, &summary,
-                            ))
-                            .await;
-                            review_queries(&config, rules, response, &queries, &summary)
-                        }
-                    };
-                    if limited
-                        && response.status() == StatusCode::PAYLOAD_TOO_LARGE
-                        && response.extensions().get::<Arc<ErrorReport>>().is_none()
-                    {
-                        // The chunked body hit our limit inside an extractor.
-                        report_response(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            too_large_message(&config, None),
-                        )
-                    } else {
-                        response
-                    }
-                }
-            };
-            let response = finish(&config, response, &summary);
-            // (The cache is looked up only for a page to store.)
-            let response = match summary.page.as_deref() {
-                Some(page) => match config.context.get::<crate::cache::Cache>() {
-                    Some(cache) => crate::cache::page::store(cache, page, response).await,
-                    None => response,
-                },
-                None => response,
-            };
-            if let Some(probe) = probe {
-                probe.finish(&summary.method, response.status());
+        let (summary, routed) = start(&config, &self.routers, request.map(Body::new));
+        match routed {
+            // The common path: the router's future, then the response.
+            Routed::Call { future, limited } if config.query_log.is_none() => {
+                Box::pin(respond(config, summary, probe, future, limited))
             }
-            Ok(response)
-        })
+            // The rest (a form's CSRF token, the page cache, static files,
+            // the readiness probe, the query log) in a future of its own,
+            // so the one nearly every request allocates and moves stays small.
+            routed => {
+                // Only a form whose CSRF token is in the body, and a cached
+                // page's route, route later.
+                let routers = matches!(routed, Routed::CsrfBody { .. } | Routed::Page { .. })
+                    .then(|| self.routers.clone());
+                Box::pin(respond_otherwise(config, routers, summary, probe, routed))
+            }
+        }
     }
 
     pub(crate) fn new(mut config: CoreConfig, router: Router, compression: bool) -> Self {
@@ -399,9 +297,13 @@ fn start(
                 None => super::csrf::Verdict::Pass,
                 Some(csrf) => {
                     let state = super::csrf::CsrfState::from_headers(request.headers());
-                    let flags = route_flags(config, request.uri().path());
-                    let exempt = flags.csrf_exempt
-                        || (flags.csrf_exempt_bearer && super::csrf::has_bearer_token(&request));
+                    // Safe methods pass whatever the route says: look it up
+                    // only for the others.
+                    let exempt = !super::csrf::is_safe(request.method()) && {
+                        let flags = route_flags(config, request.uri().path());
+                        flags.csrf_exempt
+                            || (flags.csrf_exempt_bearer && super::csrf::has_bearer_token(&request))
+                    };
                     let verdict =
                         super::csrf::check_headers(csrf, &request, &state, summary.secure, exempt);
                     request.extensions_mut().insert(state.clone());
@@ -424,6 +326,165 @@ fn start(
         }
     };
     (summary, routed)
+}
+
+/// The response to a routed request: the router's, checked and finished.
+// (An async block, not an `async fn`: an `async fn` keeps its arguments
+// twice in its future, and the summary is most of this one.)
+#[allow(clippy::manual_async_fn)]
+fn respond(
+    config: Arc<CoreConfig>,
+    summary: RequestSummary,
+    probe: Option<crate::metrics::RequestProbe>,
+    future: RoutedFuture,
+    limited: bool,
+) -> impl Future<Output = Result<Response, Infallible>> + Send {
+    async move {
+        let response = await_router(&config, future, &summary).await;
+        let response = finish(&config, body_overflow(&config, response, limited), &summary);
+        if let Some(probe) = probe {
+            probe.finish(&summary.method, response.status());
+        }
+        Ok(response)
+    }
+}
+
+/// [`respond`] for everything but a plainly routed request: after an early
+/// stop, a form body or page-cache lookup, for a static file, the readiness
+/// probe, or with the request's queries recorded.
+async fn respond_otherwise(
+    config: Arc<CoreConfig>,
+    routers: Option<Routers>,
+    mut summary: RequestSummary,
+    probe: Option<crate::metrics::RequestProbe>,
+    routed: Routed,
+) -> Result<Response, Infallible> {
+    let routed = match (routed, routers) {
+        (routed @ (Routed::CsrfBody { .. } | Routed::Page { .. }), Some(routers)) => {
+            route_later(&config, &routers, routed, &mut summary).await
+        }
+        (routed, _) => routed,
+    };
+    let response = match routed {
+        Routed::Stop(response) => response,
+        Routed::CsrfBody { .. } | Routed::Page { .. } => unreachable!("handled above"),
+        Routed::Ready => match &config.ops {
+            Some(ops) => ops.ready().await,
+            None => unreachable!("only routed with the endpoints on"),
+        },
+        Routed::Static {
+            index,
+            relative,
+            headers,
+        } => {
+            super::static_files::serve(
+                &config.static_files[index],
+                &relative,
+                &summary.method,
+                &headers,
+            )
+            .await
+        }
+        Routed::Call { future, limited } => {
+            let response = match config.query_log {
+                None => await_router(&config, future, &summary).await,
+                Some(rules) => {
+                    let (response, queries) =
+                        estate_orm::query_log::capture(await_router(&config, future, &summary))
+                            .await;
+                    review_queries(&config, rules, response, &queries, &summary)
+                }
+            };
+            body_overflow(&config, response, limited)
+        }
+    };
+    let response = finish(&config, response, &summary);
+    // (The cache is looked up only for a page to store.)
+    let response = match summary.page.as_deref() {
+        Some(page) => match config.context.get::<crate::cache::Cache>() {
+            Some(cache) => crate::cache::page::store(cache, page, response).await,
+            None => response,
+        },
+        None => response,
+    };
+    if let Some(probe) = probe {
+        probe.finish(&summary.method, response.status());
+    }
+    Ok(response)
+}
+
+/// Estate's 413 page when a chunked body hit the core's limit inside an
+/// extractor (whose own 413 is plain text).
+fn body_overflow(config: &CoreConfig, response: Response, limited: bool) -> Response {
+    if limited
+        && response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && response.extensions().get::<Arc<ErrorReport>>().is_none()
+    {
+        report_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            too_large_message(config, None),
+        )
+    } else {
+        response
+    }
+}
+
+/// Routes a request that needs something awaited first: a form whose CSRF
+/// token is in its body (read, checked, then routed), or a `.cache_page(..)`
+/// route (answered from the cache, or routed with the page to store noted
+/// in the summary).
+async fn route_later(
+    config: &CoreConfig,
+    routers: &Routers,
+    routed: Routed,
+    summary: &mut RequestSummary,
+) -> Routed {
+    match routed {
+        Routed::CsrfBody { request, limited } => {
+            let state = summary.csrf.clone().expect("set with the verdict");
+            let limit =
+                usize::try_from(body_limit(config, request.uri().path())).unwrap_or(usize::MAX);
+            let read = super::csrf::check_body(request, &state, limit);
+            // Reading the body counts against the request timeout.
+            let checked = match config.request_timeout {
+                Some(timeout) => tokio::time::timeout(timeout, read)
+                    .await
+                    .unwrap_or(Err(super::csrf::BodyError::TimedOut)),
+                None => read.await,
+            };
+            match checked {
+                Ok(request) => call_router(routers, request, limited, summary),
+                Err(super::csrf::BodyError::TooLarge) => Routed::Stop(report_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    too_large_message(config, None),
+                )),
+                Err(super::csrf::BodyError::Unreadable) => Routed::Stop(report_response(
+                    StatusCode::BAD_REQUEST,
+                    "The request body could not be read.",
+                )),
+                Err(super::csrf::BodyError::TimedOut) => Routed::Stop(report_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The request took too long.",
+                )),
+                Err(super::csrf::BodyError::Rejected(reason)) => Routed::Stop(csrf_failure(reason)),
+            }
+        }
+        Routed::Page {
+            request,
+            limited,
+            page,
+        } => match config.context.get::<crate::cache::Cache>() {
+            Some(cache) => match crate::cache::page::fetch(cache, &page).await {
+                Some(hit) => Routed::Stop(hit),
+                None => {
+                    summary.page = Some(page);
+                    call_router(routers, request, limited, summary)
+                }
+            },
+            None => call_router(routers, request, limited, summary),
+        },
+        routed => routed,
+    }
 }
 
 /// The queries a failed request ran, kept for the DEBUG error page.
@@ -701,35 +762,37 @@ async fn await_router(
         None => future.await,
     };
     match outcome {
-        Ok(Ok(response)) => plain_rejection_to_report(config, response, summary).await,
+        Ok(Ok(response)) if is_plain_rejection(config, &response, summary) => {
+            Box::pin(plain_rejection_to_report(response)).await
+        }
+        Ok(Ok(response)) => response,
         Ok(Err(never)) => match never {},
         Err(panic) => panic_response(panic.as_ref(), summary),
     }
 }
 
-/// On a `.json_errors()` route, a plain-text error response (what axum's
-/// extractors answer when a body or query string does not parse) becomes
-/// an error report, so the client gets the route's problem JSON; its text
-/// is the message. Other responses pass untouched.
-async fn plain_rejection_to_report(
-    config: &CoreConfig,
-    response: Response,
-    summary: &RequestSummary,
-) -> Response {
+/// Whether a response is a plain-text error (what axum's extractors answer
+/// when a body or query string does not parse) on a `.json_errors()` route:
+/// those become error reports, so the client gets the route's problem JSON.
+fn is_plain_rejection(config: &CoreConfig, response: &Response, summary: &RequestSummary) -> bool {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.extensions().get::<Arc<ErrorReport>>().is_some()
     {
-        return response;
+        return false;
     }
     let plain = response
         .headers()
         .get(http::header::CONTENT_TYPE)
         .and_then(|c| c.to_str().ok())
         .is_some_and(|c| c.starts_with("text/plain"));
-    if !plain || !route_flags(config, summary.uri.path()).json_errors {
-        return response;
-    }
+    plain && route_flags(config, summary.uri.path()).json_errors
+}
+
+/// The error report for a plain rejection (see [`is_plain_rejection`]); its
+/// text is the message.
+async fn plain_rejection_to_report(response: Response) -> Response {
+    let status = response.status();
     let message = match axum::body::to_bytes(response.into_body(), 64 * 1024).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
         Err(_) => String::new(),
@@ -813,6 +876,8 @@ fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary)
         }
     }
     let headers = response.headers_mut();
+    // Room for them all at once, not grown twice on the way.
+    headers.reserve(config.headers.len() + usize::from(summary.request_id.is_some()));
     for (name, value) in &config.headers {
         // A handler's own value wins (one hash lookup either way).
         headers.entry(name).or_insert_with(|| value.clone());
