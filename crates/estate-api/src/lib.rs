@@ -298,8 +298,10 @@ impl Api {
                 .route(
                     "/docs/",
                     get(move |request: axum::extract::Request| {
-                        let nonce = request.extensions().get::<estate::http::csp::CspNonce>();
-                        let page = docs::page(&title, &spec_url, &assets, nonce.map(|n| &*n.0));
+                        let nonce =
+                            estate::http::csp::CspNonce::from_extensions(request.extensions());
+                        let page =
+                            docs::page(&title, &spec_url, &assets, nonce.as_ref().map(|n| &*n.0));
                         async move { Html(page) }
                     })
                     .name("docs"),

@@ -112,11 +112,19 @@ impl std::fmt::Debug for AppContext {
     }
 }
 
+impl AppContext {
+    /// The app's context, from a request's extensions (`None` when the
+    /// request did not come through an Estate app).
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<AppContext> {
+        crate::http::RequestCore::of(extensions).map(|core| core.context.clone())
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for AppContext {
     type Rejection = crate::Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<AppContext>().cloned().ok_or_else(|| {
+        AppContext::from_extensions(&parts.extensions).ok_or_else(|| {
             crate::Error::msg(
                 "AppContext is missing from the request: the handler is not running inside \
                  an Estate App (serve it with App::serve/App::run, or App::build(...).into_service())",

@@ -169,7 +169,7 @@ where
         let slot = UserSlot::default();
         request.extensions_mut().insert(slot.clone());
         let session = request.extensions().get::<Session>().cloned();
-        let csrf = request.extensions().get::<CsrfState>().cloned();
+        let csrf = CsrfState::from_extensions(request.extensions()).cloned();
         let layer = self.layer.clone();
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);

@@ -324,7 +324,7 @@ pub(crate) async fn current_user(parts: &mut Parts) -> Result<CurrentUser, Error
     let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
         Error::msg("the auth app needs sessions: add `.app(estate::sessions::app())`")
     })?;
-    let csrf = parts.extensions.get::<CsrfState>().cloned();
+    let csrf = CsrfState::from_extensions(&parts.extensions).cloned();
     let user = slot
         .0
         .get_or_try_init(|| CurrentUser::load(auth, db, session, csrf))

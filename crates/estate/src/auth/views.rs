@@ -51,10 +51,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestFacts {
             .and_then(|h| h.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let secure = parts
-            .extensions
-            .get::<RequestIsSecure>()
-            .is_some_and(|s| s.0);
+        let secure = RequestIsSecure::from_extensions(&parts.extensions).is_some_and(|s| s.0);
         let address = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

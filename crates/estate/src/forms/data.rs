@@ -98,7 +98,7 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
     type Rejection = Error;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let limits = match request.extensions().get::<AppContext>() {
+        let limits = match AppContext::from_extensions(request.extensions()) {
             Some(context) => context.settings().limits.clone(),
             None => crate::settings::Settings::development().limits,
         };

@@ -248,13 +248,8 @@ fn start(
         },
         page: None,
     };
-    request
-        .extensions_mut()
-        .insert(super::RequestIsSecure(summary.secure));
     if let Some(ids) = &config.request_ids {
-        let id = ids.for_request(request.headers().get(&REQUEST_ID_HEADER));
-        summary.request_id = Some(id.clone());
-        request.extensions_mut().insert(id);
+        summary.request_id = Some(ids.for_request(request.headers().get(&REQUEST_ID_HEADER)));
     }
     let static_hit = config
         .static_files
@@ -283,15 +278,12 @@ fn start(
             headers: request.headers().clone(),
         },
         (Preflight::Pass { limited }, None) => {
-            request.extensions_mut().insert(config.context.clone());
             if config
                 .csp
                 .as_ref()
                 .is_some_and(super::csp::CspConfig::wants_nonce)
             {
-                let nonce = super::csp::CspNonce::fresh();
-                request.extensions_mut().insert(nonce.clone());
-                summary.csp_nonce = Some(nonce);
+                summary.csp_nonce = Some(super::csp::CspNonce::fresh());
             }
             let verdict = match &config.csrf {
                 None => super::csrf::Verdict::Pass,
@@ -306,11 +298,17 @@ fn start(
                     };
                     let verdict =
                         super::csrf::check_headers(csrf, &request, &state, summary.secure, exempt);
-                    request.extensions_mut().insert(state.clone());
                     summary.csrf = Some(state);
                     verdict
                 }
             };
+            request.extensions_mut().insert(super::RequestCore {
+                context: config.context.clone(),
+                secure: super::RequestIsSecure(summary.secure),
+                request_id: summary.request_id.clone(),
+                csrf: summary.csrf.clone(),
+                csp_nonce: summary.csp_nonce.clone(),
+            });
             match verdict {
                 super::csrf::Verdict::Pass => match page_request(config, &request, &summary) {
                     Some(page) => Routed::Page {

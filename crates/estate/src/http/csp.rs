@@ -138,11 +138,19 @@ impl From<CspNonce> for minijinja::Value {
     }
 }
 
+impl CspNonce {
+    /// The request's nonce, from its extensions (`None` when the policy has
+    /// no nonce, or outside an Estate app).
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<CspNonce> {
+        super::RequestCore::of(extensions).and_then(|core| core.csp_nonce.clone())
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for CspNonce {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<CspNonce>().cloned().ok_or_else(|| {
+        CspNonce::from_extensions(&parts.extensions).ok_or_else(|| {
             Error::internal(
                 "no CSP nonce: set security.csp with 'nonce-{nonce}' in a directive to use one",
             )

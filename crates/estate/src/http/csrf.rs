@@ -53,6 +53,12 @@ struct Inner {
 }
 
 impl CsrfState {
+    /// The request's state, from its extensions (`None` when CSRF
+    /// protection is off, or outside an Estate app).
+    pub(crate) fn from_extensions(extensions: &http::Extensions) -> Option<&CsrfState> {
+        super::RequestCore::of(extensions).and_then(|core| core.csrf.as_ref())
+    }
+
     pub(crate) fn from_headers(headers: &HeaderMap) -> CsrfState {
         CsrfState(Arc::new(Inner {
             from_cookie: cookie_secret(headers),
@@ -123,9 +129,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<CsrfState>()
+        CsrfState::from_extensions(&parts.extensions)
             .map(|state| CsrfToken(state.token()))
             .ok_or_else(|| Error::internal("CSRF protection is off for this app"))
     }

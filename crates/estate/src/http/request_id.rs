@@ -14,7 +14,8 @@ use http::request::Parts;
 /// The header carrying the id (pre-parsed, so using it costs no parsing).
 pub const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
-/// The current request's id. An extractor; also in the request extensions.
+/// The current request's id. An extractor; in a tower layer,
+/// [`RequestId::from_extensions`].
 ///
 /// A generated id is kept as two numbers and only turned into text when it
 /// is written (response header, logs, error page): no allocation per request
@@ -69,11 +70,19 @@ impl std::fmt::Display for RequestId {
     }
 }
 
+impl RequestId {
+    /// The request's id, from its extensions (`None` when request ids are
+    /// off, or outside an Estate app).
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<RequestId> {
+        super::RequestCore::of(extensions).and_then(|core| core.request_id.clone())
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = crate::Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<RequestId>().cloned().ok_or_else(|| {
+        RequestId::from_extensions(&parts.extensions).ok_or_else(|| {
             crate::Error::msg("no request id: request ids are turned off for this app")
         })
     }
