@@ -4,6 +4,8 @@
 //! (after an optional delay during which the readiness probe fails, for load
 //! balancers).
 
+mod connection_timer;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,7 +13,9 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
+
+use self::connection_timer::ConnectionTimer;
 use tokio::net::TcpListener;
 
 use crate::http::EstateService;
@@ -116,7 +120,7 @@ impl Connections {
             service.handle(request)
         });
         let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
+            .timer(ConnectionTimer::default())
             .header_read_timeout(self.header_read_timeout)
             .serve_connection(TokioIo::new(stream), handler)
             .with_upgrades();

@@ -278,6 +278,50 @@ async fn slow_headers_get_the_connection_closed() {
 }
 
 #[tokio::test]
+async fn each_request_on_a_keep_alive_connection_gets_the_header_timeout_afresh() {
+    let server = TestServer::start(
+        production_app(|s| s.set("limits.header_read_timeout", "300ms"))
+            .route("/", get(|| async { "ok" })),
+    )
+    .await;
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    // Six prompt requests 100ms apart: the connection lives well past one
+    // timeout, but each head comes within its own.
+    let started = Instant::now();
+    for n in 0..6 {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !response.ends_with(b"\r\n\r\nok") {
+            let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk))
+                .await
+                .expect("a response within 5s")
+                .unwrap();
+            assert_ne!(read, 0, "request {n}: the connection was closed");
+            response.extend_from_slice(&chunk[..read]);
+        }
+        assert!(response.starts_with(b"HTTP/1.1 200 OK"), "request {n}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(started.elapsed() > Duration::from_millis(600));
+
+    // Then a head that never ends is cut off on the same connection.
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let slow = Instant::now();
+    let (response, closed) = read_all(&mut stream, Duration::from_secs(5)).await;
+    assert!(closed, "the server closed the connection");
+    assert!(slow.elapsed() < Duration::from_secs(4));
+    assert!(!response.contains("200 OK"), "{response}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn hsts_is_sent_on_https_requests_and_http_can_be_redirected() {
     let server = TestServer::start(
         production_app(|s| {
