@@ -130,13 +130,13 @@ impl EstateService {
             // The rest (a form's CSRF token, the page cache, static files,
             // the readiness probe, the query log) in a future of its own,
             // so the one nearly every request allocates and moves stays small.
-            routed => {
-                // Only a form whose CSRF token is in the body, and a cached
-                // page's route, route later.
-                let routers = matches!(routed, Routed::CsrfBody { .. } | Routed::Page { .. })
-                    .then(|| self.routers.clone());
-                Box::pin(respond_otherwise(config, routers, summary, probe, routed))
-            }
+            routed => Box::pin(respond_otherwise(
+                config,
+                self.routers.clone(),
+                summary,
+                probe,
+                routed,
+            )),
         }
     }
 
@@ -352,17 +352,14 @@ fn respond(
 /// probe, or with the request's queries recorded.
 async fn respond_otherwise(
     config: Arc<CoreConfig>,
-    routers: Option<Routers>,
+    routers: Routers,
     mut summary: RequestSummary,
     probe: Option<crate::metrics::RequestProbe>,
     routed: Routed,
 ) -> Result<Response, Infallible> {
-    let routed = match (routed, routers) {
-        (routed @ (Routed::CsrfBody { .. } | Routed::Page { .. }), Some(routers)) => {
-            route_later(&config, &routers, routed, &mut summary).await
-        }
-        (routed, _) => routed,
-    };
+    // A form whose CSRF token is in its body, and a cached page's route,
+    // are routed only now.
+    let routed = route_later(&config, &routers, routed, &mut summary).await;
     let response = match routed {
         Routed::Stop(response) => response,
         Routed::CsrfBody { .. } | Routed::Page { .. } => unreachable!("handled above"),
@@ -430,7 +427,7 @@ fn body_overflow(config: &CoreConfig, response: Response, limited: bool) -> Resp
 /// Routes a request that needs something awaited first: a form whose CSRF
 /// token is in its body (read, checked, then routed), or a `.cache_page(..)`
 /// route (answered from the cache, or routed with the page to store noted
-/// in the summary).
+/// in the summary). Anything else passes through as it is.
 async fn route_later(
     config: &CoreConfig,
     routers: &Routers,

@@ -40,10 +40,6 @@ impl hyper::rt::Timer for ConnectionTimer {
             deadline: tokio::time::Instant::from_std(deadline),
         })
     }
-
-    fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
-        *sleep = self.sleep_until(new_deadline);
-    }
 }
 
 /// One of hyper's sleeps: done when the connection's timer, set to this
