@@ -89,30 +89,43 @@ impl AllowedHosts {
         if self.any {
             return Ok(());
         }
-        let raw = match request.uri().authority() {
-            Some(authority) => authority.as_str(),
+        let raw: &[u8] = match request.uri().authority() {
+            Some(authority) => authority.as_str().as_bytes(),
             None => match request.headers().get(HOST) {
-                Some(value) => value.to_str().map_err(|_| {
-                    HostError::Malformed(String::from_utf8_lossy(value.as_bytes()).into_owned())
-                })?,
+                Some(value) => value.as_bytes(),
                 None => return Err(HostError::Missing),
             },
         };
-        // Fast path: an exact allowed name (entries are valid by construction),
-        // with or without a port.
-        let bare = match raw.rsplit_once(':') {
-            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-            _ => raw,
-        };
-        if self.exact.iter().any(|h| h.eq_ignore_ascii_case(bare)) {
+        // Fast path, on bytes: an exact allowed name (entries are lowercase
+        // ASCII and valid by construction), with or without a port.
+        if self.is_exact(raw) {
             return Ok(());
         }
+        let raw = std::str::from_utf8(raw)
+            .map_err(|_| HostError::Malformed(String::from_utf8_lossy(raw).into_owned()))?;
         let (domain, _port) = domain_of(raw).ok_or_else(|| HostError::Malformed(raw.to_owned()))?;
         if self.matches(domain) {
             Ok(())
         } else {
             Err(HostError::NotAllowed(raw.to_owned()))
         }
+    }
+
+    /// Whether `raw` is one of the exact names, optionally followed by a
+    /// port of one to five digits (what [`domain_of`] accepts).
+    fn is_exact(&self, raw: &[u8]) -> bool {
+        self.exact.iter().any(|name| {
+            let name = name.as_bytes();
+            raw.len() >= name.len()
+                && raw[..name.len()].eq_ignore_ascii_case(name)
+                && match &raw[name.len()..] {
+                    [] => true,
+                    [b':', port @ ..] => {
+                        (1..=5).contains(&port.len()) && port.iter().all(u8::is_ascii_digit)
+                    }
+                    _ => false,
+                }
+        })
     }
 
     fn matches(&self, domain: &str) -> bool {
@@ -192,6 +205,9 @@ mod tests {
         );
         assert!(hosts.check(&req("www.example.com")).is_err());
         assert!(hosts.check(&req("notexample.org")).is_err());
+        // A longer name that starts with an allowed one is not that name.
+        assert!(hosts.check(&req("example.community")).is_err());
+        assert!(hosts.check(&req("example.com.evil.test")).is_err());
     }
 
     #[test]
@@ -205,6 +221,24 @@ mod tests {
             hosts.check(&req("example.com:80x")),
             Err(HostError::Malformed(_))
         ));
+        // Exact names follow the same port rules: one to five digits.
+        let exact = AllowedHosts::new(&list(&["example.com"]), false);
+        for bad in ["example.com:", "example.com:123456", "example.com::80"] {
+            assert!(
+                matches!(exact.check(&req(bad)), Err(HostError::Malformed(_))),
+                "{bad}"
+            );
+        }
+        assert!(exact.check(&req("example.com:65535")).is_ok());
+        let binary = Request::builder()
+            .uri("/")
+            .header(
+                HOST,
+                http::HeaderValue::from_bytes(b"example.com\xff").unwrap(),
+            )
+            .body(())
+            .unwrap();
+        assert!(matches!(exact.check(&binary), Err(HostError::Malformed(_))));
         let none = Request::builder().uri("/").body(()).unwrap();
         assert_eq!(hosts.check(&none), Err(HostError::Missing));
     }
