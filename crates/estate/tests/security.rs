@@ -399,3 +399,85 @@ async fn request_ids_are_generated_or_kept_and_reach_the_handler() {
     assert_eq!(kept.text(), "lb-42");
     server.shutdown().await;
 }
+
+/// Sends one raw request with `Connection: close` and returns the whole
+/// answer, head and body.
+async fn raw_exchange(server: &TestServer, request: &str) -> String {
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (response, closed) = read_all(&mut stream, Duration::from_secs(5)).await;
+    assert!(closed, "the server closes after the answer: {response}");
+    response
+}
+
+/// The `content-length` lines of a raw response head.
+fn content_lengths(response: &str) -> Vec<&str> {
+    let head = response.split("\r\n\r\n").next().unwrap();
+    head.lines()
+        .filter(|line| line.to_ascii_lowercase().starts_with("content-length:"))
+        .collect()
+}
+
+#[tokio::test]
+async fn responses_state_their_length_once_whatever_headers_the_core_adds() {
+    // The default stack adds five headers (four security headers and the
+    // request id), more than a response's header map holds at first; the
+    // core drops axum's restated Content-Length to make room, and hyper
+    // writes the length itself. It must still be there, once, and right.
+    let server = TestServer::start(
+        production_app(|s| s)
+            .route("/", get(|| async { "twelve bytes" }))
+            .route(
+                "/busy",
+                get(|| async {
+                    (
+                        [("x-one", "1"), ("x-two", "2"), ("x-three", "3")],
+                        "twelve bytes",
+                    )
+                }),
+            )
+            .route(
+                "/streamed",
+                get(|| async {
+                    let chunks = futures_util::stream::iter(["twelve", " bytes"].map(|c| {
+                        Ok::<_, std::io::Error>(axum::body::Bytes::from_static(c.as_bytes()))
+                    }));
+                    axum::body::Body::from_stream(chunks)
+                }),
+            ),
+    )
+    .await;
+    for path in ["/", "/busy"] {
+        let get = raw_exchange(
+            &server,
+            &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(get.starts_with("HTTP/1.1 200 OK"), "{get}");
+        assert_eq!(content_lengths(&get), ["content-length: 12"], "{get}");
+        assert!(get.ends_with("\r\n\r\ntwelve bytes"), "{get}");
+        assert!(get.contains("x-request-id: "), "{get}");
+        assert!(get.contains("x-frame-options: DENY"), "{get}");
+        // HEAD keeps the GET's length, and sends no body.
+        let head = raw_exchange(
+            &server,
+            &format!("HEAD {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+        assert_eq!(content_lengths(&head), ["content-length: 12"], "{head}");
+        assert!(head.ends_with("\r\n\r\n"), "{head}");
+    }
+    // A body of unknown length is sent chunked, with no length at all.
+    let streamed = raw_exchange(
+        &server,
+        "GET /streamed HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(content_lengths(&streamed).is_empty(), "{streamed}");
+    assert!(
+        streamed.contains("transfer-encoding: chunked"),
+        "{streamed}"
+    );
+    server.shutdown().await;
+}

@@ -870,9 +870,13 @@ fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary)
             response.headers_mut().entry(name).or_insert(value);
         }
     }
+    let additions = config.headers.len() + usize::from(summary.request_id.is_some());
+    if response.headers().len() + additions > response.headers().capacity() {
+        drop_restated_content_length(&mut response, &summary.method);
+    }
     let headers = response.headers_mut();
     // Room for them all at once, not grown twice on the way.
-    headers.reserve(config.headers.len() + usize::from(summary.request_id.is_some()));
+    headers.reserve(additions);
     for (name, value) in &config.headers {
         // A handler's own value wins (one hash lookup either way).
         headers.entry(name).or_insert_with(|| value.clone());
@@ -897,6 +901,36 @@ fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary)
         );
     }
     response
+}
+
+/// Removes a `Content-Length` that only restates the body's exact size (axum
+/// adds one to every such response), when the map would otherwise have to
+/// grow for the core's headers: growing rehashes every entry and costs more
+/// than the rest of `finish`, and hyper writes the same line itself from the
+/// body's size. Kept for HEAD (the body is gone, the length is the GET's),
+/// and for statuses where hyper writes no length of its own.
+fn drop_restated_content_length(response: &mut Response, method: &Method) {
+    let status = response.status();
+    if method == Method::HEAD
+        || method == Method::CONNECT
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return;
+    }
+    let Some(size) = response.body().size_hint().exact() else {
+        return;
+    };
+    let restated = response
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        == Some(size);
+    if restated {
+        response.headers_mut().remove(CONTENT_LENGTH);
+    }
 }
 
 /// Renders a [`Template`](crate::templates::Template) response with the
