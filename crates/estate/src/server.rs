@@ -115,8 +115,11 @@ impl Connections {
     fn spawn(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let service = self.service.clone();
+        let extensions = connection_extensions(peer);
         let handler = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
+            // (hyper's own entries, such as the upgrade handle, are kept.)
+            let from_hyper = std::mem::replace(request.extensions_mut(), extensions.clone());
+            request.extensions_mut().extend(from_hyper);
             service.handle(request)
         });
         let connection = http1::Builder::new()
@@ -146,6 +149,27 @@ impl Connections {
             drop(open);
         });
     }
+}
+
+/// The extensions each request on a connection starts with: its
+/// `ConnectInfo`, in a map already sized for what the core and axum add
+/// (the core's values, the matched path, the path parameters). Built fresh
+/// per request, the map would start with room for three entries and be
+/// rebuilt at the fourth; cloning this one allocates the larger table once.
+fn connection_extensions(peer: SocketAddr) -> http::Extensions {
+    /// Placeholders that make the map grow, removed again (removing does
+    /// not shrink it).
+    #[derive(Clone, Copy)]
+    struct Room<const N: u8>;
+    let mut extensions = http::Extensions::new();
+    extensions.insert(ConnectInfo(peer));
+    extensions.insert(Room::<1>);
+    extensions.insert(Room::<2>);
+    extensions.insert(Room::<3>);
+    extensions.remove::<Room<1>>();
+    extensions.remove::<Room<2>>();
+    extensions.remove::<Room<3>>();
+    extensions
 }
 
 /// Where a server is in its life; connections watch it.

@@ -136,6 +136,112 @@ async fn handlers_see_the_client_address() {
     server.shutdown().await;
 }
 
+/// Sends `GET path` on a raw keep-alive connection and returns the body of
+/// the answer (a short text answer, read until it is complete).
+async fn get_on(stream: &mut TcpStream, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        let text = String::from_utf8_lossy(&response).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .expect("a content-length")
+                .parse()
+                .unwrap();
+            if body.len() >= length {
+                return body.to_owned();
+            }
+        }
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk))
+            .await
+            .expect("an answer within 5s")
+            .unwrap();
+        assert_ne!(read, 0, "closed early: {text}");
+        response.extend_from_slice(&chunk[..read]);
+    }
+}
+
+#[tokio::test]
+async fn each_request_sees_the_address_of_its_own_connection() {
+    let server = TestServer::start(production_app(|s| s).route(
+        "/peer",
+        get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+    ))
+    .await;
+    let mut first = TcpStream::connect(server.addr()).await.unwrap();
+    let mut second = TcpStream::connect(server.addr()).await.unwrap();
+    for _ in 0..3 {
+        // Interleaved, several on each keep-alive connection.
+        assert_eq!(
+            get_on(&mut first, "/peer").await,
+            first.local_addr().unwrap().to_string()
+        );
+        assert_eq!(
+            get_on(&mut second, "/peer").await,
+            second.local_addr().unwrap().to_string()
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_handler_can_take_over_the_connection_with_an_upgrade() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // What a WebSocket handler does: answer 101, then talk raw bytes on the
+    // connection hyper hands over. Here the protocol echoes one line back.
+    let upgrade = |mut request: axum::extract::Request| async move {
+        let Some(pending) = request
+            .extensions_mut()
+            .remove::<hyper::upgrade::OnUpgrade>()
+        else {
+            return (StatusCode::BAD_REQUEST, "no upgrade").into_response();
+        };
+        tokio::spawn(async move {
+            let upgraded = pending.await.expect("the connection is handed over");
+            let mut io = hyper_util::rt::TokioIo::new(upgraded);
+            let mut line = [0u8; 5];
+            io.read_exact(&mut line).await.unwrap();
+            io.write_all(&line).await.unwrap();
+        });
+        axum::response::Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header("connection", "upgrade")
+            .header("upgrade", "echo")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let server = TestServer::start(production_app(|s| s).route("/echo", get(upgrade))).await;
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    stream
+        .write_all(
+            b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: upgrade\r\n\
+              Upgrade: echo\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    stream.write_all(b"hello").await.unwrap();
+    let mut echoed = [0u8; 5];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed))
+        .await
+        .expect("an echo within 5s")
+        .unwrap();
+    assert_eq!(&echoed, b"hello");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn production_refuses_to_serve_with_no_allowed_hosts() {
     let app = estate::App::with_settings(
