@@ -229,28 +229,37 @@ fn start(
     routers: &Routers,
     mut request: Request<Body>,
 ) -> (RequestSummary, Routed) {
+    let picked = PickedHeaders::of(request.headers());
     let mut summary = RequestSummary {
         started: config.access_log.then(Instant::now),
         secure: request_is_secure(config, request.headers(), request.uri()),
         method: request.method().clone(),
         uri: request.uri().clone(),
-        accept: request.headers().get(http::header::ACCEPT).cloned(),
-        content_type: request.headers().get(http::header::CONTENT_TYPE).cloned(),
+        accept: picked.accept.cloned(),
+        content_type: picked.content_type.cloned(),
         // For the DEBUG error page, and for context processors.
         all_headers: (config.debug || config.capture_headers).then(|| request.headers().clone()),
-        request_id: None,
+        request_id: config
+            .request_ids
+            .as_ref()
+            .map(|ids| ids.for_request(picked.request_id)),
         csrf: None,
         csp_nonce: None,
         accept_encoding: if config.compression {
-            request.headers().get(ACCEPT_ENCODING).cloned()
+            picked.accept_encoding.cloned()
         } else {
             None
         },
         page: None,
     };
-    if let Some(ids) = &config.request_ids {
-        summary.request_id = Some(ids.for_request(request.headers().get(&REQUEST_ID_HEADER)));
-    }
+    let checked = Checked {
+        host: config.hosts.check_host(request.uri(), picked.host),
+        declared_length: picked
+            .content_length
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok()),
+        has_cookie: picked.cookie,
+    };
     let static_hit = config
         .static_files
         .iter()
@@ -260,7 +269,7 @@ fn start(
                 .wants(request.method(), request.uri().path())
                 .map(|relative| (index, relative))
         });
-    let preflight = preflight(config, &mut request);
+    let preflight = preflight(config, &mut request, &checked);
     if let (Preflight::Pass { .. }, Some(ops)) = (&preflight, &config.ops)
         && let Some(endpoint) = ops.claims(request.uri().path())
     {
@@ -288,7 +297,11 @@ fn start(
             let verdict = match &config.csrf {
                 None => super::csrf::Verdict::Pass,
                 Some(csrf) => {
-                    let state = super::csrf::CsrfState::from_headers(request.headers());
+                    let state = if checked.has_cookie {
+                        super::csrf::CsrfState::from_headers(request.headers())
+                    } else {
+                        super::csrf::CsrfState::without_cookie()
+                    };
                     // Safe methods pass whatever the route says: look it up
                     // only for the others.
                     let exempt = !super::csrf::is_safe(request.method()) && {
@@ -494,7 +507,9 @@ fn call_router(
     limited: bool,
     summary: &RequestSummary,
 ) -> Routed {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| route(routers, request))) {
+    // (`accept_encoding` is kept exactly when compression is on.)
+    let compress = summary.accept_encoding.is_some();
+    match std::panic::catch_unwind(AssertUnwindSafe(|| route(routers, request, compress))) {
         Ok(future) => Routed::Call { future, limited },
         Err(panic) => Routed::Stop(panic_response(panic.as_ref(), summary)),
     }
@@ -576,8 +591,60 @@ enum Preflight {
     Stop(Response),
 }
 
+/// The request headers the core reads before routing, found in one pass
+/// over the map. A request carries a handful of headers, while each lookup
+/// by name hashes the name and probes the map: one pass costs less than
+/// the seven lookups it replaces. The first value of each wins, as with
+/// `HeaderMap::get`.
+#[derive(Default)]
+struct PickedHeaders<'a> {
+    host: Option<&'a HeaderValue>,
+    accept: Option<&'a HeaderValue>,
+    accept_encoding: Option<&'a HeaderValue>,
+    content_type: Option<&'a HeaderValue>,
+    content_length: Option<&'a HeaderValue>,
+    request_id: Option<&'a HeaderValue>,
+    /// Whether there is any `Cookie` header (read in full only then).
+    cookie: bool,
+}
+
+impl<'a> PickedHeaders<'a> {
+    fn of(headers: &'a HeaderMap) -> Self {
+        let mut picked = PickedHeaders::default();
+        for (name, value) in headers {
+            let slot = if name == HOST {
+                &mut picked.host
+            } else if name == http::header::ACCEPT {
+                &mut picked.accept
+            } else if name == ACCEPT_ENCODING {
+                &mut picked.accept_encoding
+            } else if name == http::header::CONTENT_TYPE {
+                &mut picked.content_type
+            } else if name == CONTENT_LENGTH {
+                &mut picked.content_length
+            } else if name == http::header::COOKIE {
+                picked.cookie = true;
+                continue;
+            } else if name == REQUEST_ID_HEADER {
+                &mut picked.request_id
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        picked
+    }
+}
+
+/// What was decided from the picked headers before the request is changed.
+struct Checked {
+    host: Result<(), super::hosts::HostError>,
+    declared_length: Option<u64>,
+    has_cookie: bool,
+}
+
 /// Host, HTTPS and body-size checks.
-fn preflight(config: &CoreConfig, request: &mut Request<Body>) -> Preflight {
+fn preflight(config: &CoreConfig, request: &mut Request<Body>, checked: &Checked) -> Preflight {
     // An absolute-form request (`POST http://site/path`) names its host in
     // the target, and HTTP says that wins over the Host header: make the
     // header say the same, so the host that was checked is the only one
@@ -587,7 +654,7 @@ fn preflight(config: &CoreConfig, request: &mut Request<Body>) -> Preflight {
     {
         request.headers_mut().insert(HOST, value);
     }
-    if let Err(err) = config.hosts.check(request) {
+    if let Err(err) = &checked.host {
         tracing::warn!(target: "estate::security", error = ?err, "refused request for a host not in ALLOWED_HOSTS");
         return Preflight::Stop(report_response(
             StatusCode::BAD_REQUEST,
@@ -618,11 +685,7 @@ fn preflight(config: &CoreConfig, request: &mut Request<Body>) -> Preflight {
         }
         return Preflight::Stop(response);
     }
-    let declared = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = checked.declared_length;
     let has_body = declared.is_some_and(|len| len > 0) || !request.body().is_end_stream();
     if !has_body {
         return Preflight::Pass { limited: false };
@@ -716,9 +779,9 @@ fn too_large_message(config: &CoreConfig, sizes: Option<(u64, u64)>) -> String {
 /// Calls the router (through compression when the client accepts it).
 /// Boxed: the router's future is large, and keeping it inline would make
 /// every move of the request's state a large copy.
-fn route(routers: &Routers, request: Request<Body>) -> RoutedFuture {
+fn route(routers: &Routers, request: Request<Body>, accepts_encoding: bool) -> RoutedFuture {
     match &routers.compressed {
-        Some(compressed) if request.headers().contains_key(ACCEPT_ENCODING) => Box::pin(
+        Some(compressed) if accepts_encoding => Box::pin(
             compressed
                 .clone()
                 .call(request)
@@ -1082,5 +1145,38 @@ fn request_is_secure(config: &CoreConfig, headers: &HeaderMap, uri: &Uri) -> boo
     match &config.proxy_ssl_header {
         Some((name, expected)) => headers.get(name) == Some(expected),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picked_headers_are_the_first_value_of_each_as_get_would_give() {
+        let mut headers = HeaderMap::new();
+        headers.append(HOST, HeaderValue::from_static("example.com"));
+        headers.append(http::header::ACCEPT, HeaderValue::from_static("text/html"));
+        headers.append(http::header::ACCEPT, HeaderValue::from_static("*/*"));
+        headers.append(CONTENT_LENGTH, HeaderValue::from_static("12"));
+        headers.append(REQUEST_ID_HEADER, HeaderValue::from_static("abc-1"));
+        headers.append(
+            HeaderName::from_static("x-unrelated"),
+            HeaderValue::from_static("1"),
+        );
+        let picked = PickedHeaders::of(&headers);
+        for (name, value) in [
+            (HOST, picked.host),
+            (http::header::ACCEPT, picked.accept),
+            (CONTENT_LENGTH, picked.content_length),
+            (REQUEST_ID_HEADER, picked.request_id),
+            (ACCEPT_ENCODING, picked.accept_encoding),
+            (http::header::CONTENT_TYPE, picked.content_type),
+        ] {
+            assert_eq!(value, headers.get(&name), "{name}");
+        }
+        assert!(!picked.cookie);
+        headers.append(http::header::COOKIE, HeaderValue::from_static("a=1"));
+        assert!(PickedHeaders::of(&headers).cookie);
     }
 }

@@ -60,8 +60,17 @@ impl CsrfState {
     }
 
     pub(crate) fn from_headers(headers: &HeaderMap) -> CsrfState {
+        Self::with_secret(cookie_secret(headers))
+    }
+
+    /// The state of a request that sent no cookies at all.
+    pub(crate) fn without_cookie() -> CsrfState {
+        Self::with_secret(None)
+    }
+
+    fn with_secret(from_cookie: Option<String>) -> CsrfState {
         CsrfState(Arc::new(Inner {
-            from_cookie: cookie_secret(headers),
+            from_cookie,
             fresh: OnceLock::new(),
             used: AtomicBool::new(false),
             rotated: AtomicBool::new(false),

@@ -5,8 +5,9 @@
 //! With DEBUG on and an empty list, local names are allowed so development
 //! works out of the box.
 
-use http::Request;
-use http::header::HOST;
+use http::{HeaderValue, Uri};
+#[cfg(test)]
+use http::{Request, header::HOST};
 
 /// A compiled `ALLOWED_HOSTS` list.
 #[derive(Clone, Debug)]
@@ -85,13 +86,24 @@ impl AllowedHosts {
 
     /// Checks the request's host (the `Host` header, or the URI authority for
     /// absolute-form requests).
+    #[cfg(test)]
     pub(crate) fn check<B>(&self, request: &Request<B>) -> Result<(), HostError> {
+        self.check_host(request.uri(), request.headers().get(HOST))
+    }
+
+    /// Checks a request's host: the URI's authority (absolute-form
+    /// requests), else its `Host` header.
+    pub(crate) fn check_host(
+        &self,
+        uri: &Uri,
+        host: Option<&HeaderValue>,
+    ) -> Result<(), HostError> {
         if self.any {
             return Ok(());
         }
-        let raw: &[u8] = match request.uri().authority() {
+        let raw: &[u8] = match uri.authority() {
             Some(authority) => authority.as_str().as_bytes(),
-            None => match request.headers().get(HOST) {
+            None => match host {
                 Some(value) => value.as_bytes(),
                 None => return Err(HostError::Missing),
             },
