@@ -20,6 +20,41 @@ const ACTIONS: [&str; 4] = ["add", "change", "delete", "view"];
 /// # Errors
 /// Database errors (the permission table must exist: run `migrate`).
 pub async fn create_default_permissions(ctx: &AppContext, db: &Database) -> Result<usize, Error> {
+    // Several `migrate` processes at once (several instances starting) may
+    // insert the same rows at the same moment: the loser sees a unique
+    // violation, or on MySQL sometimes a deadlock. Either way, look again.
+    let mut pause = std::time::Duration::from_millis(20);
+    let mut tries = 1;
+    loop {
+        match create_missing_permissions(ctx, db).await {
+            Err(err) if tries < 6 && is_a_concurrent_insert(&err) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                tries += 1;
+            }
+            result => return result.map_err(Error::from),
+        }
+    }
+}
+
+/// Whether a failed insert may have raced another process doing the same.
+fn is_a_concurrent_insert(err: &estate_orm::DbError) -> bool {
+    match err.kind() {
+        estate_orm::ErrorKind::UniqueViolation => true,
+        // MySQL's "Deadlock found when trying to get lock" (1213, SQLSTATE
+        // 40001) has no kind of its own.
+        estate_orm::ErrorKind::Other => {
+            let message = err.message();
+            message.contains("40001") || message.contains("Deadlock")
+        }
+        _ => false,
+    }
+}
+
+async fn create_missing_permissions(
+    ctx: &AppContext,
+    db: &Database,
+) -> Result<usize, estate_orm::DbError> {
     let existing: HashSet<(String, String)> = Permission::objects()
         .values((Permission::APP_LABEL, Permission::CODENAME))
         .all(db)
@@ -50,14 +85,7 @@ pub async fn create_default_permissions(ctx: &AppContext, db: &Database) -> Resu
     }
     let created = missing.len();
     if !missing.is_empty() {
-        match Permission::objects().bulk_create(db, missing).await {
-            Ok(_) => {}
-            // Another `migrate` created them at the same moment: look again.
-            Err(err) if err.kind() == estate_orm::ErrorKind::UniqueViolation => {
-                return Box::pin(create_default_permissions(ctx, db)).await;
-            }
-            Err(err) => return Err(err.into()),
-        }
+        Permission::objects().bulk_create(db, missing).await?;
     }
     Ok(created)
 }
