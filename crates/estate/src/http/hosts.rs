@@ -132,9 +132,7 @@ impl AllowedHosts {
                 && raw[..name.len()].eq_ignore_ascii_case(name)
                 && match &raw[name.len()..] {
                     [] => true,
-                    [b':', port @ ..] => {
-                        (1..=5).contains(&port.len()) && port.iter().all(u8::is_ascii_digit)
-                    }
+                    [b':', port @ ..] => is_port(port),
                     _ => false,
                 }
         })
@@ -149,6 +147,11 @@ impl AllowedHosts {
                     && domain[domain.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
             })
     }
+}
+
+/// A port as a Host header may give it: one to five digits.
+fn is_port(port: &[u8]) -> bool {
+    (1..=5).contains(&port.len()) && port.iter().all(u8::is_ascii_digit)
 }
 
 /// Splits `host[:port]` (or `[v6]:port`) and validates it like Django's
@@ -170,7 +173,7 @@ fn domain_of(raw: &str) -> Option<(&str, Option<&str>)> {
         }
     };
     if let Some(port) = port {
-        if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        if !is_port(port.as_bytes()) {
             return None;
         }
     }
