@@ -21,6 +21,12 @@ pub enum ErrorKind {
     Connection,
     /// No connection became free in time.
     PoolTimeout,
+    /// The database gave up on a statement because of another transaction:
+    /// a deadlock or serialization failure (SQLSTATE 40001 / 40P01 on
+    /// PostgreSQL and MySQL), a MySQL lock wait timeout (1205), or SQLite
+    /// still locked by another writer when its busy timeout ran out. The
+    /// transaction was rolled back; running it again may succeed.
+    TransactionConflict,
     /// A value could not be converted to or from its database type.
     Decode,
     /// A value broke a declared rule (max_length, decimal digits) and was
@@ -145,6 +151,7 @@ impl From<sqlx::Error> for DbError {
                     _ if db.code().as_deref().is_some_and(is_connection_state) => {
                         ErrorKind::Connection
                     }
+                    _ if is_transaction_conflict(db.as_ref()) => ErrorKind::TransactionConflict,
                     _ => ErrorKind::Other,
                 };
                 let constraint = db
@@ -248,6 +255,26 @@ impl DbError {
 /// shutdown, 57P03 cannot connect now).
 fn is_connection_state(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
+/// Whether a database error means a concurrent transaction got in the way
+/// (see [`ErrorKind::TransactionConflict`]). SQLSTATEs are five characters,
+/// so they are told apart from SQLite's numeric result codes by the error's
+/// type, not its code.
+fn is_transaction_conflict(error: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(sqlite) = error.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+        // The extended code's low byte is the primary code: 5 SQLITE_BUSY
+        // (and its BUSY_SNAPSHOT, BUSY_TIMEOUT... variants), 6 SQLITE_LOCKED.
+        return sqlx::error::DatabaseError::code(sqlite)
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6));
+    }
+    if let Some(mysql) = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        // 1213 deadlock (SQLSTATE 40001), 1205 lock wait timeout (HY000).
+        return matches!(mysql.number(), 1205 | 1213);
+    }
+    // PostgreSQL: serialization_failure, deadlock_detected.
+    matches!(error.code().as_deref(), Some("40001" | "40P01"))
 }
 
 /// SQLite and MySQL do not report the constraint separately; dig the name

@@ -147,6 +147,110 @@ async fn unique_violations_have_a_portable_kind() {
 }
 
 #[tokio::test]
+async fn transactions_that_get_in_each_others_way_have_a_portable_kind() {
+    each_backend(async |db| {
+        // An in-memory SQLite database is a single connection: a second
+        // writer would wait for the pool, not for the lock. Use a file.
+        let (db, folder) = match db.backend() {
+            Backend::Sqlite => {
+                let folder = std::env::temp_dir()
+                    .join(format!("estate-orm-conflict-{}", std::process::id()));
+                std::fs::create_dir_all(&folder).unwrap();
+                let path = folder.join("conflict.sqlite3");
+                let url = format!("sqlite://{}", path.display());
+                (Database::connect(&url).await.unwrap(), Some(folder))
+            }
+            _ => (db, None),
+        };
+        create_notes(&db).await;
+        for body in ["a", "b"] {
+            db.execute(
+                "INSERT INTO note (body, score) VALUES (?, 0)",
+                params![body],
+            )
+            .await
+            .unwrap();
+        }
+        let conflict = match db.backend() {
+            // Writers take the database's one write lock in turn: a second
+            // one gives up when the busy timeout (5 s) runs out.
+            Backend::Sqlite => {
+                let (locked, is_locked) = tokio::sync::oneshot::channel();
+                let (release, released) = tokio::sync::oneshot::channel::<()>();
+                let holder = {
+                    let db = db.clone();
+                    tokio::spawn(async move {
+                        db.atomic(async |tx| {
+                            tx.execute("UPDATE note SET score = 1 WHERE body = 'a'", params![])
+                                .await?;
+                            let _ = locked.send(());
+                            let _ = released.await;
+                            Ok::<_, DbError>(())
+                        })
+                        .await
+                    })
+                };
+                is_locked.await.unwrap();
+                let blocked = db
+                    .execute("UPDATE note SET score = 2 WHERE body = 'b'", params![])
+                    .await;
+                release.send(()).unwrap();
+                holder.await.unwrap().unwrap();
+                blocked.unwrap_err()
+            }
+            // A deadlock: each transaction holds the row the other wants.
+            Backend::Postgres | Backend::MySql => {
+                let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+                let update_both = |first: &'static str, second: &'static str| {
+                    let db = db.clone();
+                    let barrier = barrier.clone();
+                    async move {
+                        db.atomic(async |tx| {
+                            let sql = "UPDATE note SET score = score + 1 WHERE body = ?";
+                            tx.execute(sql, params![first]).await?;
+                            barrier.wait().await;
+                            tx.execute(sql, params![second]).await?;
+                            Ok::<_, DbError>(())
+                        })
+                        .await
+                    }
+                };
+                let (one, other) = tokio::join!(update_both("a", "b"), update_both("b", "a"));
+                match (one, other) {
+                    (Ok(()), Err(err)) | (Err(err), Ok(())) => err,
+                    outcome => panic!("expected exactly one deadlock victim, got {outcome:?}"),
+                }
+            }
+        };
+        assert_eq!(
+            conflict.kind(),
+            ErrorKind::TransactionConflict,
+            "{conflict}"
+        );
+        // The victim was rolled back whole: on SQLite nothing of it was
+        // written, elsewhere the survivor's two increments are all there is.
+        let scores = db
+            .fetch_all("SELECT score FROM note ORDER BY body", params![])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<i64, _>(0).unwrap())
+            .collect::<Vec<_>>();
+        match db.backend() {
+            Backend::Sqlite => assert_eq!(scores, [1, 0]),
+            _ => assert_eq!(scores, [1, 1]),
+        }
+        // And the pool still works.
+        assert_eq!(count(&db).await, 2);
+        if let Some(folder) = folder {
+            db.close().await;
+            let _ = std::fs::remove_dir_all(folder);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn atomic_commits_on_ok_and_rolls_back_on_err() {
     each_backend(async |db| {
         create_notes(&db).await;

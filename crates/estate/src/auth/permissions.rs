@@ -39,16 +39,10 @@ pub async fn create_default_permissions(ctx: &AppContext, db: &Database) -> Resu
 
 /// Whether a failed insert may have raced another process doing the same.
 fn is_a_concurrent_insert(err: &estate_orm::DbError) -> bool {
-    match err.kind() {
-        estate_orm::ErrorKind::UniqueViolation => true,
-        // MySQL's "Deadlock found when trying to get lock" (1213, SQLSTATE
-        // 40001) has no kind of its own.
-        estate_orm::ErrorKind::Other => {
-            let message = err.message();
-            message.contains("40001") || message.contains("Deadlock")
-        }
-        _ => false,
-    }
+    matches!(
+        err.kind(),
+        estate_orm::ErrorKind::UniqueViolation | estate_orm::ErrorKind::TransactionConflict
+    )
 }
 
 async fn create_missing_permissions(
