@@ -43,6 +43,14 @@ const ROW_BUFFER_SIZE: usize = 1024;
 
 /// Opens a pool: the file is created if missing, in WAL mode with foreign keys
 /// enforced, `synchronous = NORMAL` (safe with WAL) and a 5 s busy timeout.
+///
+/// Connections are not pinged when taken from the pool (sqlx pings by
+/// default): a SQLite connection is a file handle in this process, with no
+/// server that could have dropped it, and the ping is a round trip to the
+/// connection's worker thread before every query. Skipping it took the
+/// fortunes benchmark from 0.81 to 0.88 of bare axum + sqlx. For the
+/// in-memory database it also means a failed ping can never close the one
+/// connection that holds the data.
 pub(crate) async fn connect(url: &str, settings: &PoolSettings) -> Result<SqlitePool, DbError> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
@@ -58,10 +66,12 @@ pub(crate) async fn connect(url: &str, settings: &PoolSettings) -> Result<Sqlite
             .max_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .test_before_acquire(false)
             .acquire_timeout(settings.acquire_timeout)
     } else {
         SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
+            .test_before_acquire(false)
             .acquire_timeout(settings.acquire_timeout)
     };
     Ok(pool.connect_with(options).await?)
