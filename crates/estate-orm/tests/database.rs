@@ -251,6 +251,58 @@ async fn transactions_that_get_in_each_others_way_have_a_portable_kind() {
 }
 
 #[tokio::test]
+async fn a_connection_the_server_dropped_while_idle_is_replaced_not_used() {
+    each_backend(async |db| {
+        if db.backend() == Backend::Sqlite {
+            // A file handle in this process: no server can drop it.
+            return;
+        }
+        // A connection, used and back in the pool.
+        db.fetch_one("SELECT 1", params![]).await.unwrap();
+        // Another client ends every other session on this database, as a
+        // server restart or an idle timeout would.
+        let other = Database::connect(db.url()).await.unwrap();
+        let ended = match db.backend() {
+            Backend::Postgres => other
+                .fetch_all(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    params![],
+                )
+                .await
+                .unwrap()
+                .len(),
+            _ => {
+                let sessions = other
+                    .fetch_all(
+                        "SELECT id FROM information_schema.processlist \
+                         WHERE db = DATABASE() AND id <> CONNECTION_ID()",
+                        params![],
+                    )
+                    .await
+                    .unwrap();
+                for session in &sessions {
+                    let id: i64 = session.get(0).unwrap();
+                    other
+                        .execute(&format!("KILL {id}"), params![])
+                        .await
+                        .unwrap();
+                }
+                sessions.len()
+            }
+        };
+        assert!(ended >= 1, "the pooled connection was ended");
+        other.close().await;
+        // Idle long enough to be checked when taken: the dead connection
+        // is replaced, and the query succeeds.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let rows = db.fetch_all("SELECT 1", params![]).await.unwrap();
+        assert_eq!(rows.len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn atomic_commits_on_ok_and_rolls_back_on_err() {
     each_backend(async |db| {
         create_notes(&db).await;

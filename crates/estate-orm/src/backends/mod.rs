@@ -10,14 +10,48 @@ pub(crate) mod sqlite;
 
 pub use client::{ClientCommand, client_command};
 
-use rust_decimal::Decimal;
-use sqlx::Arguments;
-use sqlx::error::BoxDynError;
+use std::time::Duration;
 
+use rust_decimal::Decimal;
+use sqlx::error::BoxDynError;
+use sqlx::{Arguments, Connection};
+
+use crate::database::PoolSettings;
 use crate::error::{DbError, ErrorKind};
 use crate::model::FieldType;
 use crate::row::Row;
 use crate::value::{Kind, Value};
+
+/// How long a PostgreSQL or MySQL connection may have sat in the pool before
+/// it is pinged again when taken out.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// The pool options of the server backends (PostgreSQL, MySQL).
+///
+/// sqlx pings every connection when it goes back to the pool, and by default
+/// once more when it is taken out: a round trip to the server before every
+/// query. A connection back from a query less than
+/// [`PING_WHEN_IDLE_FOR`] ago was just found alive, so only one that sat
+/// idle longer (long enough for the server to restart, or to drop idle
+/// sessions) is pinged, and replaced when the ping fails. Under load that
+/// saves a round trip per query; after a quiet spell the first query still
+/// never lands on a dead connection.
+pub(crate) fn server_pool_options<DB: sqlx::Database>(
+    settings: &PoolSettings,
+) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|connection, metadata| {
+            Box::pin(async move {
+                if metadata.idle_for >= PING_WHEN_IDLE_FOR {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
 
 /// Which database a connection talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use sqlx::error::BoxDynError;
-use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlPool};
 use sqlx::{Arguments, MySql};
 
 use super::{BindTypes, Features};
@@ -28,9 +28,7 @@ pub(crate) async fn connect(url: &str, settings: &PoolSettings) -> Result<MySqlP
     let options = MySqlConnectOptions::from_str(url)?
         .charset("utf8mb4")
         .timezone(Some(String::from("+00:00")));
-    Ok(MySqlPoolOptions::new()
-        .max_connections(settings.max_connections)
-        .acquire_timeout(settings.acquire_timeout)
+    Ok(super::server_pool_options::<MySql>(settings)
         .connect_with(options)
         .await?)
 }

@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgArguments, PgPool};
 use sqlx::{Arguments, Postgres};
 
 use super::{BindTypes, Features};
@@ -23,9 +23,7 @@ pub(crate) const FEATURES: Features = Features {
 
 /// Opens a pool.
 pub(crate) async fn connect(url: &str, settings: &PoolSettings) -> Result<PgPool, DbError> {
-    Ok(PgPoolOptions::new()
-        .max_connections(settings.max_connections)
-        .acquire_timeout(settings.acquire_timeout)
+    Ok(super::server_pool_options::<Postgres>(settings)
         .connect(url)
         .await?)
 }
