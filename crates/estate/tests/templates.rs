@@ -337,3 +337,38 @@ async fn template_pages_are_compressed_like_other_responses() {
     assert_eq!(unzipped, page);
     server.shutdown().await;
 }
+
+#[test]
+fn numbers_print_as_they_are_in_html_and_text() {
+    static EMBEDDED: &[(&str, &str)] = &[
+        (
+            "numbers.html",
+            "{{ zero }} {{ negative }} {{ big }} {{ huge }} {{ half }} {{ whole }} {{ yes }}",
+        ),
+        ("numbers.txt", "{{ negative }} {{ huge }} {{ whole }}"),
+    ];
+    let source = TemplateSource {
+        dir: "/nonexistent/templates".into(),
+        embedded: EMBEDDED,
+    };
+    let templates = Templates::from_sources(vec![source], false);
+    let numbers = context! {
+        zero => 0,
+        negative => -42,
+        big => i64::MAX,
+        huge => u64::MAX,
+        half => 2.5,
+        whole => 3.0,
+        yes => true,
+    };
+    assert_eq!(
+        templates
+            .render_to_string("numbers.html", numbers.clone())
+            .unwrap(),
+        "0 -42 9223372036854775807 18446744073709551615 2.5 3.0 True"
+    );
+    assert_eq!(
+        templates.render_to_string("numbers.txt", numbers).unwrap(),
+        "-42 18446744073709551615 3.0"
+    );
+}

@@ -133,6 +133,12 @@ impl Templates {
                 match value.as_str() {
                     Some(text) => filters::write_escaped(out, text)?,
                     None if value.is_undefined() => {}
+                    // Integers (ids, counts: the most printed numbers)
+                    // without the formatting machinery.
+                    None if value.is_integer() => match value.as_i64() {
+                        Some(number) => out.write_str(itoa::Buffer::new().format(number))?,
+                        None => write!(out, "{value}")?,
+                    },
                     // Numbers and booleans hold nothing to escape.
                     None if value.is_number()
                         || matches!(value.kind(), minijinja::value::ValueKind::Bool) =>
