@@ -112,7 +112,11 @@ pub fn moment_text(moment: &DateTime<Utc>) -> String {
         text[20] = b'0' + (millis / 100) as u8;
         24
     };
-    String::from_utf8_lossy(&text[..len]).into_owned()
+    // ASCII digits and separators only: the check is a formality, and
+    // `from_utf8` (unlike `from_utf8_lossy`) takes its ASCII fast path.
+    std::str::from_utf8(&text[..len])
+        .expect("digits and separators are ASCII")
+        .to_owned()
 }
 
 /// Reads `json` as a value of `field` (a relation reads as the related key).
