@@ -80,23 +80,26 @@ impl Row {
         &self,
         column: I,
     ) -> Result<T, DbError> {
-        // SQLite's driver would read NULL as 0 or ""; the others refuse NULL
-        // for a non-Option type themselves, so only SQLite pays for the check.
-        if !T::NULLABLE && matches!(self, Row::Sqlite(_)) && self.is_null(column)? {
-            return Err(DbError::new(
-                ErrorKind::Decode,
-                format!(
-                    "column {column:?} is NULL; read it as Option<{}>",
-                    std::any::type_name::<T>()
-                ),
-            ));
-        }
         match self {
-            Row::Sqlite(row) => row.try_get::<T, I>(column),
-            Row::Postgres(row) => row.try_get::<T, I>(column),
-            Row::MySql(row) => row.try_get::<T, I>(column),
+            // SQLite's driver would read NULL as 0 or ""; the others refuse
+            // NULL for a non-Option type themselves. Reading through
+            // `Option` looks the column up once, NULL check included.
+            Row::Sqlite(row) if !T::NULLABLE => {
+                match row.try_get::<Option<T>, I>(column).map_err(DbError::from)? {
+                    Some(value) => Ok(value),
+                    None => Err(DbError::new(
+                        ErrorKind::Decode,
+                        format!(
+                            "column {column:?} is NULL; read it as Option<{}>",
+                            std::any::type_name::<T>()
+                        ),
+                    )),
+                }
+            }
+            Row::Sqlite(row) => row.try_get::<T, I>(column).map_err(DbError::from),
+            Row::Postgres(row) => row.try_get::<T, I>(column).map_err(DbError::from),
+            Row::MySql(row) => row.try_get::<T, I>(column).map_err(DbError::from),
         }
-        .map_err(DbError::from)
     }
 
     /// Whether a column holds NULL.

@@ -76,6 +76,22 @@ async fn values_round_trip_through_bound_parameters() {
             )
             .await
             .unwrap();
+        let err = row.get::<i64, _>(0).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+        if db.backend() == Backend::Sqlite {
+            assert!(
+                err.message().contains("is NULL; read it as Option"),
+                "{err}"
+            );
+        }
+        // A text column read as a number is refused too.
+        let row = db
+            .fetch_one(
+                "SELECT body FROM note WHERE body = ?",
+                params!["null score"],
+            )
+            .await
+            .unwrap();
         assert_eq!(row.get::<i64, _>(0).unwrap_err().kind(), ErrorKind::Decode);
     })
     .await;
