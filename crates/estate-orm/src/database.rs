@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backends::sqlite_pool::SqlitePool;
 use sqlx::mysql::MySqlPool;
 use sqlx::postgres::PgPool;
-use sqlx::sqlite::SqlitePool;
 
 use crate::backends::{self, Backend, Features};
 use crate::error::DbError;
@@ -126,7 +126,11 @@ impl Database {
             }
         }
         match &self.0.pool {
-            Pool::Sqlite(pool) => status(pool),
+            Pool::Sqlite(pool) => PoolStatus {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max_connections: pool.max_connections(),
+            },
             Pool::Postgres(pool) => status(pool),
             Pool::MySql(pool) => status(pool),
         }

@@ -180,6 +180,7 @@ impl From<sqlx::Error> for DbError {
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
             | sqlx::Error::Protocol(_) => {
                 DbError::new(ErrorKind::Connection, err.to_string()).with_source(err)
             }

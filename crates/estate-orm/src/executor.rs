@@ -3,6 +3,7 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, MySql, Postgres, Sqlite};
 
+use crate::backends::sqlite_pool::PooledSqlite;
 use crate::backends::{Backend, arguments, number_parameters};
 use crate::database::{Database, Pool};
 use crate::error::DbError;
@@ -12,7 +13,7 @@ use crate::value::Value;
 
 /// A checked-out connection (held by a transaction).
 pub(crate) enum Conn {
-    Sqlite(PoolConnection<Sqlite>),
+    Sqlite(PooledSqlite),
     Postgres(PoolConnection<Postgres>),
     MySql(PoolConnection<MySql>),
 }
@@ -42,7 +43,7 @@ impl Conn {
         use sqlx::Executor as _;
         let sql = sqlx::raw_sql(AssertSqlSafe(statement));
         match self {
-            Conn::Sqlite(conn) => conn.execute(sql).await.map(drop)?,
+            Conn::Sqlite(conn) => (&mut **conn).execute(sql).await.map(drop)?,
             Conn::Postgres(conn) => conn.execute(sql).await.map(drop)?,
             Conn::MySql(conn) => conn.execute(sql).await.map(drop)?,
         }
@@ -132,10 +133,21 @@ macro_rules! on_backend {
         tracing::debug!(target: "estate::db", sql, params = values.len(), "query");
         match $target.0 {
             Destination::Pool(pool) => match pool {
-                Pool::Sqlite($exec) => {
+                Pool::Sqlite(pool) => {
                     let $query = sqlx::query_with(AssertSqlSafe(sql.to_owned()), arguments::<Sqlite>(values)?).persistent($persistent);
                     let $row = Row::Sqlite;
-                    $body
+                    let mut conn = pool.acquire().await?;
+                    let outcome: Result<_, DbError> = async {
+                        let $exec = &mut *conn;
+                        $body
+                    }
+                    .await;
+                    // A connection whose worker thread is gone fails every
+                    // query: close it rather than hand it out again.
+                    if outcome.as_ref().is_err_and(|err| err.kind() == crate::error::ErrorKind::Connection) {
+                        conn.close_on_drop();
+                    }
+                    outcome
                 }
                 Pool::Postgres($exec) => {
                     let $query = sqlx::query_with(AssertSqlSafe(number_parameters(sql)), arguments::<Postgres>(values)?).persistent($persistent);

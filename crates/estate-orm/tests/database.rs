@@ -580,3 +580,76 @@ async fn sqlite_files_are_created_in_wal_mode_with_foreign_keys() {
     assert_eq!(fks, 1);
     db.close().await;
 }
+
+#[tokio::test]
+async fn the_pool_reuses_connections_bounds_them_and_closes() {
+    each_backend(async |db| {
+        // A pool of one connection with a short wait, on the test's
+        // database (a file for SQLite).
+        let folder = std::env::temp_dir().join(format!("estate-orm-pool-{}", std::process::id()));
+        let url = match db.backend() {
+            Backend::Sqlite => {
+                std::fs::create_dir_all(&folder).unwrap();
+                format!("sqlite://{}", folder.join("pool.sqlite3").display())
+            }
+            _ => db.url().to_owned(),
+        };
+        let settings = estate_orm::PoolSettings {
+            max_connections: 1,
+            acquire_timeout: Duration::from_millis(500),
+        };
+        let pool = Database::connect_with(&url, &settings).await.unwrap();
+        // One query after another: the one connection, reused.
+        for _ in 0..20 {
+            pool.fetch_all("SELECT 1", params![]).await.unwrap();
+        }
+        let status = settled(&pool).await;
+        assert_eq!(
+            (status.size, status.idle, status.max_connections),
+            (1, 1, 1)
+        );
+
+        // A transaction holds the connection; a query on the pool inside it
+        // (instead of on the transaction) waits, then gives up with an
+        // error that says what to do.
+        let waited = pool
+            .atomic(async |tx| {
+                tx.fetch_all("SELECT 1", params![]).await?;
+                assert_eq!(pool.pool_status().idle, 0);
+                Ok::<_, DbError>(pool.fetch_all("SELECT 1", params![]).await)
+            })
+            .await
+            .unwrap();
+        let err = waited.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PoolTimeout, "{err}");
+        assert!(
+            err.message().contains("run queries on the transaction"),
+            "{err}"
+        );
+        // Back after the block, and usable.
+        assert_eq!(settled(&pool).await.idle, 1);
+        pool.fetch_all("SELECT 1", params![]).await.unwrap();
+
+        // Closed: queries fail as the database being unavailable.
+        pool.close().await;
+        let err = pool.fetch_all("SELECT 1", params![]).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        if db.backend() == Backend::Sqlite {
+            let _ = std::fs::remove_dir_all(&folder);
+        }
+    })
+    .await;
+}
+
+/// The pool's status once every connection has come back (sqlx's pools
+/// take connections back in a task of their own, a moment later).
+async fn settled(pool: &Database) -> estate_orm::PoolStatus {
+    for _ in 0..100 {
+        let status = pool.pool_status();
+        if status.idle == status.size {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pool.pool_status()
+}

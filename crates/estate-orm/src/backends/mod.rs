@@ -7,6 +7,7 @@ mod client;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
+pub(crate) mod sqlite_pool;
 
 pub use client::{ClientCommand, client_command};
 

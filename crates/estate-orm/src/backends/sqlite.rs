@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 use sqlx::error::BoxDynError;
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Arguments, Sqlite};
 
+use super::sqlite_pool::SqlitePool;
 use super::{BindTypes, Features};
 use crate::database::PoolSettings;
 use crate::error::DbError;
@@ -43,14 +41,9 @@ const ROW_BUFFER_SIZE: usize = 1024;
 
 /// Opens a pool: the file is created if missing, in WAL mode with foreign keys
 /// enforced, `synchronous = NORMAL` (safe with WAL) and a 5 s busy timeout.
-///
-/// Connections are not pinged when taken from the pool (sqlx pings by
-/// default): a SQLite connection is a file handle in this process, with no
-/// server that could have dropped it, and the ping is a round trip to the
-/// connection's worker thread before every query. Skipping it took the
-/// fortunes benchmark from 0.81 to 0.88 of bare axum + sqlx. For the
-/// in-memory database it also means a failed ping can never close the one
-/// connection that holds the data.
+/// Estate's own pool (see [`super::sqlite_pool`]): connections go back
+/// without the ping sqlx's pool makes. An in-memory database is one
+/// connection, which the pool keeps open: the database is that connection.
 pub(crate) async fn connect(url: &str, settings: &PoolSettings) -> Result<SqlitePool, DbError> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
@@ -59,22 +52,12 @@ pub(crate) async fn connect(url: &str, settings: &PoolSettings) -> Result<Sqlite
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5))
         .row_buffer_size(ROW_BUFFER_SIZE);
-    let pool = if is_memory(url) {
-        // One connection that never closes: the database is that connection.
-        SqlitePoolOptions::new()
-            .min_connections(1)
-            .max_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .test_before_acquire(false)
-            .acquire_timeout(settings.acquire_timeout)
+    let max_connections = if is_memory(url) {
+        1
     } else {
-        SqlitePoolOptions::new()
-            .max_connections(settings.max_connections)
-            .test_before_acquire(false)
-            .acquire_timeout(settings.acquire_timeout)
+        settings.max_connections
     };
-    Ok(pool.connect_with(options).await?)
+    SqlitePool::open(options, max_connections, settings.acquire_timeout).await
 }
 
 impl BindTypes for Sqlite {
