@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backends::sqlite_pool::SqlitePool;
 use sqlx::mysql::MySqlPool;
 use sqlx::postgres::PgPool;
 
+use crate::backends::sqlite_pool::SqlitePool;
 use crate::backends::{self, Backend, Features};
 use crate::error::DbError;
 use crate::model::ModelMeta;

@@ -74,12 +74,18 @@ impl SqlitePool {
     /// are open; otherwise waits up to the acquire timeout.
     pub(crate) async fn acquire(&self) -> Result<PooledSqlite, DbError> {
         let permits = self.0.permits.clone();
-        let permit =
-            match tokio::time::timeout(self.0.acquire_timeout, permits.acquire_owned()).await {
-                Ok(Ok(permit)) => permit,
-                Ok(Err(_closed)) => return Err(sqlx::Error::PoolClosed.into()),
-                Err(_elapsed) => return Err(sqlx::Error::PoolTimedOut.into()),
-            };
+        // A free permit is taken at once; only a wait needs the timer.
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(sqlx::Error::PoolClosed.into()),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                match tokio::time::timeout(self.0.acquire_timeout, permits.acquire_owned()).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_closed)) => return Err(sqlx::Error::PoolClosed.into()),
+                    Err(_elapsed) => return Err(sqlx::Error::PoolTimedOut.into()),
+                }
+            }
+        };
         let idle = self.0.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let connection = match idle {
             Some(connection) => connection,
