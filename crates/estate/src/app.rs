@@ -645,11 +645,9 @@ fn core_config(
         } else {
             AllowedHosts::new(&settings.allowed_hosts, settings.debug)
         },
-        headers: if options.security_headers {
-            security_headers(&settings.security)
-        } else {
-            Vec::new()
-        },
+        security_headers: options
+            .security_headers
+            .then(|| security_headers(&settings.security)),
         hsts: hsts_header(&settings.security),
         proxy_ssl_header,
         ssl_redirect: settings.security.ssl_redirect,

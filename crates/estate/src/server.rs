@@ -125,6 +125,12 @@ impl Connections {
         let connection = http1::Builder::new()
             .timer(ConnectionTimer::default())
             .header_read_timeout(self.header_read_timeout)
+            // Head and body go out in one buffer and one `send`: most
+            // responses are a few kilobytes, for which copying the body once
+            // costs less than hyper's queue of separate buffers (~400
+            // instructions a request; bench/README.md). A large body is
+            // copied in chunks up to hyper's buffer limit.
+            .writev(false)
             .serve_connection(TokioIo::new(stream), handler)
             .with_upgrades();
         let open = self.open.clone();

@@ -290,3 +290,24 @@ async fn slow_handlers_time_out_with_503() {
     assert_eq!(server.get("/fast").send().await.text(), "fast");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_request_timeout_counts_from_the_start_not_from_the_handlers_first_wait() {
+    // The core files its timer only when a handler first waits (most never
+    // do); the deadline must still be the request's start plus the limit.
+    let app = production_app(|s| s.set("limits.request_timeout", "300ms")).route(
+        "/busy-then-wait",
+        get(|| async {
+            // 200 ms of work without yielding, then 200 ms of waiting: 400
+            // ms in all, past the limit, though the wait alone is within it.
+            std::thread::sleep(Duration::from_millis(200));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            "late"
+        }),
+    );
+    let server = TestServer::start(app).await;
+    let response = server.get("/busy-then-wait").send().await;
+    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.text().contains("took too long"));
+    server.shutdown().await;
+}

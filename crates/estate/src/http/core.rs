@@ -46,8 +46,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) struct CoreConfig {
     pub(crate) debug: bool,
     pub(crate) hosts: AllowedHosts,
-    /// Security headers, pre-built once.
-    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// The security headers every response starts from (off only by
+    /// `App::without_security_headers`), pre-built once.
+    pub(crate) security_headers: Option<HeaderMap>,
     /// `Strict-Transport-Security`, sent on secure requests only.
     pub(crate) hsts: Option<HeaderValue>,
     /// The proxy header that marks a request as HTTPS.
@@ -123,25 +124,42 @@ impl EstateService {
             .map(crate::metrics::Metrics::request_started);
         let (summary, routed) = start(&config, &self.routers, request.map(Body::new));
         match routed {
-            // The common path: the router's future, then the response.
+            // The common path: the router's future, then the response, in a
+            // future that allocates nothing of its own.
             Routed::Call { future, limited } if config.query_log.is_none() => {
-                Box::pin(respond(config, summary, probe, future, limited))
+                let deadline = match config.request_timeout {
+                    Some(_) => Deadline::Unarmed(tokio::time::Instant::now()),
+                    None => Deadline::Off,
+                };
+                ResponseFuture(Flow::Routing(Routing {
+                    config,
+                    summary,
+                    probe,
+                    router: future,
+                    limited,
+                    deadline,
+                }))
             }
             // The rest (a form's CSRF token, the page cache, static files,
-            // the readiness probe, the query log) in a future of its own,
-            // so the one nearly every request allocates and moves stays small.
-            routed => Box::pin(respond_otherwise(
+            // the readiness probe, the query log) in a boxed future of its
+            // own, so the one nearly every request moves stays small.
+            routed => ResponseFuture(Flow::Other(Box::pin(respond_otherwise(
                 config,
                 self.routers.clone(),
                 summary,
                 probe,
                 routed,
-            )),
+            )))),
         }
     }
 
     pub(crate) fn new(mut config: CoreConfig, router: Router, compression: bool) -> Self {
         config.compression = compression;
+        // Turns each handler into a ready service once, as `axum::serve`
+        // does: called as built, axum's router would clone the handler and
+        // box it afresh for every request (two allocations and ~300
+        // instructions).
+        let router = router.with_state(());
         EstateService {
             config: Arc::new(config),
             routers: Routers {
@@ -159,7 +177,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -180,7 +198,8 @@ struct RequestSummary {
     uri: Uri,
     accept: Option<HeaderValue>,
     content_type: Option<HeaderValue>,
-    all_headers: Option<HeaderMap>,
+    /// Boxed: DEBUG only, and the summary is moved with every request.
+    all_headers: Option<Box<HeaderMap>>,
     request_id: Option<RequestId>,
     csrf: Option<super::csrf::CsrfState>,
     csp_nonce: Option<super::csp::CspNonce>,
@@ -193,8 +212,182 @@ struct RequestSummary {
     page: Option<Box<crate::cache::page::PageRequest>>,
 }
 
-/// The router's response future, boxed.
-type RoutedFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+/// The router's response future, boxed: it is large (it holds the request
+/// until first polled), and every move of the response future would copy it.
+type RouterFuture = Pin<Box<RouterCall>>;
+
+/// The router's call, straight or through the compression layer.
+enum RouterCall {
+    Plain(axum::routing::future::RouteFuture<Infallible>),
+    Compressed(
+        tower_http::compression::ResponseFuture<
+            axum::routing::future::RouteFuture<Infallible>,
+            tower_http::compression::DefaultPredicate,
+        >,
+    ),
+}
+
+impl Future for RouterCall {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            RouterCall::Plain(future) => Pin::new(future).poll(cx),
+            RouterCall::Compressed(future) => Pin::new(future)
+                .poll(cx)
+                .map(|result| result.map(|response| response.map(Body::new))),
+        }
+    }
+}
+
+/// The future of every response [`EstateService`] gives.
+///
+/// A plainly routed request (nearly all of them) is answered by a state
+/// machine held inline, which allocates nothing of its own; the rest (an
+/// early refusal, a form whose CSRF token is in the body, the page cache,
+/// static files, the health probes) by a boxed `async` block.
+pub struct ResponseFuture(Flow);
+
+// The large variant is the point: the common path's state is held inline,
+// not boxed (one allocation fewer per request).
+#[allow(clippy::large_enum_variant)]
+enum Flow {
+    /// Waiting for the router; then checked and finished.
+    Routing(Routing),
+    /// Everything else.
+    Other(Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>),
+    /// The response was given.
+    Done,
+}
+
+/// A routed request's state while its handler runs.
+struct Routing {
+    config: Arc<CoreConfig>,
+    summary: RequestSummary,
+    probe: Option<crate::metrics::RequestProbe>,
+    router: RouterFuture,
+    /// A chunked body was wrapped in the size limit.
+    limited: bool,
+    deadline: Deadline,
+}
+
+/// The request timeout of a routed request.
+enum Deadline {
+    /// No timeout (`limits.request_timeout = 0`).
+    Off,
+    /// Counting from this instant; the timer is made only when the handler
+    /// first waits. Most handlers answer in their first poll, and then no
+    /// timer is filed in (and taken out of) the runtime's timer wheel.
+    Unarmed(tokio::time::Instant),
+    /// The timer, filed when the handler first waited.
+    Armed(Pin<Box<tokio::time::Sleep>>),
+}
+
+// The response future is polled through `&mut` (no pin projection), which
+// needs every part to be `Unpin`; a change in axum or tower-http that broke
+// that would stop the build here.
+const _: fn() = || {
+    fn unpin<T: Unpin>() {}
+    unpin::<RouterCall>();
+    unpin::<Routing>();
+};
+
+impl Future for ResponseFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let flow = &mut self.get_mut().0;
+        let (routing, response) = match flow {
+            Flow::Other(future) => return future.as_mut().poll(cx),
+            Flow::Done => panic!("estate: a response future was polled after it completed"),
+            Flow::Routing(routing) => match routing.poll_router(cx) {
+                Poll::Ready(response) => (routing, response),
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        if is_plain_rejection(&routing.config, &response, &routing.summary) {
+            // Rare: the rejection's text is read from its body first.
+            let Flow::Routing(Routing {
+                config,
+                summary,
+                probe,
+                limited,
+                ..
+            }) = std::mem::replace(flow, Flow::Done)
+            else {
+                unreachable!("matched above")
+            };
+            let mut rest = Box::pin(async move {
+                let response = plain_rejection_to_report(response).await;
+                Ok(finish_routed(&config, &summary, probe, response, limited))
+            });
+            let poll = rest.as_mut().poll(cx);
+            if poll.is_pending() {
+                *flow = Flow::Other(rest);
+            }
+            return poll;
+        }
+        // Finished in place: the state is not moved out, only dropped.
+        let response = finish_routed(
+            &routing.config,
+            &routing.summary,
+            routing.probe.take(),
+            response,
+            routing.limited,
+        );
+        *flow = Flow::Done;
+        Poll::Ready(Ok(response))
+    }
+}
+
+impl Routing {
+    /// Polls the router under the request timeout (→ 503), a panic
+    /// becoming a 500.
+    fn poll_router(&mut self, cx: &mut Context<'_>) -> Poll<Response> {
+        let router = &mut self.router;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| router.as_mut().poll(cx))) {
+            Ok(Poll::Ready(Ok(response))) => return Poll::Ready(response),
+            Ok(Poll::Ready(Err(never))) => match never {},
+            Err(panic) => return Poll::Ready(panic_response(panic.as_ref(), &self.summary)),
+            Ok(Poll::Pending) => {}
+        }
+        let timer = match &mut self.deadline {
+            Deadline::Off => return Poll::Pending,
+            Deadline::Armed(timer) => timer,
+            Deadline::Unarmed(started) => {
+                let limit = self.config.request_timeout.unwrap_or_default();
+                self.deadline =
+                    Deadline::Armed(Box::pin(tokio::time::sleep_until(*started + limit)));
+                let Deadline::Armed(timer) = &mut self.deadline else {
+                    unreachable!("just set")
+                };
+                timer
+            }
+        };
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                let limit = self.config.request_timeout.unwrap_or_default();
+                Poll::Ready(timed_out(limit, &self.summary))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// The router's response, checked and finished.
+fn finish_routed(
+    config: &CoreConfig,
+    summary: &RequestSummary,
+    probe: Option<crate::metrics::RequestProbe>,
+    response: Response,
+    limited: bool,
+) -> Response {
+    let response = finish(config, body_overflow(config, response, limited), summary);
+    if let Some(probe) = probe {
+        probe.finish(&summary.method, response.status());
+    }
+    response
+}
 
 /// Where a request stands after the synchronous checks.
 enum Routed {
@@ -202,7 +395,7 @@ enum Routed {
     Stop(Response),
     /// Handed to the router; `limited` when a chunked body was wrapped in
     /// the size limit.
-    Call { future: RoutedFuture, limited: bool },
+    Call { future: RouterFuture, limited: bool },
     /// The CSRF token may be in the form body: read it before routing.
     CsrfBody {
         request: Request<Body>,
@@ -238,7 +431,8 @@ fn start(
         accept: picked.accept.cloned(),
         content_type: picked.content_type.cloned(),
         // For the DEBUG error page, and for context processors.
-        all_headers: (config.debug || config.capture_headers).then(|| request.headers().clone()),
+        all_headers: (config.debug || config.capture_headers)
+            .then(|| Box::new(request.headers().clone())),
         request_id: config
             .request_ids
             .as_ref()
@@ -339,28 +533,7 @@ fn start(
     (summary, routed)
 }
 
-/// The response to a routed request: the router's, checked and finished.
-// (An async block, not an `async fn`: an `async fn` keeps its arguments
-// twice in its future, and the summary is most of this one.)
-#[allow(clippy::manual_async_fn)]
-fn respond(
-    config: Arc<CoreConfig>,
-    summary: RequestSummary,
-    probe: Option<crate::metrics::RequestProbe>,
-    future: RoutedFuture,
-    limited: bool,
-) -> impl Future<Output = Result<Response, Infallible>> + Send {
-    async move {
-        let response = await_router(&config, future, &summary).await;
-        let response = finish(&config, body_overflow(&config, response, limited), &summary);
-        if let Some(probe) = probe {
-            probe.finish(&summary.method, response.status());
-        }
-        Ok(response)
-    }
-}
-
-/// [`respond`] for everything but a plainly routed request: after an early
+/// The response for everything but a plainly routed request: after an early
 /// stop, a form body or page-cache lookup, for a static file, the readiness
 /// probe, or with the request's queries recorded.
 async fn respond_otherwise(
@@ -777,45 +950,27 @@ fn too_large_message(config: &CoreConfig, sizes: Option<(u64, u64)>) -> String {
 }
 
 /// Calls the router (through compression when the client accepts it).
-/// Boxed: the router's future is large, and keeping it inline would make
-/// every move of the request's state a large copy.
-fn route(routers: &Routers, request: Request<Body>, accepts_encoding: bool) -> RoutedFuture {
-    match &routers.compressed {
-        Some(compressed) if accepts_encoding => Box::pin(
-            compressed
-                .clone()
-                .call(request)
-                .map(|result| result.map(|response| response.map(Body::new))),
-        ),
-        _ => Box::pin(routers.plain.clone().call(request)),
-    }
+fn route(routers: &Routers, request: Request<Body>, accepts_encoding: bool) -> RouterFuture {
+    Box::pin(match &routers.compressed {
+        Some(compressed) if accepts_encoding => {
+            RouterCall::Compressed(compressed.clone().call(request))
+        }
+        _ => RouterCall::Plain(routers.plain.clone().call(request)),
+    })
 }
 
 /// Runs the router's future under the request timeout, turning a panic into
 /// a 500 and a timeout into a 503.
 async fn await_router(
     config: &CoreConfig,
-    routed: RoutedFuture,
+    routed: RouterFuture,
     summary: &RequestSummary,
 ) -> Response {
     let future = AssertUnwindSafe(routed).catch_unwind();
     let outcome = match config.request_timeout {
         Some(limit) => match tokio::time::timeout(limit, future).await {
             Ok(outcome) => outcome,
-            Err(_) => {
-                tracing::error!(
-                    target: "estate::request",
-                    method = %summary.method,
-                    path = summary.uri.path(),
-                    request_id = summary.request_id.as_ref().map(tracing::field::display),
-                    timeout_ms = limit.as_millis() as u64,
-                    "request timed out"
-                );
-                return report_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The server took too long to respond to this request.",
-                );
-            }
+            Err(_) => return timed_out(limit, summary),
         },
         None => future.await,
     };
@@ -827,6 +982,22 @@ async fn await_router(
         Ok(Err(never)) => match never {},
         Err(panic) => panic_response(panic.as_ref(), summary),
     }
+}
+
+/// The 503 for a request that ran past the request timeout, logged.
+fn timed_out(limit: Duration, summary: &RequestSummary) -> Response {
+    tracing::error!(
+        target: "estate::request",
+        method = %summary.method,
+        path = summary.uri.path(),
+        request_id = summary.request_id.as_ref().map(tracing::field::display),
+        timeout_ms = limit.as_millis() as u64,
+        "request timed out"
+    );
+    report_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The server took too long to respond to this request.",
+    )
 }
 
 /// Whether a response is a plain-text error (what axum's extractors answer
@@ -933,16 +1104,15 @@ fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary)
             response.headers_mut().entry(name).or_insert(value);
         }
     }
-    let additions = config.headers.len() + usize::from(summary.request_id.is_some());
-    if response.headers().len() + additions > response.headers().capacity() {
-        drop_restated_content_length(&mut response, &summary.method);
-    }
     let headers = response.headers_mut();
-    // Room for them all at once, not grown twice on the way.
-    headers.reserve(additions);
-    for (name, value) in &config.headers {
-        // A handler's own value wins (one hash lookup either way).
-        headers.entry(name).or_insert_with(|| value.clone());
+    if let Some(defaults) = &config.security_headers {
+        // The response starts from the pre-built security headers, and the
+        // handler's headers move in: a clone and the handler's usual two or
+        // three inserts, instead of four inserts (each hashing its name) and
+        // a map that grows on the way. `extend` inserts the first value of
+        // each name, so the handler's own value of a security header wins.
+        let own = std::mem::replace(headers, defaults.clone());
+        headers.extend(own);
     }
     if summary.secure {
         if let Some(hsts) = &config.hsts {
@@ -966,36 +1136,6 @@ fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary)
     response
 }
 
-/// Removes a `Content-Length` that only restates the body's exact size (axum
-/// adds one to every such response), when the map would otherwise have to
-/// grow for the core's headers: growing rehashes every entry and costs more
-/// than the rest of `finish`, and hyper writes the same line itself from the
-/// body's size. Kept for HEAD (the body is gone, the length is the GET's),
-/// and for statuses where hyper writes no length of its own.
-fn drop_restated_content_length(response: &mut Response, method: &Method) {
-    let status = response.status();
-    if method == Method::HEAD
-        || method == Method::CONNECT
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        return;
-    }
-    let Some(size) = response.body().size_hint().exact() else {
-        return;
-    };
-    let restated = response
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok())
-        == Some(size);
-    if restated {
-        response.headers_mut().remove(CONTENT_LENGTH);
-    }
-}
-
 /// Renders a [`Template`](crate::templates::Template) response with the
 /// request's context; keeps the handler's status and headers.
 fn render_template(
@@ -1016,7 +1156,7 @@ fn render_template(
         let head = crate::templates::RequestHead {
             method: summary.method.clone(),
             uri: summary.uri.clone(),
-            headers: summary.all_headers.clone().unwrap_or_default(),
+            headers: summary.all_headers.as_deref().cloned().unwrap_or_default(),
         };
         added.extend(processors.0.iter().map(|p| p.run(&head)));
     }
@@ -1118,7 +1258,7 @@ fn render_error(
         } else {
             &[]
         },
-        headers: summary.all_headers.as_ref().filter(|_| config.debug),
+        headers: summary.all_headers.as_deref().filter(|_| config.debug),
         queries,
         csp_nonce: summary.csp_nonce.as_ref().map(|n| &*n.0),
     };

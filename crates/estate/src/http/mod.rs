@@ -14,7 +14,7 @@ mod request_id;
 pub(crate) mod security_headers;
 pub mod static_files;
 
-pub use self::core::EstateService;
+pub use self::core::{EstateService, ResponseFuture};
 pub use error_pages::{ErrorContext, ErrorPageFn, ErrorPages};
 pub(crate) use request_core::RequestCore;
 pub(crate) use request_id::RequestIds;
