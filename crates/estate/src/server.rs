@@ -5,6 +5,7 @@
 //! balancers).
 
 mod connection_timer;
+mod phase;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 
 use self::connection_timer::ConnectionTimer;
+use self::phase::{Phase, PhaseSignal, PhaseWatch};
 use tokio::net::TcpListener;
 
 use crate::http::EstateService;
@@ -41,12 +43,12 @@ pub(crate) async fn serve(
     // Every connection task holds a clone of `open`; when all are dropped,
     // `closed.recv()` returns None and shutdown is complete.
     let (open, mut closed) = tokio::sync::mpsc::channel::<()>(1);
-    let (phase_tx, phase) = tokio::sync::watch::channel(Phase::Serving);
+    let phase = PhaseSignal::default();
     let connections = Connections {
         service: service.clone(),
         header_read_timeout: options.header_read_timeout,
         open,
-        phase,
+        phase: phase.clone(),
     };
     connections.accept_until(&listener, shutdown).await;
     service.begin_draining();
@@ -62,7 +64,7 @@ pub(crate) async fn serve(
     }
     drop(listener);
     drop(connections);
-    let _ = phase_tx.send(Phase::Draining);
+    phase.advance(Phase::Draining);
     tracing::info!(
         target: "estate::server",
         grace_secs = options.shutdown_grace.as_secs_f64(),
@@ -76,7 +78,7 @@ pub(crate) async fn serve(
             target: "estate::server",
             "grace period over: closing connections with requests still running"
         );
-        let _ = phase_tx.send(Phase::Closing);
+        phase.advance(Phase::Closing);
         let _ = tokio::time::timeout(Duration::from_secs(1), closed.recv()).await;
     }
     Ok(())
@@ -87,7 +89,7 @@ struct Connections {
     service: EstateService,
     header_read_timeout: Duration,
     open: tokio::sync::mpsc::Sender<()>,
-    phase: tokio::sync::watch::Receiver<Phase>,
+    phase: PhaseSignal,
 }
 
 impl Connections {
@@ -134,18 +136,20 @@ impl Connections {
             .serve_connection(TokioIo::new(stream), handler)
             .with_upgrades();
         let open = self.open.clone();
-        let mut phase = self.phase.clone();
+        let mut phase: PhaseWatch = self.phase.watch();
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);
             let result = tokio::select! {
+                biased;
                 result = connection.as_mut() => result,
-                () = reached(&mut phase, Phase::Draining) => {
+                () = phase.reached_async(Phase::Draining) => {
                     // Finish the request in flight (if any), then close;
                     // past the grace period, drop it (closing the socket).
                     connection.as_mut().graceful_shutdown();
                     tokio::select! {
+                        biased;
                         result = connection.as_mut() => result,
-                        () = reached(&mut phase, Phase::Closing) => Ok(()),
+                        () = phase.reached_async(Phase::Closing) => Ok(()),
                     }
                 }
             };
@@ -176,19 +180,6 @@ fn connection_extensions(peer: SocketAddr) -> http::Extensions {
     extensions.remove::<Room<2>>();
     extensions.remove::<Room<3>>();
     extensions
-}
-
-/// Where a server is in its life; connections watch it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Phase {
-    Serving,
-    Draining,
-    Closing,
-}
-
-async fn reached(phase: &mut tokio::sync::watch::Receiver<Phase>, target: Phase) {
-    // An error means the server is gone: treat it as reached.
-    let _ = phase.wait_for(|current| *current >= target).await;
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

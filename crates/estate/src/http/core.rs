@@ -1106,13 +1106,7 @@ fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary)
     }
     let headers = response.headers_mut();
     if let Some(defaults) = &config.security_headers {
-        // The response starts from the pre-built security headers, and the
-        // handler's headers move in: a clone and the handler's usual two or
-        // three inserts, instead of four inserts (each hashing its name) and
-        // a map that grows on the way. `extend` inserts the first value of
-        // each name, so the handler's own value of a security header wins.
-        let own = std::mem::replace(headers, defaults.clone());
-        headers.extend(own);
+        add_security_headers(headers, defaults, usize::from(summary.request_id.is_some()));
     }
     if summary.secure {
         if let Some(hsts) = &config.hsts {
@@ -1134,6 +1128,28 @@ fn finish(config: &CoreConfig, mut response: Response, summary: &RequestSummary)
         );
     }
     response
+}
+
+/// Adds the security headers a handler did not set itself, leaving room for
+/// `more` headers after them.
+///
+/// A response's header map grows by rehashing and reallocating, which costs
+/// more than the inserts. A handler's map usually has room for its own few
+/// headers and the four security headers (axum's first allocation holds
+/// six): then they are inserted, the handler's own value of one winning.
+/// When they would not fit, the response starts from the pre-built map
+/// (room for twelve, the hashes already computed) and the handler's headers
+/// move in; `extend` inserts the first value of each name, so the handler's
+/// values still win.
+fn add_security_headers(headers: &mut HeaderMap, defaults: &HeaderMap, more: usize) {
+    if headers.len() + defaults.len() + more <= headers.capacity() {
+        for (name, value) in defaults {
+            headers.entry(name).or_insert_with(|| value.clone());
+        }
+    } else {
+        let own = std::mem::replace(headers, defaults.clone());
+        headers.extend(own);
+    }
 }
 
 /// Renders a [`Template`](crate::templates::Template) response with the
@@ -1318,5 +1334,66 @@ mod tests {
         assert!(!picked.cookie);
         headers.append(http::header::COOKIE, HeaderValue::from_static("a=1"));
         assert!(PickedHeaders::of(&headers).cookie);
+    }
+
+    #[test]
+    fn security_headers_fill_in_what_the_handler_left_out_whether_or_not_they_fit() {
+        let settings = crate::settings::SettingsLoader::new()
+            .set("debug", true)
+            .load()
+            .unwrap();
+        let defaults = super::super::security_headers::security_headers(&settings.security);
+        let handler_map = |cookies: bool, extra: usize| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain"),
+            );
+            headers.insert(
+                http::header::X_FRAME_OPTIONS,
+                HeaderValue::from_static("SAMEORIGIN"),
+            );
+            if cookies {
+                headers.append(http::header::SET_COOKIE, HeaderValue::from_static("a=1"));
+                headers.append(http::header::SET_COOKIE, HeaderValue::from_static("b=2"));
+            }
+            for i in 0..extra {
+                headers.insert(
+                    HeaderName::try_from(format!("x-extra-{i}")).unwrap(),
+                    HeaderValue::from_static("1"),
+                );
+            }
+            headers
+        };
+        // Room left in the handler's map (the headers are inserted), and
+        // none (the handler's headers move into the pre-built map).
+        for (cookies, extra, more, fits) in [
+            (false, 0, 0, true),
+            (true, 0, 1, false),
+            (true, 6, 1, false),
+        ] {
+            let mut headers = handler_map(cookies, extra);
+            assert_eq!(
+                headers.len() + defaults.len() + more <= headers.capacity(),
+                fits
+            );
+            add_security_headers(&mut headers, &defaults, more);
+            assert_eq!(
+                headers["x-frame-options"], "SAMEORIGIN",
+                "the handler's value wins"
+            );
+            assert_eq!(headers["x-content-type-options"], "nosniff");
+            assert_eq!(headers["referrer-policy"], "same-origin");
+            assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
+            assert_eq!(headers["content-type"], "text/plain");
+            let cookie_values: Vec<_> = headers.get_all(http::header::SET_COOKIE).iter().collect();
+            let expected: &[&str] = if cookies { &["a=1", "b=2"] } else { &[] };
+            assert_eq!(
+                cookie_values, expected,
+                "every value of a repeated header is kept"
+            );
+            assert_eq!(headers.keys_len(), 5 + usize::from(cookies) + extra);
+            assert_eq!(headers.len(), headers.keys_len() + usize::from(cookies));
+        }
     }
 }

@@ -129,7 +129,9 @@ impl AllowedHosts {
         self.exact.iter().any(|name| {
             let name = name.as_bytes();
             raw.len() >= name.len()
-                && raw[..name.len()].eq_ignore_ascii_case(name)
+                // Byte-equal first (one `memcmp`; clients send lowercase),
+                // then case-insensitively.
+                && (raw[..name.len()] == *name || raw[..name.len()].eq_ignore_ascii_case(name))
                 && match &raw[name.len()..] {
                     [] => true,
                     [b':', port @ ..] => is_port(port),

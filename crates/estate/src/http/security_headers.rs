@@ -25,7 +25,7 @@ pub(crate) fn security_headers(security: &SecuritySettings) -> HeaderMap {
             HeaderValue::from_static("nosniff"),
         );
     }
-    let value = |text: &str| HeaderValue::from_str(text).expect("validated when settings loaded");
+    let value = header_value;
     headers.insert(
         http::header::X_FRAME_OPTIONS,
         value(&security.x_frame_options),
@@ -39,6 +39,31 @@ pub(crate) fn security_headers(security: &SecuritySettings) -> HeaderMap {
         value(&security.cross_origin_opener_policy),
     );
     headers
+}
+
+/// A setting's header value. The usual values are static: cloning one into
+/// each response then copies a pointer, where a value built at startup
+/// would be reference-counted (an atomic increment and decrement per
+/// response).
+fn header_value(text: &str) -> HeaderValue {
+    const KNOWN: [&str; 12] = [
+        "DENY",
+        "SAMEORIGIN",
+        "same-origin",
+        "same-origin-allow-popups",
+        "unsafe-none",
+        "no-referrer",
+        "no-referrer-when-downgrade",
+        "origin",
+        "origin-when-cross-origin",
+        "strict-origin",
+        "strict-origin-when-cross-origin",
+        "unsafe-url",
+    ];
+    match KNOWN.iter().find(|known| **known == text) {
+        Some(known) => HeaderValue::from_static(known),
+        None => HeaderValue::from_str(text).expect("validated when settings loaded"),
+    }
 }
 
 /// `Strict-Transport-Security`, when `hsts_seconds` is above zero.
