@@ -422,8 +422,8 @@ fn content_lengths(response: &str) -> Vec<&str> {
 async fn responses_state_their_length_once_whatever_headers_the_core_adds() {
     // The default stack adds five headers (four security headers and the
     // request id), more than a response's header map holds at first; the
-    // core drops axum's restated Content-Length to make room, and hyper
-    // writes the length itself. It must still be there, once, and right.
+    // core then moves the handler's headers into a larger, pre-built map.
+    // The length must still be there, once, and right.
     let server = TestServer::start(
         production_app(|s| s)
             .route("/", get(|| async { "twelve bytes" }))
