@@ -27,7 +27,6 @@ use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::response::Response;
 use bytes::Bytes;
-use futures_util::FutureExt;
 use http::header::{ACCEPT_ENCODING, CONNECTION, CONTENT_LENGTH, HOST, LOCATION};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body::Body as HttpBody;
@@ -127,17 +126,12 @@ impl EstateService {
             // The common path: the router's future, then the response, in a
             // future that allocates nothing of its own.
             Routed::Call { future, limited } if config.query_log.is_none() => {
-                let deadline = match config.request_timeout {
-                    Some(_) => Deadline::Unarmed(tokio::time::Instant::now()),
-                    None => Deadline::Off,
-                };
                 ResponseFuture(Flow::Routing(Routing {
+                    router: GuardedRouter::new(future, &config),
                     config,
                     summary,
                     probe,
-                    router: future,
                     limited,
-                    deadline,
                 }))
             }
             // The rest (a form's CSRF token, the page cache, static files,
@@ -265,9 +259,15 @@ struct Routing {
     config: Arc<CoreConfig>,
     summary: RequestSummary,
     probe: Option<crate::metrics::RequestProbe>,
-    router: RouterFuture,
+    router: GuardedRouter,
     /// A chunked body was wrapped in the size limit.
     limited: bool,
+}
+
+/// The router's future under the request timeout (→ 503), a panic in it
+/// becoming a 500. Every routed request goes through one.
+struct GuardedRouter {
+    router: RouterFuture,
     deadline: Deadline,
 }
 
@@ -275,12 +275,18 @@ struct Routing {
 enum Deadline {
     /// No timeout (`limits.request_timeout = 0`).
     Off,
-    /// Counting from this instant; the timer is made only when the handler
+    /// Counting from `started`; the timer is made only when the handler
     /// first waits. Most handlers answer in their first poll, and then no
     /// timer is filed in (and taken out of) the runtime's timer wheel.
-    Unarmed(tokio::time::Instant),
+    Unarmed {
+        started: tokio::time::Instant,
+        limit: Duration,
+    },
     /// The timer, filed when the handler first waited.
-    Armed(Pin<Box<tokio::time::Sleep>>),
+    Armed {
+        timer: Pin<Box<tokio::time::Sleep>>,
+        limit: Duration,
+    },
 }
 
 // The response future is polled through `&mut` (no pin projection), which
@@ -290,6 +296,7 @@ const _: fn() = || {
     fn unpin<T: Unpin>() {}
     unpin::<RouterCall>();
     unpin::<Routing>();
+    unpin::<GuardedRouter>();
 };
 
 impl Future for ResponseFuture {
@@ -300,7 +307,7 @@ impl Future for ResponseFuture {
         let (routing, response) = match flow {
             Flow::Other(future) => return future.as_mut().poll(cx),
             Flow::Done => panic!("estate: a response future was polled after it completed"),
-            Flow::Routing(routing) => match routing.poll_router(cx) {
+            Flow::Routing(routing) => match routing.router.poll(cx, &routing.summary) {
                 Poll::Ready(response) => (routing, response),
                 Poll::Pending => return Poll::Pending,
             },
@@ -340,36 +347,41 @@ impl Future for ResponseFuture {
     }
 }
 
-impl Routing {
-    /// Polls the router under the request timeout (→ 503), a panic
-    /// becoming a 500.
-    fn poll_router(&mut self, cx: &mut Context<'_>) -> Poll<Response> {
+impl GuardedRouter {
+    /// Starts the request timeout (if one is set) now.
+    fn new(router: RouterFuture, config: &CoreConfig) -> Self {
+        let deadline = match config.request_timeout {
+            Some(limit) => Deadline::Unarmed {
+                started: tokio::time::Instant::now(),
+                limit,
+            },
+            None => Deadline::Off,
+        };
+        GuardedRouter { router, deadline }
+    }
+
+    /// The router's response, a 500 for a panic, or a 503 once the
+    /// deadline has passed.
+    fn poll(&mut self, cx: &mut Context<'_>, summary: &RequestSummary) -> Poll<Response> {
         let router = &mut self.router;
         match std::panic::catch_unwind(AssertUnwindSafe(|| router.as_mut().poll(cx))) {
             Ok(Poll::Ready(Ok(response))) => return Poll::Ready(response),
             Ok(Poll::Ready(Err(never))) => match never {},
-            Err(panic) => return Poll::Ready(panic_response(panic.as_ref(), &self.summary)),
+            Err(panic) => return Poll::Ready(panic_response(panic.as_ref(), summary)),
             Ok(Poll::Pending) => {}
         }
-        let timer = match &mut self.deadline {
-            Deadline::Off => return Poll::Pending,
-            Deadline::Armed(timer) => timer,
-            Deadline::Unarmed(started) => {
-                let limit = self.config.request_timeout.unwrap_or_default();
-                self.deadline =
-                    Deadline::Armed(Box::pin(tokio::time::sleep_until(*started + limit)));
-                let Deadline::Armed(timer) = &mut self.deadline else {
-                    unreachable!("just set")
-                };
-                timer
-            }
-        };
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                let limit = self.config.request_timeout.unwrap_or_default();
-                Poll::Ready(timed_out(limit, &self.summary))
-            }
-            Poll::Pending => Poll::Pending,
+        if let Deadline::Unarmed { started, limit } = self.deadline {
+            self.deadline = Deadline::Armed {
+                timer: Box::pin(tokio::time::sleep_until(started + limit)),
+                limit,
+            };
+        }
+        match &mut self.deadline {
+            Deadline::Armed { timer, limit } => match timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(timed_out(*limit, summary)),
+                Poll::Pending => Poll::Pending,
+            },
+            _ => Poll::Pending,
         }
     }
 }
@@ -959,28 +971,20 @@ fn route(routers: &Routers, request: Request<Body>, accepts_encoding: bool) -> R
     })
 }
 
-/// Runs the router's future under the request timeout, turning a panic into
-/// a 500 and a timeout into a 503.
+/// Runs the router's future as [`GuardedRouter`] does (the timeout counted
+/// from now), then turns a plain rejection into an error report: for the
+/// requests [`ResponseFuture`] does not answer inline.
 async fn await_router(
     config: &CoreConfig,
     routed: RouterFuture,
     summary: &RequestSummary,
 ) -> Response {
-    let future = AssertUnwindSafe(routed).catch_unwind();
-    let outcome = match config.request_timeout {
-        Some(limit) => match tokio::time::timeout(limit, future).await {
-            Ok(outcome) => outcome,
-            Err(_) => return timed_out(limit, summary),
-        },
-        None => future.await,
-    };
-    match outcome {
-        Ok(Ok(response)) if is_plain_rejection(config, &response, summary) => {
-            Box::pin(plain_rejection_to_report(response)).await
-        }
-        Ok(Ok(response)) => response,
-        Ok(Err(never)) => match never {},
-        Err(panic) => panic_response(panic.as_ref(), summary),
+    let mut guarded = GuardedRouter::new(routed, config);
+    let response = std::future::poll_fn(|cx| guarded.poll(cx, summary)).await;
+    if is_plain_rejection(config, &response, summary) {
+        Box::pin(plain_rejection_to_report(response)).await
+    } else {
+        response
     }
 }
 

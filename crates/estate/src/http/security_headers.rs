@@ -14,9 +14,9 @@ const RESPONSE_HEADER_ROOM: usize = 12;
 /// `Referrer-Policy: same-origin`, `Cross-Origin-Opener-Policy: same-origin`
 /// (each adjustable in `[security]`).
 ///
-/// Built once, as a map with room for a typical response's headers: the
-/// core clones it for each response and moves the handler's headers in,
-/// which costs less than hashing four names into every response.
+/// Built once, as a map with room for a typical response's headers: when a
+/// handler's own map has no room left for these, the core clones this one
+/// and moves the handler's headers in, instead of growing the handler's.
 pub(crate) fn security_headers(security: &SecuritySettings) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(RESPONSE_HEADER_ROOM);
     if security.content_type_nosniff {
@@ -25,18 +25,17 @@ pub(crate) fn security_headers(security: &SecuritySettings) -> HeaderMap {
             HeaderValue::from_static("nosniff"),
         );
     }
-    let value = header_value;
     headers.insert(
         http::header::X_FRAME_OPTIONS,
-        value(&security.x_frame_options),
+        header_value(&security.x_frame_options),
     );
     headers.insert(
         http::header::REFERRER_POLICY,
-        value(&security.referrer_policy),
+        header_value(&security.referrer_policy),
     );
     headers.insert(
         HeaderName::from_static("cross-origin-opener-policy"),
-        value(&security.cross_origin_opener_policy),
+        header_value(&security.cross_origin_opener_policy),
     );
     headers
 }
