@@ -12,8 +12,11 @@
 //! - `axum`: a bare `axum::serve` of a `Router`, the baseline;
 //! - `estate-default`: an Estate app with its whole default stack, in
 //!   production mode (DEBUG off, allowed hosts set, no access log);
-//! - `estate-minimal`: the same app with the optional middleware off
-//!   (compression, request ids and the request timeout).
+//! - `estate-minimal`: the same app with every optional part off: each
+//!   `App::without_*` opt-out (compression, request ids, health endpoints,
+//!   security headers, CSRF protection) and the request timeout. Routing,
+//!   the host check, body limits, panic catching, error pages and the
+//!   server's protections stay on.
 //!
 //! ```text
 //! estate-bench --target <estate-default|estate-minimal|axum> --addr 127.0.0.1:8080 [--threads 1]
@@ -136,7 +139,7 @@ async fn serve_axum(listener: TcpListener) -> estate::Result<()> {
     Ok(())
 }
 
-/// An Estate app in production mode; `minimal` turns the optional middleware off.
+/// An Estate app in production mode; `minimal` turns every optional part off.
 async fn serve_estate(listener: TcpListener, minimal: bool) -> estate::Result<()> {
     let mut settings = SettingsLoader::new()
         .set("debug", false)
@@ -150,7 +153,15 @@ async fn serve_estate(listener: TcpListener, minimal: bool) -> estate::Result<()
         .route("/json", estate::routing::get(json))
         .route("/plaintext", estate::routing::get(plaintext));
     if minimal {
-        app = app.without_compression().without_request_ids();
+        // Every opt-out the App has, the unsafe ones included: what is left
+        // is the framework itself (routing, the host check, body limits,
+        // panic catching, error pages, the server's protections).
+        app = app
+            .without_compression()
+            .without_request_ids()
+            .without_health_endpoints()
+            .without_security_headers()
+            .without_csrf_protection();
     }
     app.build()
         .await?
