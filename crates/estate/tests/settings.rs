@@ -98,6 +98,25 @@ fn invalid_values_name_the_key_the_source_and_the_expected_form() {
         .unwrap_err();
     assert!(err.to_string().contains("`logging.format`"), "{err}");
     assert!(err.to_string().contains("\"text\" or \"json\""), "{err}");
+
+    let err = SettingsLoader::new()
+        .set("debug", true)
+        .set("security.x_frame_options", "ALLOWALL")
+        .load()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`security.x_frame_options` = \"ALLOWALL\""),
+        "{err}"
+    );
+    assert!(err.to_string().contains("one of DENY, SAMEORIGIN"), "{err}");
+    // Any case is accepted, and sent as the header spells it.
+    let settings = SettingsLoader::new()
+        .set("debug", true)
+        .set("security.x_frame_options", "sameorigin")
+        .load()
+        .unwrap();
+    assert_eq!(settings.security.x_frame_options, "SAMEORIGIN");
 }
 
 #[test]

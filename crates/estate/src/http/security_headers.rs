@@ -2,7 +2,7 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::settings::SecuritySettings;
+use crate::settings::{SecuritySettings, X_FRAME_OPTIONS_VALUES};
 
 /// How many headers a response's map holds before it has to grow: the
 /// security headers, a handler's usual few, and what the core adds (request
@@ -45,9 +45,8 @@ pub(crate) fn security_headers(security: &SecuritySettings) -> HeaderMap {
 /// would be reference-counted (an atomic increment and decrement per
 /// response).
 fn header_value(text: &str) -> HeaderValue {
-    const KNOWN: [&str; 12] = [
-        "DENY",
-        "SAMEORIGIN",
+    // The referrer and opener policies the specifications define.
+    const POLICIES: [&str; 10] = [
         "same-origin",
         "same-origin-allow-popups",
         "unsafe-none",
@@ -59,7 +58,8 @@ fn header_value(text: &str) -> HeaderValue {
         "strict-origin-when-cross-origin",
         "unsafe-url",
     ];
-    match KNOWN.iter().find(|known| **known == text) {
+    let mut known = X_FRAME_OPTIONS_VALUES.iter().chain(&POLICIES);
+    match known.find(|known| **known == text) {
         Some(known) => HeaderValue::from_static(known),
         None => HeaderValue::from_str(text).expect("validated when settings loaded"),
     }

@@ -329,7 +329,7 @@ impl Typed {
             csp_report_only: self.string_opt("security.csp_report_only")?,
             x_frame_options: self.one_of(
                 "security.x_frame_options",
-                &["DENY", "SAMEORIGIN"],
+                &super::X_FRAME_OPTIONS_VALUES,
                 "DENY",
             )?,
             referrer_policy: self.header_text("security.referrer_policy", "same-origin")?,

@@ -206,6 +206,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// The values `security.x_frame_options` accepts.
+pub(crate) const X_FRAME_OPTIONS_VALUES: [&str; 2] = ["DENY", "SAMEORIGIN"];
+
 /// `[security]`: HTTPS, HSTS, security headers, cookie flags.
 #[derive(Clone, Debug, serde::Serialize)]
 #[non_exhaustive]
